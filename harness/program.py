@@ -107,6 +107,8 @@ class Step:
     line: int = 0
     #: The comment that stood on the step's line, kept for printing.
     comment: str | None = None
+    #: Comment-only lines (without ``#``) between the previous step and this one.
+    comments_before: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,8 @@ class Program:
     header_comments: tuple[str, ...] = ()
     filename: str = "<program>"
     slots: dict[str, int] = field(default_factory=dict, compare=False)
+    #: Comment-only lines (without ``#``) after the last step, kept for printing.
+    trailing_comments: tuple[str, ...] = ()
 
 
 def variable_slots(steps: tuple[Step, ...]) -> dict[str, int]:
