@@ -1,0 +1,9 @@
+"""The reference model: an executable specification of SEMANTICS.md.
+
+It is written to be read.  ``Engine`` implements the engine interface of
+docs/engines.md; every outcome records the rule that produced it.
+"""
+
+from harness.reference.engine import Engine, run_lowered
+
+__all__ = ["Engine", "run_lowered"]

@@ -1,0 +1,240 @@
+"""Effects shared by several rules: completing and cancelling operations,
+resets, destroying sockets (CS-D), FD_CLOSE bookkeeping, and settling
+(SEMANTICS.md sections 6, 7 and 8)."""
+
+from __future__ import annotations
+
+from harness import trace
+from harness.constants import (
+    FD_CLOSE,
+    FD_WRITE,
+    SOCKET_ERROR,
+    WSAECONNRESET,
+    WSAEINTR,
+    Lifecycle,
+    Mode,
+    Note,
+    OpKind,
+    Status,
+)
+from harness.profiles import FdCloseTiming
+from harness.reference.world import Operation, Socket, World
+
+# --- completing operations -----------------------------------------------------
+
+
+def complete(w: World, op: Operation, nbytes: int, error: int, rule: str) -> None:
+    """An operation finishes: ``error == 0`` means done with ``nbytes``.
+
+    A blocking call unblocks its thread and sets last_error (section 4).  An
+    overlapped operation is notified (NT-1, decision D5) and never touches
+    last_error.
+    """
+    op.status = Status.FAILED if error else Status.DONE
+    op.error = error
+    op.done_bytes = 0 if error else nbytes  # decision D4
+    if op.mode == Mode.BLOCKING:
+        thread = w.threads[op.thread]
+        thread.blocked_in = 0
+        thread.last_error = error
+        ret = SOCKET_ERROR if error else nbytes
+        w.emit((trace.E_COMPLETE, op.thread, int(op.kind), ret, error), rule)
+        return
+    notify(w, op)
+    w.apply("NT-1")
+    _emit_ovl(w, op, rule)
+
+
+def notify(w: World, op: Operation) -> None:
+    if op.mode == Mode.EVENT:
+        op.note = Note.SIGNALED
+    else:
+        op.note = Note.ROUTINE_QUEUED
+        w.threads[op.thread].routines.append(op.id)
+
+
+def _emit_ovl(w: World, op: Operation, rule: str) -> None:
+    value = op.done_bytes if op.status == Status.DONE else op.error
+    w.emit((trace.E_OVL, op.id, int(op.status), value, int(op.note)), rule)
+
+
+def cancel(w: World, op: Operation, rule: str, *, status: int, notifies: bool) -> None:
+    """CS-7 cancellation: a blocking call completes with WSAEINTR; an
+    overlapped operation fails with ``status``, notified only if ``notifies``."""
+    if op.mode == Mode.BLOCKING:
+        complete(w, op, 0, WSAEINTR, rule)
+        return
+    op.status = Status.FAILED
+    op.error = status
+    op.done_bytes = 0
+    if notifies:
+        notify(w, op)
+    _emit_ovl(w, op, rule)
+
+
+def cancel_current(w: World, op: Operation, rule: str) -> None:
+    """Cancel with the current profile's switches."""
+    p = w.profile
+    cancel(w, op, rule, status=p.cancel_status, notifies=p.cancel_notifies)
+
+
+# --- destroy, resets ---------------------------------------------------------------
+
+
+def destroy(w: World, sock: Socket) -> None:
+    """CS-D: destroy, then cancel what is still pending except a linger close."""
+    w.apply("CS-D")
+    sock.lifecycle = Lifecycle.DESTROYED
+    sock.linger_deadline = None
+    w.emit((trace.E_DESTROYED, sock.id, 0, 0, 0), "CS-D")
+    for op in w.pending_on(sock):
+        if op.kind != OpKind.LINGER_CLOSE:
+            cancel_current(w, op, "CS-D")
+
+
+def finish_linger(w: World, sock: Socket, rule: str) -> None:
+    """A linger close blocked on ``sock`` completes with 0."""
+    for op in w.pending_on(sock):
+        if op.kind == OpKind.LINGER_CLOSE:
+            complete(w, op, 0, 0, rule)
+
+
+def reset_ours(w: World, sock: Socket, code: int, rule: str) -> None:
+    """Reset the connection from our side (section 7, RS-1)."""
+    w.apply("RS-1")
+    peer = w.peers[sock.id]
+    w.emit((trace.E_RESET, sock.id, 0, 0, 0), rule)
+    sock.reset = True
+    peer.reset = True
+    peer.reset_code = code
+    sock.discarded += sock.send_queue
+    sock.send_queue = 0
+    peer.dropped += peer.buffered
+    peer.buffered = 0
+
+
+def peer_reset_effects(w: World, sock: Socket, rule: str) -> None:
+    """The peer resets the connection (section 7 ``peer_reset``, also ST-1R)."""
+    peer = w.peers[sock.id]
+    w.emit((trace.E_RESET, sock.id, 0, 0, 0), rule)
+    peer.closed = True
+    peer.reset = True
+    peer.dropped += peer.buffered
+    peer.buffered = 0
+    if sock.lifecycle == Lifecycle.DESTROYED:
+        return
+    # the reset effects, in order
+    sock.reset = True
+    sock.discarded += sock.send_queue
+    sock.send_queue = 0
+    for op in w.pending_on(sock):
+        if op.kind != OpKind.LINGER_CLOSE:
+            complete(w, op, 0, WSAECONNRESET, rule)
+    sock.close_seen = True
+    sock.close_error = w.profile.fd_close_reset_error
+    sock.close_posted = True
+    w.post(sock, FD_CLOSE)
+    if sock.lifecycle == Lifecycle.CLOSING:
+        destroy(w, sock)
+        finish_linger(w, sock, rule)
+
+
+# --- FD_CLOSE after FIN (MS-1, MS-2, decision D2) ----------------------------------
+
+
+def fin_close_due(w: World, sock: Socket) -> None:
+    """A FIN's FD_CLOSE: at once, or deferred until recv_queue is empty."""
+    if w.profile.fd_close_timing == FdCloseTiming.AFTER_DATA and sock.recv_queue > 0:
+        w.apply("MS-2")
+        sock.close_posted = False
+        return
+    sock.close_posted = True
+    w.post(sock, FD_CLOSE)
+
+
+def after_receive(w: World, sock: Socket) -> None:
+    """A deferred FD_CLOSE fires once a recv or wsarecv empties the queue."""
+    if sock.recv_queue == 0 and sock.close_seen and not sock.close_posted:
+        w.apply("MS-2")
+        sock.close_posted = True
+        w.post(sock, FD_CLOSE)
+
+
+# --- settling (section 6) --------------------------------------------------------------
+
+
+def settle(w: World) -> None:
+    for sid in sorted(w.sockets):
+        sock = w.sockets[sid]
+        if sock.connected and sock.lifecycle != Lifecycle.DESTROYED:
+            _settle_socket(w, sock)
+    expiring = sorted(
+        (s.linger_deadline, s.id)
+        for s in w.sockets.values()
+        if s.linger_deadline is not None and s.linger_deadline <= w.clock
+    )
+    for _, sid in expiring:
+        sock = w.sockets[sid]
+        w.apply("CS-9e")
+        reset_ours(w, sock, WSAECONNRESET, "CS-9e")
+        destroy(w, sock)
+        finish_linger(w, sock, "CS-9e")
+
+
+def _settle_socket(w: World, sock: Socket) -> None:
+    peer = w.peers[sock.id]
+    changed = True
+    while changed and sock.lifecycle != Lifecycle.DESTROYED:
+        changed = False
+        # 1. delivery
+        if w.network_up and not sock.reset:
+            d = min(sock.send_queue, peer.window - peer.buffered)
+            if d > 0 and peer.closed:
+                w.apply("ST-1R")
+                peer_reset_effects(w, sock, "ST-1R")
+                return
+            if d > 0:
+                w.apply("ST-1")
+                sock.delivered += d
+                sock.send_queue -= d
+                peer.buffered += d
+                changed = True
+        # 2. waiting sends take freed space
+        for op in w.waiting_sends(sock):
+            take = min(op.n - op.done_bytes, w.space(sock))
+            if take > 0:
+                sock.send_queue += take
+                sock.accepted += take
+                op.done_bytes += take
+                changed = True
+            if op.done_bytes == op.n:
+                w.apply("ST-2")
+                complete(w, op, op.n, 0, "ST-2")
+        # 3. FD_WRITE once space frees after WSAEWOULDBLOCK
+        if sock.write_blocked and w.space(sock) > 0:
+            w.apply("ST-3")
+            sock.write_blocked = False
+            w.post(sock, FD_WRITE)
+            changed = True
+        # 4. FIN
+        if (
+            w.network_up
+            and sock.send_queue == 0
+            and not w.waiting_sends(sock)
+            and (sock.sd_send or sock.lifecycle == Lifecycle.CLOSING)
+            and not sock.fin_sent
+        ):
+            w.apply("ST-4")
+            send_fin(w, sock, "ST-4")
+            changed = True
+        # 5. a closing socket whose FIN went out is destroyed
+        if sock.lifecycle == Lifecycle.CLOSING and sock.fin_sent:
+            w.apply("ST-5")
+            destroy(w, sock)
+            finish_linger(w, sock, "ST-5")
+
+
+def send_fin(w: World, sock: Socket, rule: str) -> None:
+    sock.fin_sent = True
+    w.peers[sock.id].fin = True
+    w.emit((trace.E_FIN, sock.id, 0, 0, 0), rule)

@@ -1,0 +1,218 @@
+"""The reference engine: common checks, dispatch, snapshot and invariants.
+
+This is the engine interface of docs/engines.md.  ``Engine.step`` applies the
+section 4 common rules, hands the call to its handler, then settles (section
+3); environment steps settle too, and ``ovl`` and ``rejected`` lines do not.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Sequence
+
+from harness import trace
+from harness.constants import (
+    DESCRIPTOR_OPS,
+    THREAD_PROCESS,
+    WSAEINPROGRESS,
+    WSAENETDOWN,
+    WSAENOTSOCK,
+    WSANOTINITIALISED,
+    Lifecycle,
+    Op,
+    Status,
+)
+from harness.profiles import Limits, Profile
+from harness.program import RECORD_WIDTH, TARGET_SLOT
+from harness.reference import calls, close, effects, environment
+from harness.reference.world import Thread, World
+
+Result = trace.Result
+#: Calls that fail with INVALID_SOCKET rather than SOCKET_ERROR.
+_INVALID_SOCKET_CALLS = frozenset({Op.SOCKET, Op.DUPLICATE})
+#: Which common checks each call makes (section 4).
+_CHECKS: dict[Op, str] = {op: "E1 E2 E3 E4" for op in DESCRIPTOR_OPS}
+_CHECKS.update(
+    {
+        Op.SOCKET: "E1 E2 E4",
+        Op.CLEANUP: "E1 E2 E4",
+        Op.STARTUP: "E4",
+        Op.CANCELBLOCKING: "E1 E2",
+        Op.GETLASTERROR: "",
+        Op.GETMESSAGE: "",
+        Op.SLEEPEX: "",
+    }
+)
+#: What a failed call binds (descriptor variables bind INVALID_SOCKET).
+_FAILED_BINDING = {Op.SOCKET: -1, Op.DUPLICATE: -1}
+
+
+class Engine:
+    """The reference model behind the engine interface."""
+
+    def __init__(self, profile: Profile, limits: Limits) -> None:
+        self.world = World(profile, limits)
+
+    # --- the interface ---------------------------------------------------------
+
+    def step(self, op: int, thread: int, target: int, x1: int, x2: int, x3: int) -> tuple[int, ...]:
+        bound, result = self.step_explained(Op(op), thread, target, x1, x2, x3)
+        events = [e for e, _ in self.world.events]
+        return (bound, *result, len(events), *(v for e in events for v in e))
+
+    def snapshot(self) -> tuple[int, ...]:
+        from harness.reference.snapshot import snapshot
+
+        return snapshot(self.world)
+
+    def check_invariants(self) -> list[str]:
+        from harness.reference.snapshot import invariants
+
+        return invariants(self.world)
+
+    # --- the step, with its rules -------------------------------------------------
+
+    def step_explained(
+        self, op: Op, thread: int, target: int, x1: int, x2: int, x3: int
+    ) -> tuple[int, Result]:
+        """Run one step; the rules stay in ``world.applied`` / ``world.events``."""
+        w = self.world
+        w.begin_step()
+        if op == Op.OVL:
+            return 0, environment.ovl(w, target)
+        if thread < 0:
+            result = self._environment(op, target, x1)
+            effects.settle(w)
+            return 0, result
+        t = w.threads[thread]
+        proc = w.processes[t.process]
+        if t.blocked_in and proc.version != 1:
+            w.apply("REJ-1")
+            return _FAILED_BINDING.get(op, 0), (trace.R_REJECTED, 0, 0, 0)
+        bound, result = self._call(op, t, target, x1, x2, x3)
+        effects.settle(w)
+        return bound, result
+
+    def _environment(self, op: Op, target: int, x1: int) -> Result:
+        w = self.world
+        if op == Op.ADVANCE:
+            return environment.advance(w, x1)
+        if op in (Op.NET_DOWN, Op.NET_UP):
+            return environment.set_network(w, op == Op.NET_UP)
+        if op == Op.PEER_RECV:
+            return environment.peer_recv(w, target, x1)
+        if op == Op.PEER_SEND:
+            return environment.peer_send(w, target, x1)
+        if op == Op.PEER_CLOSE:
+            return environment.peer_close(w, target)
+        if op == Op.PEER_RESET:
+            return environment.peer_reset(w, target)
+        raise ValueError(f"not an environment step: {op!r}")
+
+    def _common(self, op: Op, t: Thread, target: int) -> Result | None:
+        """CS-E1..CS-E4 in the order of the source document's error table."""
+        w = self.world
+        checks = _CHECKS[op]
+        proc = w.processes[t.process]
+        kind = trace.R_INVALID_SOCKET if op in _INVALID_SOCKET_CALLS else trace.R_SOCKET_ERROR
+        if op == Op.STARTUP:
+            kind = trace.R_DIRECT
+        err, rule = 0, ""
+        if "E1" in checks and proc.startup_count == 0:
+            err, rule = WSANOTINITIALISED, "CS-E1"
+            if op == Op.CLEANUP:
+                w.apply("CS-E1")
+                rule = "CU-1"  # [ev A4]: the same outcome, cleanup's own rule
+        elif "E2" in checks and not w.network_up:
+            err, rule = WSAENETDOWN, "CS-E2"
+        elif "E3" in checks and target not in proc.table:
+            err, rule = WSAENOTSOCK, "CS-E3"
+        elif "E4" in checks and proc.version == 1 and t.blocked_in:
+            err, rule = WSAEINPROGRESS, "CS-E4"
+        if not err:
+            return None
+        if kind == trace.R_DIRECT:
+            w.apply(rule)  # startup's direct return leaves last_error alone [ev A6]
+            return (kind, err, 0, 0)
+        return calls.fail(w, t, err, rule, kind)
+
+    def _call(
+        self, op: Op, t: Thread, target: int, x1: int, x2: int, x3: int
+    ) -> tuple[int, Result]:
+        w = self.world
+        if (failure := self._common(op, t, target)) is not None:
+            return _FAILED_BINDING.get(op, 0), failure
+        if op == Op.SOCKET:
+            result, value = calls.socket(w, t, x1)
+            return value, result
+        if op not in DESCRIPTOR_OPS:
+            return 0, self._plain_call(op, t, x1, x2)
+        entry = w.processes[t.process].table[target]
+        sock = w.sockets[entry.socket]
+        binding = {
+            Op.CONNECT: lambda: calls.connect(w, t, sock, x1),
+            Op.DUPLICATE: lambda: calls.duplicate(w, t, sock, x1),
+            Op.WSASEND: lambda: calls.wsasend(w, t, entry, sock, x1, x2),
+            Op.WSARECV: lambda: calls.wsarecv(w, t, entry, sock, x1, x2),
+        }
+        if op in binding:
+            result, value = binding[op]()
+            return value, result
+        handlers = {
+            Op.BIND: lambda: calls.bind(w, t, sock, x1),
+            Op.SETSOCKOPT_LINGER: lambda: calls.setsockopt_linger(w, t, sock, x1, x2),
+            Op.SETSOCKOPT_DONTLINGER: lambda: calls.setsockopt_dontlinger(w, t, sock, x1),
+            Op.GETSOCKOPT_LINGER: lambda: calls.getsockopt_linger(w, t, sock),
+            Op.GETSOCKOPT_DONTLINGER: lambda: calls.getsockopt_dontlinger(w, t, sock),
+            Op.IOCTLSOCKET_FIONBIO: lambda: calls.ioctlsocket_fionbio(w, t, sock, x1),
+            Op.SEND: lambda: calls.send(w, t, entry, sock, x1),
+            Op.RECV: lambda: calls.recv(w, t, entry, sock, x1),
+            Op.SHUTDOWN: lambda: calls.shutdown(w, t, sock, x1),
+            Op.ASYNCSELECT: lambda: calls.asyncselect(w, t, entry, sock, x1),
+            Op.CLOSESOCKET: lambda: close.closesocket(w, t, entry, sock),
+        }
+        return 0, handlers[op]()
+
+    def _plain_call(self, op: Op, t: Thread, x1: int, x2: int) -> Result:
+        w = self.world
+        if op == Op.STARTUP:
+            return calls.startup(w, t, x1, x2)
+        if op == Op.CLEANUP:
+            return close.cleanup(w, t)
+        if op == Op.CANCELBLOCKING:
+            return calls.cancelblocking(w, t)
+        if op == Op.GETLASTERROR:
+            return calls.getlasterror(w, t)
+        if op == Op.GETMESSAGE:
+            return calls.getmessage(w, t)
+        if op == Op.SLEEPEX:
+            return calls.sleepex(w, t)
+        raise ValueError(f"unknown call {op!r}")
+
+
+def run_lowered(lowered: Sequence[int] | bytes, profile: Profile, limits: Limits) -> array:
+    """Run a lowered program (harness.program.lower) and return its canonical trace."""
+    code = array("q", lowered) if not isinstance(lowered, bytes) else array("q", _frombytes(lowered))
+    nslots = code[0]
+    slots = [0] * nslots
+    engine = Engine(profile, limits)
+    nsteps = (len(code) - 1) // RECORD_WIDTH
+    out = array("q", [nsteps])
+    for i in range(nsteps):
+        op, thread, bind, tk, tv, x1, x2, x3 = code[1 + i * RECORD_WIDTH : 1 + (i + 1) * RECORD_WIDTH]
+        target = slots[tv] if tk == TARGET_SLOT else tv
+        record = engine.step(op, thread, target, x1, x2, x3)
+        if bind >= 0:
+            slots[bind] = record[0]
+        out.extend(record)
+    out.extend(engine.snapshot())
+    return out
+
+
+def _frombytes(data: bytes) -> array:
+    a = array("q")
+    a.frombytes(data)
+    return a
+
+
+__all__ = ["Engine", "run_lowered"]

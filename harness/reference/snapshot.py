@@ -1,0 +1,94 @@
+"""The canonical snapshot (SEMANTICS.md section 11, layout in harness.trace)
+and the seven invariants."""
+
+from __future__ import annotations
+
+from harness.constants import Lifecycle, Mode, Status
+from harness.reference.world import World
+
+
+def snapshot(w: World) -> tuple[int, ...]:
+    out: list[int] = [w.clock, int(w.network_up)]
+    for proc in w.processes:
+        out += [proc.startup_count, proc.version, len(proc.table)]
+        for value in sorted(proc.table):
+            out += [value, proc.table[value].socket]
+        out.append(len(proc.messages))
+        for message in proc.messages:
+            out += message
+    for t in w.threads:
+        out += [t.last_error, t.blocked_in, len(t.routines), *t.routines]
+    out.append(len(w.sockets))
+    for sid in sorted(w.sockets):
+        s = w.sockets[sid]
+        reg = s.registration
+        out += [
+            s.id, int(s.type), s.refs, s.port, s.linger_onoff, s.linger_secs,
+            int(s.nonblocking), int(s.connected), int(s.sd_send), int(s.sd_recv),
+            int(s.fin_sent), int(s.peer_fin), int(s.reset), s.send_queue, s.recv_queue,
+            int(s.write_blocked),
+            -1 if reg is None else reg.process, 0 if reg is None else reg.value,
+            0 if reg is None else reg.mask,
+            int(s.close_seen), s.close_error, int(s.close_posted),
+            -1 if s.linger_deadline is None else s.linger_deadline,
+            int(s.lifecycle), s.accepted, s.delivered, s.discarded,
+        ]  # fmt: skip
+    out.append(len(w.peers))
+    for pid in sorted(w.peers):
+        p = w.peers[pid]
+        out += [
+            p.id, p.window, p.buffered, int(p.fin), int(p.reset), int(p.closed),
+            p.reset_code, p.read, p.dropped,
+        ]  # fmt: skip
+    out.append(len(w.ops))
+    for oid in sorted(w.ops):
+        o = w.ops[oid]
+        out += [
+            o.id, int(o.kind), o.thread, o.entry.process, o.entry.value, o.socket, o.n,
+            o.done_bytes, int(o.mode), int(o.status), o.error, int(o.note),
+        ]  # fmt: skip
+    return tuple(out)
+
+
+def invariants(w: World) -> list[str]:
+    """The section 11 invariants; returns the violated ones (empty when all hold)."""
+    bad: list[str] = []
+    refs: dict[int, int] = {}
+    for proc in w.processes:
+        for entry in proc.table.values():
+            refs[entry.socket] = refs.get(entry.socket, 0) + 1
+            if w.sockets[entry.socket].lifecycle == Lifecycle.DESTROYED:
+                bad.append(f"2: descriptor p{entry.process} #{entry.value} -> destroyed socket")
+    live = 0
+    for s in w.sockets.values():
+        if s.lifecycle == Lifecycle.DESTROYED:
+            continue
+        live += 1
+        if s.refs != refs.get(s.id, 0):
+            bad.append(f"1: socket {s.id} refs {s.refs} != {refs.get(s.id, 0)} entries")
+        if (s.refs == 0) != (s.lifecycle == Lifecycle.CLOSING):
+            bad.append(f"1: socket {s.id} refs {s.refs} but lifecycle {s.lifecycle.name}")
+    for s in w.sockets.values():
+        p = w.peers.get(s.id)
+        if p is None:
+            continue
+        if s.accepted != s.delivered + s.send_queue + s.discarded:
+            bad.append(f"3: socket {s.id} accepted != delivered + send_queue + discarded")
+        if s.delivered != p.read + p.buffered + p.dropped:
+            bad.append(f"3: socket {s.id} delivered != read + buffered + dropped")
+        if s.fin_sent and not s.reset and (s.discarded or s.delivered != s.accepted):
+            bad.append(f"4: socket {s.id} ended with FIN but lost bytes")
+    if live > w.limits.sockets:
+        bad.append(f"5: {live} live sockets > limit {w.limits.sockets}")
+    for t in w.threads:
+        blocking = [
+            o for o in w.ops.values()
+            if o.thread == t.index and o.mode == Mode.BLOCKING and o.status == Status.PENDING
+        ]  # fmt: skip
+        if len(blocking) > 1 or (blocking and blocking[0].id != t.blocked_in):
+            bad.append(f"6: thread t{t.index} blocked_in {t.blocked_in} vs {len(blocking)} ops")
+    for o in w.ops.values():
+        if o.status == Status.PENDING and w.sockets[o.socket].lifecycle == Lifecycle.DESTROYED:
+            bad.append(f"6: pending operation {o.id} on destroyed socket {o.socket}")
+    bad += [f"7: {v}" for v in w.violations]
+    return bad

@@ -1,0 +1,258 @@
+"""The reference model's state (SEMANTICS.md section 1) and its bookkeeping.
+
+Theory of operation
+-------------------
+A :class:`World` holds the clock, the network, two processes with their
+descriptor tables and message queues, four threads, and every socket, peer
+and operation ever created.  Nothing is ever deleted: destroyed sockets and
+finished operations stay for the snapshot.
+
+The transition rules live in the sibling modules, one concern each:
+
+* ``effects``: completions, cancellation, resets, destroy and settling
+  (sections 6, 7 and CS-D);
+* ``calls``: the Winsock calls (section 5);
+* ``close``: ``closesocket`` and ``cleanup`` (sections 8 and 5.1);
+* ``environment``: environment steps and observations (section 7).
+
+Every rule that fires is recorded with :meth:`World.apply`, and every event
+with :meth:`World.emit` together with the rule that produced it, so a step can
+be explained rule by rule.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from harness import trace
+from harness.constants import (
+    FD_CLOSE,
+    FD_READ,
+    THREAD_PROCESS,
+    Lifecycle,
+    Mode,
+    Note,
+    OpKind,
+    SockType,
+    Status,
+    WSAECONNRESET,
+)
+from harness.profiles import Limits, Profile
+
+
+@dataclass
+class Entry:
+    """A descriptor table entry.  ``serial`` gives it an identity of its own,
+    so an operation remembers the entry it was issued through even after the
+    value is reused (SEMANTICS.md section 10, cancellation by entry)."""
+
+    process: int
+    value: int
+    socket: int
+    serial: int
+
+
+@dataclass
+class Process:
+    startup_count: int = 0
+    version: int = 0
+    table: dict[int, Entry] = field(default_factory=dict)
+    messages: deque[tuple[int, int, int]] = field(default_factory=deque)
+
+
+@dataclass
+class Thread:
+    index: int
+    last_error: int = 0
+    blocked_in: int = 0  # operation id, 0 = not blocked
+    routines: list[int] = field(default_factory=list)
+
+    @property
+    def process(self) -> int:
+        return THREAD_PROCESS[self.index]
+
+
+@dataclass
+class Registration:
+    process: int
+    value: int
+    mask: int
+
+
+@dataclass
+class Socket:
+    id: int
+    type: SockType
+    refs: int = 1
+    port: int = 0
+    linger_onoff: int = 0
+    linger_secs: int = 0
+    nonblocking: bool = False
+    connected: bool = False
+    sd_send: bool = False
+    sd_recv: bool = False
+    fin_sent: bool = False
+    peer_fin: bool = False
+    reset: bool = False
+    send_queue: int = 0
+    recv_queue: int = 0
+    write_blocked: bool = False
+    registration: Registration | None = None
+    close_seen: bool = False
+    close_error: int = 0
+    close_posted: bool = False
+    linger_deadline: int | None = None
+    lifecycle: Lifecycle = Lifecycle.OPEN
+    accepted: int = 0
+    delivered: int = 0
+    discarded: int = 0
+
+    @property
+    def stream(self) -> bool:
+        return self.type == SockType.STREAM
+
+
+@dataclass
+class Peer:
+    id: int
+    window: int
+    buffered: int = 0
+    fin: bool = False
+    reset: bool = False
+    closed: bool = False
+    reset_code: int = WSAECONNRESET
+    read: int = 0
+    dropped: int = 0
+
+
+@dataclass
+class Operation:
+    id: int
+    kind: OpKind
+    thread: int
+    entry: Entry
+    socket: int
+    n: int
+    mode: Mode
+    done_bytes: int = 0
+    status: Status = Status.PENDING
+    error: int = 0
+    note: Note = Note.NONE
+
+    @property
+    def overlapped(self) -> bool:
+        return self.mode != Mode.BLOCKING
+
+    @property
+    def is_send(self) -> bool:
+        return self.kind in (OpKind.SEND, OpKind.WSASEND)
+
+    @property
+    def is_recv(self) -> bool:
+        return self.kind in (OpKind.RECV, OpKind.WSARECV)
+
+
+class World:
+    """All state, plus the per-step record of events and rules."""
+
+    def __init__(self, profile: Profile, limits: Limits) -> None:
+        self.profile = profile
+        self.limits = limits
+        self.clock = 0
+        self.network_up = True
+        self.processes = (Process(), Process())
+        self.threads = tuple(Thread(i) for i in range(4))
+        self.sockets: dict[int, Socket] = {}
+        self.peers: dict[int, Peer] = {}
+        self.ops: dict[int, Operation] = {}
+        self._serial = 0
+        # per step
+        self.events: list[tuple[trace.Event, str]] = []
+        self.applied: list[str] = []
+        self.fd_read_posted = False
+        # invariant 7 bookkeeping: (process, value) released and not reused
+        self.released: set[tuple[int, int]] = set()
+        self.violations: list[str] = []
+
+    # --- recording -------------------------------------------------------------
+
+    def begin_step(self) -> None:
+        self.events = []
+        self.applied = []
+        self.fd_read_posted = False
+
+    def apply(self, rule: str) -> None:
+        """Record that ``rule`` decided part of this step."""
+        self.applied.append(rule)
+
+    def emit(self, event: trace.Event, rule: str) -> None:
+        self.events.append((event, rule))
+
+    # --- descriptor tables -----------------------------------------------------
+
+    def lowest_free_value(self, process: int) -> int:
+        """The lowest free multiple of 4, starting at 4 [decision; ev B9]."""
+        table = self.processes[process].table
+        value = 4
+        while value in table:
+            value += 4
+        return value
+
+    def table_full(self, process: int) -> bool:
+        return len(self.processes[process].table) >= self.limits.descriptors
+
+    def add_entry(self, process: int, socket: int) -> Entry:
+        value = self.lowest_free_value(process)
+        self._serial += 1
+        entry = Entry(process, value, socket, self._serial)
+        self.processes[process].table[value] = entry
+        self.released.discard((process, value))
+        return entry
+
+    def remove_entry(self, entry: Entry) -> None:
+        del self.processes[entry.process].table[entry.value]
+        self.released.add((entry.process, entry.value))
+
+    def live_sockets(self) -> int:
+        return sum(1 for s in self.sockets.values() if s.lifecycle != Lifecycle.DESTROYED)
+
+    # --- operations ------------------------------------------------------------
+
+    def new_op(
+        self, kind: OpKind, thread: int, entry: Entry, sock: Socket, n: int, mode: Mode
+    ) -> Operation:
+        op = Operation(len(self.ops) + 1, kind, thread, entry, sock.id, n, mode)
+        if mode == Mode.EVENT:
+            op.note = Note.UNSIGNALED
+        elif mode == Mode.ROUTINE:
+            op.note = Note.ROUTINE_NONE
+        self.ops[op.id] = op
+        return op
+
+    def pending_on(self, sock: Socket) -> list[Operation]:
+        """Pending operations on ``sock``, in ascending id."""
+        return [o for o in self.ops.values() if o.socket == sock.id and o.status == Status.PENDING]
+
+    def waiting_sends(self, sock: Socket) -> list[Operation]:
+        return [o for o in self.pending_on(sock) if o.is_send]
+
+    def space(self, sock: Socket) -> int:
+        return self.limits.sndbuf - sock.send_queue
+
+    # --- messages (SEMANTICS.md section 9) --------------------------------------
+
+    def post(self, sock: Socket, fd: int) -> None:
+        """MS-1: post ``fd`` if a registration exists and its mask has it."""
+        reg = sock.registration
+        if reg is None or not sock.stream or not reg.mask & fd:
+            return
+        if fd == FD_READ:
+            if self.fd_read_posted:
+                return  # MS-1: at most one FD_READ per step
+            self.fd_read_posted = True
+        error = sock.close_error if fd == FD_CLOSE else 0
+        if (reg.process, reg.value) in self.released:
+            self.violations.append(f"posted for released p{reg.process} #{reg.value}")
+        self.processes[reg.process].messages.append((fd, reg.value, error))
+        self.emit((trace.E_POSTED, reg.process, fd, reg.value, error), "MS-1")
