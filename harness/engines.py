@@ -1,0 +1,47 @@
+"""Choosing an engine: the reference model or the compiled core.
+
+``WSA_HARNESS_NO_CORE=1`` selects pure-Python mode explicitly: the core is
+then never imported and asking for it is an error.  Otherwise a missing core
+is an error with instructions, never a silent fallback.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import import_module
+from types import ModuleType
+
+from harness.errors import HarnessError
+
+ENGINES = ("reference", "core")
+NO_CORE_ENV = "WSA_HARNESS_NO_CORE"
+
+
+class EngineError(HarnessError):
+    """An engine was asked for that cannot be had."""
+
+
+def no_core() -> bool:
+    return os.environ.get(NO_CORE_ENV, "") not in ("", "0")
+
+
+def default_engine() -> str:
+    """``core`` unless pure-Python mode is selected."""
+    return "reference" if no_core() else "core"
+
+
+def load_engine(name: str) -> ModuleType:
+    """Import the engine module ``name`` (``reference`` or ``core``)."""
+    if name == "reference":
+        return import_module("harness.reference")
+    if name != "core":
+        raise EngineError(f"unknown engine {name!r} (known: {', '.join(ENGINES)})")
+    if no_core():
+        raise EngineError(f"the compiled core is disabled by {NO_CORE_ENV}=1")
+    try:
+        return import_module("harness._core")
+    except ImportError as exc:
+        raise EngineError(
+            "the compiled core harness._core is not built: run `make` (or "
+            f"`pip install .`), or set {NO_CORE_ENV}=1 for pure-Python mode ({exc})"
+        ) from None
