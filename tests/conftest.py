@@ -59,6 +59,11 @@ class EngineVariant:
         return module
 
     def _missing_message(self) -> str:
+        if self.compiled and not (REPO / "harness" / "_core.pyx").exists():
+            return (
+                f"the compiled core {self.module_name} cannot be built: harness/_core.pyx does "
+                f"not exist yet.  Set {NO_CORE_ENV}=1 to test the reference model only."
+            )
         if self.compiled:
             return (
                 f"the compiled core {self.module_name} is not built.  Run `make` "
