@@ -1,0 +1,416 @@
+"""Bytes <-> Program: the fuzzer's binary form (PROGRAMS.md "Binary form").
+
+Layout::
+
+    byte 0        header: bit 0 prelude `t0: startup 2.2`, bit 1 prelude
+                  `t2: startup 2.2`, bit 2 prelude `t0: s1 = socket stream` +
+                  `t0: c1 = connect s1` (with bit 0), bits 3-4 limits preset
+    then 4 bytes per step: OP, SEL, B, C      (a trailing partial step is ignored)
+
+* **OP** picks a step *variant* from a fixed 256-entry table, weighted toward
+  the close path's rare branches (duplicates, linger settings, overlapped
+  operations, peer window pressure, time).
+* **SEL** picks the thread (low 3 bits) and the target (high 5 bits).  The
+  choice reads only the program's own syntactic state: the live ``sN``
+  variables, the stale ones (named by an earlier ``closesocket`` line), the
+  bound ``cN`` and ``oN``, and which threads may be blocked (their last call
+  could block and no environment step has happened since).
+* **B, C** are the numeric arguments (:func:`number` for counts and times).
+
+The decoder is total (every byte string gives a valid program) and never runs
+a model.  Flipping one byte changes one step (and, through the variables it
+binds, what later selections resolve to).  :func:`encode` inverts it for every
+program it can represent; the others raise :class:`NotRepresentable`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from harness.constants import FD_CLOSE, FD_READ, FD_WRITE, MAX_U31, Mode, Op, SockType
+from harness.errors import HarnessError
+from harness.profiles import DOCUMENTED, Limits, Profile
+from harness.program import Invalid, Program, Raw, Step, Target, Var, variable_slots
+
+HEADER_STARTUP_P0, HEADER_STARTUP_P1, HEADER_CONNECTED = 1, 2, 4
+LIMIT_PRESETS = (
+    Limits(),
+    Limits(sndbuf=100, window=100),
+    Limits(sockets=2, descriptors=2, sndbuf=1, window=1),
+    Limits(sockets=4, descriptors=4, sndbuf=1000, window=300),
+)
+STEP_BYTES = 4
+
+STARTUP_VERSIONS = ((2, 2), (1, 1), (0, 0), (2, 0), (1, 0), (2, 2), (1, 1), (2, 2))
+LINGER_ONOFF = (0, 1, 1, 256)
+SHUTDOWN_HOW = (0, 1, 2, 3)
+MASKS = (0, FD_READ, FD_WRITE, FD_CLOSE, FD_READ | FD_WRITE, FD_READ | FD_CLOSE,
+         FD_WRITE | FD_CLOSE, FD_READ | FD_WRITE | FD_CLOSE)  # fmt: skip
+PIDS = (0, 1, 1, 2)
+RAW_VALUES = (4, 8, 1)  # SEL 28, 29, 30; 31 is INVALID_SOCKET
+NUMBER_SPECIAL = (0, 1, 2, 4095, 4096, 8191, 8192, 65536)
+
+
+class NotRepresentable(HarnessError):
+    """The program has a step or header the binary form cannot express."""
+
+
+# --- numbers -----------------------------------------------------------------------
+
+
+def number(b: int, c: int) -> int:
+    """Two bytes -> a count or time: small exact values, coarse large ones,
+    buffer-edge specials and values near 2**31 - 1."""
+    kind, v = b >> 6, ((b & 63) << 8) | c
+    if kind == 0:
+        return v
+    if kind == 1:
+        return v * 64
+    if kind == 2:
+        return NUMBER_SPECIAL[v % len(NUMBER_SPECIAL)]
+    return MAX_U31 - (v % 16)
+
+
+def number_bytes(n: int) -> tuple[int, int]:
+    if 0 <= n < 1 << 14:
+        return n >> 8, n & 255
+    if n % 64 == 0 and n // 64 < 1 << 14:
+        v = n // 64
+        return 64 | v >> 8, v & 255
+    if n in NUMBER_SPECIAL:
+        return 128, NUMBER_SPECIAL.index(n)
+    if 0 <= MAX_U31 - n < 16:
+        return 192, MAX_U31 - n
+    raise NotRepresentable(f"number {n} has no binary form")
+
+
+# --- the variant table ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Variant:
+    op: Op
+    weight: int
+    mode: int = 0  # wsasend/wsarecv mode, socket type
+
+
+VARIANTS = (
+    Variant(Op.STARTUP, 6), Variant(Op.CLEANUP, 4),
+    Variant(Op.SOCKET, 10, SockType.STREAM), Variant(Op.SOCKET, 2, SockType.DGRAM),
+    Variant(Op.BIND, 3), Variant(Op.CONNECT, 8), Variant(Op.CONNECT, 4, 1),
+    Variant(Op.SETSOCKOPT_LINGER, 14), Variant(Op.SETSOCKOPT_DONTLINGER, 4),
+    Variant(Op.GETSOCKOPT_LINGER, 2), Variant(Op.GETSOCKOPT_DONTLINGER, 2),
+    Variant(Op.IOCTLSOCKET_FIONBIO, 6), Variant(Op.SEND, 14), Variant(Op.RECV, 10),
+    Variant(Op.WSASEND, 6, Mode.EVENT), Variant(Op.WSASEND, 5, Mode.ROUTINE),
+    Variant(Op.WSARECV, 6, Mode.EVENT), Variant(Op.WSARECV, 5, Mode.ROUTINE),
+    Variant(Op.SHUTDOWN, 6), Variant(Op.ASYNCSELECT, 6), Variant(Op.DUPLICATE, 10),
+    Variant(Op.CLOSESOCKET, 22), Variant(Op.CANCELBLOCKING, 3), Variant(Op.GETLASTERROR, 3),
+    Variant(Op.GETMESSAGE, 4), Variant(Op.SLEEPEX, 3), Variant(Op.ADVANCE, 10),
+    Variant(Op.NET_DOWN, 2), Variant(Op.NET_UP, 3), Variant(Op.PEER_RECV, 10),
+    Variant(Op.PEER_SEND, 10), Variant(Op.PEER_CLOSE, 4), Variant(Op.PEER_RESET, 3),
+    Variant(Op.OVL, 4),
+)  # fmt: skip
+
+
+def _table() -> tuple[Variant, ...]:
+    total = sum(v.weight for v in VARIANTS)
+    out: list[Variant] = []
+    for v in VARIANTS:
+        out += [v] * (v.weight * 256 // total)
+    i = 0
+    while len(out) < 256:  # spread the rounding remainder over the heaviest variants
+        out.append(sorted(VARIANTS, key=lambda v: -v.weight)[i % 8])
+        i += 1
+    return tuple(out)
+
+
+TABLE = _table()
+FIRST_BYTE = {v: TABLE.index(v) for v in VARIANTS}
+
+
+# --- syntactic state -------------------------------------------------------------------
+
+
+@dataclass
+class _State:
+    """What the decoder knows: names bound so far, never any model state."""
+
+    live: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+    peers: list[str] = field(default_factory=list)
+    ops: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=lambda: {"s": 0, "c": 0, "o": 0})
+    maybe_blocked: set[int] = field(default_factory=set)
+
+    def fresh(self, letter: str) -> str:
+        self.counts[letter] += 1
+        return f"{letter}{self.counts[letter]}"
+
+    def thread_order(self) -> tuple[list[int], list[int]]:
+        runnable = [t for t in range(4) if t not in self.maybe_blocked]
+        return runnable, runnable + sorted(self.maybe_blocked)
+
+    def thread(self, bits: int) -> int:
+        runnable, order = self.thread_order()
+        if bits >= 4 and runnable:
+            return runnable[(bits - 4) % len(runnable)]
+        return order[bits % 4]
+
+    def thread_bits(self, t: int) -> int:
+        runnable, order = self.thread_order()
+        return 4 + runnable.index(t) if t in runnable else order.index(t)
+
+    def descriptor(self, sel: int) -> Target:
+        if sel < 24 and self.live:
+            return Var(self.live[sel % len(self.live)])
+        if 24 <= sel < 28 and self.stale:
+            return Var(self.stale[(sel - 24) % len(self.stale)])
+        if sel == 31:
+            return Invalid()
+        return Raw(RAW_VALUES[sel - 28] if sel >= 28 else RAW_VALUES[0])
+
+    def descriptor_sel(self, target: Target | None) -> int:
+        if isinstance(target, Invalid):
+            return 31
+        if isinstance(target, Raw):
+            if target.value in RAW_VALUES:
+                return 28 + RAW_VALUES.index(target.value)
+            raise NotRepresentable(f"raw descriptor #{target.value} has no binary form")
+        assert isinstance(target, Var)
+        if target.name in self.live and self.live.index(target.name) < 24:
+            return self.live.index(target.name)
+        if target.name in self.stale and self.stale.index(target.name) < 4:
+            return 24 + self.stale.index(target.name)
+        raise NotRepresentable(f"variable {target.name} is out of the binary form's reach")
+
+    def after(self, step: Step) -> None:
+        """Update the syntactic state once ``step`` is in the program."""
+        if step.bind is not None:
+            letter = step.bind[0]
+            self.counts[letter] = max(self.counts[letter], int(step.bind[1:]))
+            {"s": self.live, "c": self.peers, "o": self.ops}[letter].append(step.bind)
+        if step.op == Op.CLOSESOCKET and isinstance(step.target, Var):
+            name = step.target.name
+            if name in self.live:
+                self.live.remove(name)
+                if name not in self.stale:
+                    self.stale.append(name)
+        if step.thread is None:
+            self.maybe_blocked.clear()
+        elif step.op in (Op.SEND, Op.RECV, Op.CLOSESOCKET):
+            self.maybe_blocked.add(step.thread)
+        else:
+            self.maybe_blocked.discard(step.thread)
+
+
+# --- decoding --------------------------------------------------------------------------
+
+
+def _prelude(header: int) -> list[Step]:
+    steps = []
+    if header & HEADER_STARTUP_P0:
+        steps.append(Step(Op.STARTUP, 0, args=(2, 2)))
+    if header & HEADER_STARTUP_P1:
+        steps.append(Step(Op.STARTUP, 2, args=(2, 2)))
+    if header & HEADER_STARTUP_P0 and header & HEADER_CONNECTED:
+        steps.append(Step(Op.SOCKET, 0, "s1", args=(SockType.STREAM,)))
+        steps.append(Step(Op.CONNECT, 0, "c1", Var("s1")))
+    return steps
+
+
+def decode(data: bytes, profile: Profile = DOCUMENTED, max_steps: int | None = None) -> Program:
+    """Decode bytes to a program.  Total: never raises."""
+    if not data:
+        return _program((), profile, Limits())
+    header = data[0]
+    state = _State()
+    steps: list[Step] = []
+    for step in _prelude(header):
+        steps.append(step)
+        state.after(step)
+    limit = max_steps if max_steps is not None else len(data)
+    for i in range(1, len(data) - STEP_BYTES + 1, STEP_BYTES):
+        if len(steps) >= limit:
+            break
+        op_b, sel, b, c = data[i : i + STEP_BYTES]
+        step = _decode_step(state, TABLE[op_b], sel, b, c)
+        if step is not None:
+            steps.append(step)
+            state.after(step)
+    limits = LIMIT_PRESETS[(header >> 3) & 3]
+    return _program(tuple(steps), profile, limits)
+
+
+def _program(steps: tuple[Step, ...], profile: Profile, limits: Limits) -> Program:
+    return Program(
+        tuple(_numbered(steps)),
+        profile,
+        limits,
+        has_profile=True,
+        has_limits=limits != Limits(),
+        slots=variable_slots(steps),
+    )
+
+
+def _numbered(steps: tuple[Step, ...]) -> list[Step]:
+    import dataclasses
+
+    return [dataclasses.replace(s, line=i + 1) for i, s in enumerate(steps)]
+
+
+def _decode_step(state: _State, v: Variant, sel: int, b: int, c: int) -> Step | None:
+    op = v.op
+    if op == Op.OVL:
+        return Step(op, target=Var(state.ops[sel % len(state.ops)])) if state.ops else None
+    if op in (Op.PEER_RECV, Op.PEER_SEND, Op.PEER_CLOSE, Op.PEER_RESET):
+        if not state.peers:
+            return None
+        args = (number(b, c),) if op in (Op.PEER_RECV, Op.PEER_SEND) else ()
+        return Step(op, target=Var(state.peers[sel % len(state.peers)]), args=args)
+    if op == Op.ADVANCE:
+        return Step(op, args=(number(b, c),))
+    if op in (Op.NET_DOWN, Op.NET_UP):
+        return Step(op)
+    thread = state.thread(sel & 7)
+    target = state.descriptor(sel >> 3)
+    if op == Op.STARTUP:
+        return Step(op, thread, args=STARTUP_VERSIONS[b & 7])
+    if op in (Op.CLEANUP, Op.CANCELBLOCKING, Op.GETLASTERROR, Op.GETMESSAGE, Op.SLEEPEX):
+        return Step(op, thread)
+    if op == Op.SOCKET:
+        return Step(op, thread, state.fresh("s"), args=(v.mode,))
+    args: tuple[int, ...]
+    bind = None
+    if op == Op.CONNECT:
+        args = (number(b, c),) if v.mode else ()
+        bind = state.fresh("c")
+    elif op in (Op.WSASEND, Op.WSARECV):
+        args = (number(b, c), v.mode)
+        bind = state.fresh("o")
+    elif op == Op.DUPLICATE:
+        args = (PIDS[b & 3],)
+        bind = state.fresh("s")
+    else:
+        args = _plain_args(op, b, c)
+    return Step(op, thread, bind, target, args)
+
+
+def _plain_args(op: Op, b: int, c: int) -> tuple[int, ...]:
+    if op == Op.BIND:
+        return (1 + b % 4,)
+    if op == Op.SETSOCKOPT_LINGER:
+        return (LINGER_ONOFF[b & 3], c if c < 255 else 65535)
+    if op in (Op.SETSOCKOPT_DONTLINGER, Op.IOCTLSOCKET_FIONBIO):
+        return (b,)
+    if op in (Op.SEND, Op.RECV):
+        return (number(b, c),)
+    if op == Op.SHUTDOWN:
+        return (SHUTDOWN_HOW[b & 3],)
+    if op == Op.ASYNCSELECT:
+        return (MASKS[b & 7],)
+    return ()  # closesocket, getsockopt
+
+
+# --- encoding ----------------------------------------------------------------------------
+
+
+def encode(program: Program) -> bytes:
+    """The bytes that decode to ``program`` (up to comments and expectations).
+
+    Variables must be numbered in binding order per letter (s1, s2, ...), as
+    the decoder numbers them.  Raises NotRepresentable otherwise.
+    """
+    if program.limits not in LIMIT_PRESETS:
+        raise NotRepresentable(f"limits {program.limits} are not a binary-form preset")
+    steps = list(program.steps)
+    header = LIMIT_PRESETS.index(program.limits) << 3
+    for flag in (HEADER_STARTUP_P0, HEADER_STARTUP_P1, HEADER_CONNECTED):
+        trial = _prelude(header | flag)
+        if len(trial) > len(_prelude(header)) and _same_steps(steps, trial):
+            header |= flag
+    state = _State()
+    out = bytearray([header])
+    for step in _prelude(header):
+        state.after(step)
+    for step in steps[len(_prelude(header)) :]:
+        out += _encode_step(state, step)
+        state.after(step)
+    return bytes(out)
+
+
+def _same_steps(steps: list[Step], prefix: list[Step]) -> bool:
+    if len(steps) < len(prefix):
+        return False
+    return all(_bare(a) == _bare(b) for a, b in zip(steps, prefix, strict=False))
+
+
+def _bare(step: Step) -> tuple[object, ...]:
+    return (step.op, step.thread, step.bind, step.target, step.args)
+
+
+def _variant(op: Op, mode: int = 0) -> int:
+    for v, first in FIRST_BYTE.items():
+        if v.op == op and v.mode == mode:
+            return first
+    raise NotRepresentable(f"step {op.name} has no binary form")
+
+
+def _index(table: tuple[int, ...] | tuple[tuple[int, int], ...], value: object, what: str) -> int:
+    if value not in table:
+        raise NotRepresentable(f"{what} {value} has no binary form")
+    return table.index(value)  # type: ignore[arg-type]
+
+
+def _encode_step(state: _State, step: Step) -> bytes:
+    op = step.op
+    if step.bind is not None and step.bind != f"{step.bind[0]}{state.counts[step.bind[0]] + 1}":
+        raise NotRepresentable(f"variable {step.bind} is not numbered in binding order")
+    if op == Op.OVL or op in (Op.PEER_RECV, Op.PEER_SEND, Op.PEER_CLOSE, Op.PEER_RESET):
+        names = state.ops if op == Op.OVL else state.peers
+        assert isinstance(step.target, Var)
+        b, c = number_bytes(step.args[0]) if step.args else (0, 0)
+        return bytes([_variant(op), names.index(step.target.name), b, c])
+    if op == Op.ADVANCE:
+        return bytes([_variant(op), 0, *number_bytes(step.args[0])])
+    if op in (Op.NET_DOWN, Op.NET_UP):
+        return bytes([_variant(op), 0, 0, 0])
+    assert step.thread is not None
+    sel_thread = state.thread_bits(step.thread)
+    mode, b, c = 0, 0, 0
+    sel_target = 0
+    if step.target is not None:
+        sel_target = state.descriptor_sel(step.target)
+    if op == Op.STARTUP:
+        b = _index(STARTUP_VERSIONS, step.args, "version")
+    elif op == Op.SOCKET:
+        mode = step.args[0]
+    elif op == Op.CONNECT:
+        mode = 1 if step.args else 0
+        if step.args:
+            b, c = number_bytes(step.args[0])
+    elif op in (Op.WSASEND, Op.WSARECV):
+        mode = step.args[1]
+        b, c = number_bytes(step.args[0])
+    elif op == Op.DUPLICATE:
+        b = _index(PIDS, step.args[0], "pid")
+    elif op == Op.BIND:
+        if not 1 <= step.args[0] <= 4:
+            raise NotRepresentable(f"port {step.args[0]} has no binary form")
+        b = step.args[0] - 1
+    elif op == Op.SETSOCKOPT_LINGER:
+        b = _index(LINGER_ONOFF, step.args[0], "l_onoff")
+        secs = step.args[1]
+        if not (secs < 255 or secs == 65535):
+            raise NotRepresentable(f"linger {secs} has no binary form")
+        c = min(secs, 255)
+    elif op in (Op.SETSOCKOPT_DONTLINGER, Op.IOCTLSOCKET_FIONBIO):
+        if step.args[0] > 255:
+            raise NotRepresentable(f"value {step.args[0]} has no binary form")
+        b = step.args[0]
+    elif op in (Op.SEND, Op.RECV):
+        b, c = number_bytes(step.args[0])
+    elif op == Op.SHUTDOWN:
+        b = _index(SHUTDOWN_HOW, step.args[0], "how")
+    elif op == Op.ASYNCSELECT:
+        b = _index(MASKS, step.args[0], "mask")
+    return bytes([_variant(op, mode), sel_target << 3 | sel_thread, b, c])
