@@ -174,19 +174,13 @@ def _print_explained(program: object, profile: object) -> None:
 
 def _report_invariants(program: object, profile: object, engine: str) -> int:
     from harness.engines import load_engine
-    from harness.program import TARGET_SLOT, lower
+    from harness.runner import stepwise
 
     prog = program
     module = load_engine(engine)
     eng = module.Engine(profile or prog.profile, prog.limits)  # type: ignore[attr-defined]
-    code = lower(prog)  # type: ignore[arg-type]
-    slots = [0] * code[0]
     bad = 0
-    for i, step in enumerate(prog.steps):  # type: ignore[attr-defined]
-        op, thread, bind, tk, tv, x1, x2, x3 = code[1 + 8 * i : 9 + 8 * i]
-        record = eng.step(op, thread, slots[tv] if tk == TARGET_SLOT else tv, x1, x2, x3)
-        if bind >= 0:
-            slots[bind] = record[0]
+    for step, _ in stepwise(prog, eng):  # type: ignore[arg-type]
         for v in eng.check_invariants():
             print(f"{prog.filename}:{step.line}: invariant {v}")  # type: ignore[attr-defined]
             bad += 1

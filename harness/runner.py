@@ -6,25 +6,48 @@ engine's batch API and decodes the canonical trace.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from types import ModuleType
+from typing import Protocol
 
 from harness import trace
 from harness.engines import load_engine
 from harness.profiles import Profile
-from harness.program import Program, Step, lower
+from harness.program import RECORD_WIDTH, TARGET_SLOT, Program, Step, lower
 
 
-def run(program: Program, engine: str = "reference", profile: Profile | None = None) -> trace.Trace:
-    """Run ``program`` on ``engine`` under ``profile`` (default: its header)."""
-    module = load_engine(engine)
-    values = module.run_lowered(lower(program), profile or program.profile, program.limits)
-    return trace.decode(values)
+def run(
+    program: Program, engine: str | ModuleType = "reference", profile: Profile | None = None
+) -> trace.Trace:
+    """Run ``program`` on ``engine`` (a name or an engine module) under
+    ``profile`` (default: the program's header)."""
+    return trace.decode(canonical(program, engine, profile))
 
 
-def canonical(program: Program, engine: str, profile: Profile | None = None) -> tuple[int, ...]:
+def canonical(
+    program: Program, engine: str | ModuleType, profile: Profile | None = None
+) -> tuple[int, ...]:
     """The canonical comparison form of one run."""
-    module = load_engine(engine)
+    module = load_engine(engine) if isinstance(engine, str) else engine
     return tuple(module.run_lowered(lower(program), profile or program.profile, program.limits))
+
+
+class StepwiseEngine(Protocol):
+    def step(self, op: int, thread: int, target: int, x1: int, x2: int, x3: int) -> tuple[int, ...]: ...
+
+
+def stepwise(program: Program, engine: StepwiseEngine) -> Iterator[tuple[Step, tuple[int, ...]]]:
+    """Drive an engine object through the stepwise API, resolving variables;
+    yields each step with its canonical record."""
+    code = lower(program)
+    slots = [0] * code[0]
+    for i, step in enumerate(program.steps):
+        op, thread, bind, tk, tv, x1, x2, x3 = code[1 + RECORD_WIDTH * i : 1 + RECORD_WIDTH * (i + 1)]
+        record = engine.step(op, thread, slots[tv] if tk == TARGET_SLOT else tv, x1, x2, x3)
+        if bind >= 0:
+            slots[bind] = record[0]
+        yield step, record
 
 
 @dataclass(frozen=True)
@@ -76,23 +99,14 @@ class ExplainedStep:
 
 def explain(program: Program, profile: Profile | None = None) -> list[ExplainedStep]:
     """Run on the reference model, keeping the rules behind every outcome."""
-    from harness.program import TARGET_SLOT, lower
     from harness.reference import Engine
     from harness.render import with_expectations
 
-    prof = profile or program.profile
-    engine = Engine(prof, program.limits)
-    code = lower(program)
-    slots = [0] * code[0]
+    engine = Engine(profile or program.profile, program.limits)
     records: list[tuple[int, ...]] = []
     rules: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
     violations: list[tuple[str, ...]] = []
-    for i in range(len(program.steps)):
-        op, thread, bind, tk, tv, x1, x2, x3 = code[1 + 8 * i : 9 + 8 * i]
-        target = slots[tv] if tk == TARGET_SLOT else tv
-        record = engine.step(op, thread, target, x1, x2, x3)
-        if bind >= 0:
-            slots[bind] = record[0]
+    for _, record in stepwise(program, engine):
         records.append(record)
         world = engine.world
         rules.append((tuple(dict.fromkeys(world.applied)), tuple(r for _, r in world.events)))
