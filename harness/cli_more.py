@@ -1,12 +1,139 @@
-"""Subcommands added by later parts of the harness (fuzz, minimize, corpus)."""
+"""Subcommands for fuzzing: ``fuzz``, ``minimize`` and ``corpus``."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
+from pathlib import Path
+
+from harness.engines import ENGINES, default_engine
+from harness.errors import HarnessError
+from harness.profiles import PROFILES
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+REPO_SEEDS = Path(__file__).resolve().parent.parent / "corpus" / "seeds"
+
+
+def _positive(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {n}")
+    return n
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Register the extra subcommands on the main parser."""
+    from harness.cli import _list_arg
+
+    engines = _list_arg(ENGINES, "engines")
+    profiles = _list_arg(tuple(PROFILES), "profiles")
+
+    fuzz = sub.add_parser("fuzz", help="run a differential fuzz campaign (atheris/libFuzzer)")
+    budget = fuzz.add_mutually_exclusive_group()
+    budget.add_argument("--time", type=_positive, help="seconds to fuzz (default 60)")
+    budget.add_argument("--runs", type=_positive, help="number of executions instead of a time")
+    fuzz.add_argument("--engines", type=engines, default=None, help="default: core,reference")
+    fuzz.add_argument("--profiles", type=profiles, default=None, help="default: documented")
+    fuzz.add_argument("--jobs", type=_positive, default=1, help="parallel workers (fork mode)")
+    fuzz.add_argument("--corpus", type=Path, help="corpus folder (default OUT/corpus)")
+    fuzz.add_argument("--out", type=Path, default=Path("fuzz-out"), help="output folder")
+    fuzz.add_argument("--max-steps", type=_positive, default=None, help="steps per program")
+    fuzz.add_argument("libfuzzer", nargs="*", help="libFuzzer flags, after --")
+
+    mini = sub.add_parser("minimize", help="minimize a divergent program, keeping its signature")
+    mini.add_argument("file", metavar="FILE")
+    mini.add_argument("--engines", type=engines, default=None)
+    mini.add_argument("--profiles", type=profiles, default=None)
+    mini.add_argument("-o", "--output", type=Path, help="write the reproducer here")
+
+    corpus = sub.add_parser("corpus", help="check, update or export a corpus folder")
+    corpus.add_argument("action", choices=("check", "update", "export"))
+    corpus.add_argument("dir", type=Path, metavar="DIR")
+    corpus.add_argument("--engines", type=engines, default=None, help="default: reference,core")
+    corpus.add_argument("--out", type=Path, help="export: the folder for the binary seeds")
+    corpus.add_argument("--zip", type=Path, help="export: also write this seed-corpus zip")
+
+
+def _sides(engines: list[str] | None, profiles: list[str] | None) -> tuple[object, object]:
+    from harness.cli import sides_from_args
+    from harness.oracle import Side
+
+    (ea, pa), (eb, pb) = sides_from_args(engines, profiles, "documented")
+    return Side.parse(ea, pa), Side.parse(eb, pb)
+
+
+def cmd_fuzz(args: argparse.Namespace) -> int:
+    from harness.campaign import Campaign, Config
+    from harness.fuzzing import DEFAULT_MAX_STEPS
+
+    try:
+        import atheris  # noqa: F401
+    except ImportError:
+        raise HarnessError("atheris is not installed: `pip install atheris` (or `make fuzz`)") from None
+    engines = args.engines or ([default_engine(), "reference"] if not args.profiles or len(args.profiles) == 1 else ["reference"])
+    if engines == ["reference", "reference"]:
+        engines = ["reference"]
+    a, b = _sides(engines, args.profiles)
+    time_budget = None if args.runs else (args.time or 60)
+    cfg = Config(
+        sides=(a, b),  # type: ignore[arg-type]
+        out=args.out,
+        corpus=args.corpus,
+        time=time_budget,
+        runs=args.runs,
+        jobs=args.jobs,
+        max_steps=args.max_steps or DEFAULT_MAX_STEPS,
+        seeds=REPO_SEEDS if REPO_SEEDS.is_dir() else None,
+        extra=[f for f in args.libfuzzer],
+    )
+    bad = [f for f in cfg.extra if not f.startswith("-")]
+    if bad:
+        raise HarnessError(f"libFuzzer flags must start with '-': {' '.join(bad)}")
+    summary = Campaign(cfg).run()
+    return 130 if summary.interrupted else 0
+
+
+def cmd_minimize(args: argparse.Namespace) -> int:
+    from harness.cli import load_program
+    from harness.oracle import diff
+    from harness.reproducers import build, write
+
+    program = load_program(args.file)
+    engines = args.engines or (["reference"] if args.profiles and len(args.profiles) == 2 else None)
+    a, b = _sides(engines, args.profiles or [program.profile.name])  # type: ignore[attr-defined]
+    d = diff(program, a, b)  # type: ignore[arg-type]
+    if d is None:
+        raise HarnessError(f"{args.file}: the two sides agree; there is nothing to minimize")
+    repro = build(program, a, b, d.signature, None)  # type: ignore[arg-type]
+    print(
+        f"{args.file}: {len(program.steps)} -> {len(repro.program.steps)} steps, "  # type: ignore[attr-defined]
+        f"signature kept: {d.signature}",
+        file=sys.stderr,
+    )
+    if args.output:
+        write(repro, args.output)
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        print(repro.text, end="")
+    return 0
+
+
+def cmd_corpus(args: argparse.Namespace) -> int:
+    from harness import corpus
+
+    if not args.dir.is_dir():
+        raise HarnessError(f"{args.dir}: not a directory")
+    if args.action == "export":
+        if args.out is None and args.zip is None:
+            raise HarnessError("corpus export needs --out DIR and/or --zip FILE")
+        return corpus.export(args.dir, args.out, args.zip)
+    engines = args.engines or (["reference"] if default_engine() == "reference" else ["reference", "core"])
+    if args.action == "check":
+        return corpus.check(args.dir, engines)
+    return corpus.update(args.dir)
+
+
+COMMANDS.update({"fuzz": cmd_fuzz, "minimize": cmd_minimize, "corpus": cmd_corpus})

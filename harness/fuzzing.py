@@ -1,0 +1,144 @@
+"""The differential fuzz target's logic, importable and testable without
+atheris.
+
+Invariant: for every byte string, :func:`harness.encoding.decode` gives a
+program on which both sides (engine, profile) produce the same canonical
+trace (every step result, every event, the final snapshot), and on which the
+reference model's invariants (SEMANTICS.md section 11) hold at the end.
+
+On a violation the target either raises :class:`DivergenceFound` with the
+rendered program and the divergence signature (the standalone libFuzzer
+target), or, when given a findings folder, records each *distinct* signature
+once, atomically, and goes on (the campaign driver's mode).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.encoding import decode
+from harness.engines import load_engine
+from harness.errors import HarnessError
+from harness.fsutil import write_atomic
+from harness.oracle import Side, locate
+from harness.profiles import get_profile
+from harness.program import Program, lower
+from harness.render import format_program
+
+SIDES_ENV = "WSA_FUZZ_SIDES"
+FINDINGS_ENV = "WSA_FUZZ_FINDINGS"
+MAX_STEPS_ENV = "WSA_FUZZ_MAX_STEPS"
+DEFAULT_SIDES = "core/documented,reference/documented"
+DEFAULT_MAX_STEPS = 24
+
+
+class DivergenceFound(HarnessError):
+    """Raised by the standalone target: the message is the full report."""
+
+
+def parse_sides(text: str) -> tuple[Side, Side]:
+    """``engine/profile,engine/profile`` -> two sides."""
+    try:
+        a, b = (part.strip().split("/") for part in text.split(","))
+        return Side(a[0], get_profile(a[1])), Side(b[0], get_profile(b[1]))
+    except (ValueError, IndexError, KeyError) as exc:
+        raise HarnessError(f"bad sides {text!r}: expected engine/profile,engine/profile ({exc})") from None
+
+
+@dataclass(frozen=True)
+class Finding:
+    signature: str
+    data: bytes
+    report: str
+
+
+def signature_key(signature: str) -> str:
+    """A short file-name-safe key for a signature."""
+    return hashlib.sha1(signature.encode()).hexdigest()[:12]
+
+
+class DifferentialTarget:
+    """Decode, run both sides, compare, check invariants."""
+
+    def __init__(
+        self,
+        sides: tuple[Side, Side],
+        findings: Path | None = None,
+        max_steps: int = DEFAULT_MAX_STEPS,
+    ) -> None:
+        self.a, self.b = sides
+        self.mod_a, self.mod_b = load_engine(self.a.engine), load_engine(self.b.engine)
+        self.findings = findings
+        self.max_steps = max_steps
+        self.seen: set[str] = set()
+        if findings is not None:
+            findings.mkdir(parents=True, exist_ok=True)
+            self.seen = {p.stem for p in findings.glob("*.json")}
+        ref = self.a if self.a.engine == "reference" else self.b
+        self.invariant_side = ref if ref.engine == "reference" else None
+
+    def program(self, data: bytes) -> Program:
+        return decode(data, self.a.profile, self.max_steps)
+
+    def check(self, data: bytes) -> Finding | None:
+        """The finding for ``data``, or None when the invariant holds."""
+        program = self.program(data)
+        code = lower(program)
+        ca = tuple(self.mod_a.run_lowered(code, self.a.profile, program.limits))
+        cb = tuple(self.mod_b.run_lowered(code, self.b.profile, program.limits))
+        if ca != cb:
+            d = locate(program, self.a, self.b, ca, cb)
+            return Finding(d.signature, data, f"{d.render()}\n\nprogram:\n{format_program(program)}")
+        if self.invariant_side is not None:
+            bad = self._invariants(program)
+            if bad:
+                sig = f"invariant {bad[0].split(':')[0]} [{self.invariant_side.label}]"
+                text = "\n".join(bad)
+                return Finding(sig, data, f"{sig}\n{text}\n\nprogram:\n{format_program(program)}")
+        return None
+
+    def _invariants(self, program: Program) -> list[str]:
+        from harness.reference import Engine
+        from harness.runner import stepwise
+
+        assert self.invariant_side is not None
+        engine = Engine(self.invariant_side.profile, program.limits)
+        for _ in stepwise(program, engine):
+            pass
+        return engine.check_invariants()
+
+    def __call__(self, data: bytes) -> None:
+        finding = self.check(data)
+        if finding is None:
+            return
+        if self.findings is None:
+            raise DivergenceFound(finding.report)
+        self.record(finding)
+
+    def record(self, finding: Finding) -> bool:
+        """Save a finding whose signature is new; True if it was new."""
+        assert self.findings is not None
+        key = signature_key(finding.signature)
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        write_atomic(self.findings / f"{key}.bin", finding.data)
+        meta = {
+            "signature": finding.signature,
+            "sides": [self.a.label, self.b.label],
+            "report": finding.report,
+        }
+        # the .json is written last: its presence marks a complete finding
+        write_atomic(self.findings / f"{key}.json", json.dumps(meta, indent=2) + "\n")
+        return True
+
+
+def target_from_env() -> DifferentialTarget:
+    sides = parse_sides(os.environ.get(SIDES_ENV, DEFAULT_SIDES))
+    findings = os.environ.get(FINDINGS_ENV)
+    max_steps = int(os.environ.get(MAX_STEPS_ENV, DEFAULT_MAX_STEPS))
+    return DifferentialTarget(sides, Path(findings) if findings else None, max_steps)
