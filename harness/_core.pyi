@@ -1,0 +1,25 @@
+"""Type stub for the compiled core (harness/_core.pyx); see docs/engines.md."""
+
+from array import array
+
+from harness.profiles import Limits, Profile
+
+class Engine:
+    def __init__(self, profile: Profile, limits: Limits) -> None: ...
+    def step(self, op: int, thread: int, target: int, x1: int, x2: int, x3: int) -> tuple[int, ...]:
+        """One step; returns (bound, rkind, r1, r2, r3, nevents, *events)."""
+    def snapshot(self) -> tuple[int, ...]:
+        """The canonical snapshot (harness/trace.py layout)."""
+    def check_invariants(self) -> list[str]:
+        """SEMANTICS.md section 11 invariants; [] when all hold."""
+    def _set_full_settle(self, on: bool) -> None:
+        """Testing aid: naive settling (every socket, one pass at a time)."""
+
+def run_lowered(
+    lowered: array | bytes | bytearray | memoryview,
+    profile: Profile,
+    limits: Limits,
+    *,
+    _full_settle: bool = False,
+) -> array:
+    """Run a lowered program (harness.program.lower); returns the canonical trace."""

@@ -1,0 +1,862 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Compiled core of wsa-harness: SEMANTICS.md on C structs, one C loop per run.
+
+Written from SEMANTICS.md and docs/decisions.md only (never from the reference
+model).  State lives in growable C arrays indexed by id; a step's events go to
+a growable int64 buffer, five ints per event (harness/trace.py layout).
+"""
+
+from libc.stdlib cimport calloc, realloc, free, qsort
+from libc.string cimport memset, memcpy, memmove
+import array as _pyarray
+
+ctypedef long long i64
+
+include "_core_tables.pxi"
+
+# --- constants (SEMANTICS.md section 12; harness/constants.py; harness/trace.py)
+
+cdef enum:
+    WSAEINTR = 10004
+    WSAEINVAL = 10022
+    WSAEMFILE = 10024
+    WSAEWOULDBLOCK = 10035
+    WSAEINPROGRESS = 10036
+    WSAENOTSOCK = 10038
+    WSAENOPROTOOPT = 10042
+    WSAEOPNOTSUPP = 10045
+    WSAEADDRINUSE = 10048
+    WSAENETDOWN = 10050
+    WSAECONNABORTED = 10053
+    WSAECONNRESET = 10054
+    WSAENOBUFS = 10055
+    WSAEISCONN = 10056
+    WSAENOTCONN = 10057
+    WSAESHUTDOWN = 10058
+    WSAVERNOTSUPPORTED = 10092
+    WSANOTINITIALISED = 10093
+    WSA_IO_PENDING = 997
+    WSA_OPERATION_ABORTED = 995
+
+cdef enum:
+    FD_READ = 0x01
+    FD_WRITE = 0x02
+    FD_CLOSE = 0x20
+
+cdef enum:
+    OP_STARTUP = 1
+    OP_CLEANUP = 2
+    OP_SOCKET = 3
+    OP_BIND = 4
+    OP_CONNECT = 5
+    OP_SETSOCKOPT_LINGER = 6
+    OP_SETSOCKOPT_DONTLINGER = 7
+    OP_GETSOCKOPT_LINGER = 8
+    OP_GETSOCKOPT_DONTLINGER = 9
+    OP_IOCTLSOCKET_FIONBIO = 10
+    OP_SEND = 11
+    OP_RECV = 12
+    OP_WSASEND = 13
+    OP_WSARECV = 14
+    OP_SHUTDOWN = 15
+    OP_ASYNCSELECT = 16
+    OP_DUPLICATE = 17
+    OP_CLOSESOCKET = 18
+    OP_CANCELBLOCKING = 19
+    OP_GETLASTERROR = 20
+    OP_GETMESSAGE = 21
+    OP_SLEEPEX = 22
+    OP_ADVANCE = 23
+    OP_NET_DOWN = 24
+    OP_NET_UP = 25
+    OP_PEER_RECV = 26
+    OP_PEER_SEND = 27
+    OP_PEER_CLOSE = 28
+    OP_PEER_RESET = 29
+    OP_OVL = 30
+
+cdef enum:
+    T_STREAM = 1
+    T_DGRAM = 2
+    LC_OPEN = 1
+    LC_CLOSING = 2
+    LC_DESTROYED = 3
+    K_SEND = 1
+    K_RECV = 2
+    K_WSASEND = 3
+    K_WSARECV = 4
+    K_LINGER = 5
+    M_BLOCKING = 1
+    M_EVENT = 2
+    M_ROUTINE = 3
+    ST_PENDING = 1
+    ST_DONE = 2
+    ST_FAILED = 3
+    N_NONE = 0
+    N_UNSIGNALED = 1
+    N_SIGNALED = 2
+    N_ROUTINE_NONE = 3
+    N_ROUTINE_QUEUED = 4
+    N_ROUTINE_RAN = 5
+
+cdef enum:
+    SCOPE_DESCRIPTOR = 1
+    SCOPE_LAST_REFERENCE = 2
+    TIMING_AFTER_DATA = 1
+    TIMING_IMMEDIATE = 2
+    DAC_DISCARD = 1
+    DAC_RESET = 2
+
+cdef enum:
+    R_VALUE = 1
+    R_SOCKET_ERROR = 2
+    R_INVALID_SOCKET = 3
+    R_DIRECT = 4
+    R_LINGER = 5
+    R_DONTLINGER = 6
+    R_LASTERROR = 7
+    R_MESSAGE = 8
+    R_NONE = 9
+    R_BLOCKED = 10
+    R_REJECTED = 11
+    R_OK = 12
+    R_OVL_PENDING = 13
+    R_OVL_DONE = 14
+    R_OVL_FAILED = 15
+
+cdef enum:
+    E_COMPLETE = 1
+    E_OVL = 2
+    E_ROUTINE_RAN = 3
+    E_POSTED = 4
+    E_FIN = 5
+    E_RESET = 6
+    E_DESTROYED = 7
+
+cdef enum:
+    TARGET_NONE = 0
+    TARGET_SLOT = 1
+    TARGET_RAW = 2
+    TARGET_INVALID = 3
+    RECORD_WIDTH = 8
+    NPORTS = 65536
+
+# --- state records ---------------------------------------------------------------
+
+cdef struct Prof:
+    int cancel_scope
+    i64 cancel_status
+    bint cancel_notifies
+    i64 fd_close_reset_error
+    int fd_close_timing
+    int data_after_close
+
+cdef struct Proc:
+    i64 count               # startup_count
+    i64 version
+    Table tab
+    MsgQ msgs
+
+cdef struct Thr:
+    i64 last_error
+    i64 blocked_in          # op id, 0 = none
+    I64Buf routines         # op ids in queue order
+
+cdef struct Sock:
+    i64 type, refs, port, onoff, secs
+    i64 send_queue, recv_queue
+    i64 reg_process, reg_value, reg_mask
+    i64 close_error, deadline, lifecycle
+    i64 accepted, delivered, discarded
+    i64 pend_head, pend_tail          # pending ops on this socket, ascending id
+    i64 nwait_send, nwait_recv, linger_op
+    # the peer (same id), valid when has_peer
+    i64 p_window, p_buffered, p_reset_code, p_read, p_dropped
+    bint nonblocking, connected, sd_send, sd_recv, fin_sent, peer_fin, reset
+    bint write_blocked, close_seen, close_posted, dirty
+    bint has_peer, p_fin, p_reset, p_closed
+
+cdef struct OpRec:
+    i64 kind, thread, eproc, evalue, eserial, sock, n, done
+    i64 mode, status, error, note
+    i64 sprev, snext                  # socket's pending list
+    i64 gprev, gnext                  # global pending list
+
+cdef inline i64 imin(i64 a, i64 b) noexcept:
+    return a if a < b else b
+
+cdef int _cmp_i64(const void* a, const void* b) noexcept nogil:
+    cdef i64 x = (<const i64*>a)[0]
+    cdef i64 y = (<const i64*>b)[0]
+    return (x > y) - (x < y)
+
+
+cdef class Engine:
+    """One world (SEMANTICS.md section 1) under one profile and set of limits."""
+
+    cdef:
+        Prof prof
+        i64 lim_sockets, lim_desc, lim_sndbuf, lim_window
+        i64 clock
+        bint net_up
+        Proc procs[2]
+        Thr thr[4]
+        Sock* socks
+        i64 nsocks, cap_socks, live
+        OpRec* ops
+        i64 nops, cap_ops
+        i64 gp_head, gp_tail
+        i64* port_owner
+        I64Buf ev, dirty, scratch, dl     # events, dirty sockets, temp, lingering sockets
+        bint fdread_posted
+        bint full_settle
+        i64 serial, inv7_bad
+        i64 r_bound, r_kind, r1, r2, r3
+
+    def __cinit__(self, *args, **kwargs):
+        self.procs[0].tab.hw = 1
+        self.procs[1].tab.hw = 1
+        self.net_up = True
+        self.port_owner = <i64*>calloc(NPORTS, sizeof(i64))
+        self.cap_socks = 16
+        self.socks = <Sock*>calloc(self.cap_socks, sizeof(Sock))
+        self.cap_ops = 16
+        self.ops = <OpRec*>calloc(self.cap_ops, sizeof(OpRec))
+        if self.port_owner == NULL or self.socks == NULL or self.ops == NULL:
+            raise MemoryError()
+
+    def __init__(self, profile, limits):
+        self.prof.cancel_scope = int(profile.cancel_scope)
+        self.prof.cancel_status = int(profile.cancel_status)
+        self.prof.cancel_notifies = bool(profile.cancel_notifies)
+        self.prof.fd_close_reset_error = int(profile.fd_close_reset_error)
+        self.prof.fd_close_timing = int(profile.fd_close_timing)
+        self.prof.data_after_close = int(profile.data_after_close)
+        self.lim_sockets = int(limits.sockets)
+        self.lim_desc = int(limits.descriptors)
+        self.lim_sndbuf = int(limits.sndbuf)
+        self.lim_window = int(limits.window)
+
+    def __dealloc__(self):
+        cdef int i
+        for i in range(2):
+            tab_free(&self.procs[i].tab)
+            buf_free(&self.procs[i].msgs.b)
+        for i in range(4):
+            buf_free(&self.thr[i].routines)
+        buf_free(&self.ev)
+        buf_free(&self.dirty)
+        buf_free(&self.scratch)
+        buf_free(&self.dl)
+        free(self.socks)
+        free(self.ops)
+        free(self.port_owner)
+
+    # --- Python API -------------------------------------------------------------
+
+    def step(self, op, thread, target, x1, x2, x3):
+        """Run one step; returns (bound, rkind, r1, r2, r3, nevents, *events)."""
+        cdef i64 i
+        _validate(op, thread, x1, x2)
+        self._step(op, thread, target, x1, x2, x3)
+        out = [self.r_bound, self.r_kind, self.r1, self.r2, self.r3, self.ev.n // 5]
+        for i in range(self.ev.n):
+            out.append(self.ev.p[i])
+        return tuple(out)
+
+    def snapshot(self):
+        """The canonical snapshot (harness/trace.py layout) as a tuple of ints."""
+        cdef I64Buf b
+        memset(&b, 0, sizeof(I64Buf))
+        try:
+            _snapshot_into(self, &b)
+            return tuple([b.p[i] for i in range(b.n)])
+        finally:
+            buf_free(&b)
+
+    def check_invariants(self):
+        """SEMANTICS.md section 11 invariants; [] when all hold."""
+        return _check_invariants(self)
+
+    def _set_full_settle(self, bint on):
+        """Testing aid: the naive settling (every socket, every step, one pass
+        at a time) instead of the dirty set and the fast-forward."""
+        self.full_settle = on
+
+    # --- small helpers -------------------------------------------------------------
+
+    cdef inline int _emit(self, i64 k, i64 a, i64 b, i64 c, i64 d) except -1:
+        cdef i64* p
+        if self.ev.n + 5 > self.ev.cap:
+            buf_reserve(&self.ev, 5)
+        p = self.ev.p + self.ev.n
+        p[0] = k
+        p[1] = a
+        p[2] = b
+        p[3] = c
+        p[4] = d
+        self.ev.n += 5
+        return 0
+
+    cdef inline int _mark(self, i64 sid) except -1:
+        if not self.socks[sid].dirty:
+            self.socks[sid].dirty = True
+            buf_push(&self.dirty, sid)
+        return 0
+
+    cdef inline int _ok(self, int th, i64 v) except -1:
+        self.r_kind = R_VALUE
+        self.r1 = v
+        self.thr[th].last_error = 0
+        return 0
+
+    cdef inline int _err(self, int th, i64 kind, i64 err) except -1:
+        self.r_kind = kind
+        self.r1 = err
+        self.thr[th].last_error = err
+        return 0
+
+    cdef i64 _new_socket(self, i64 type) except -1:
+        cdef i64 sid, cap
+        cdef Sock* q
+        self.nsocks += 1
+        sid = self.nsocks
+        if sid >= self.cap_socks:
+            cap = self.cap_socks * 2
+            q = <Sock*>realloc(self.socks, <size_t>cap * sizeof(Sock))
+            if q == NULL:
+                raise MemoryError()
+            memset(q + self.cap_socks, 0, <size_t>(cap - self.cap_socks) * sizeof(Sock))
+            self.socks = q
+            self.cap_socks = cap
+        cdef Sock* s = &self.socks[sid]
+        s.type = type
+        s.refs = 1
+        s.reg_process = -1
+        s.deadline = -1
+        s.lifecycle = LC_OPEN
+        self.live += 1
+        return sid
+
+    cdef i64 _new_op(self, i64 kind, i64 mode, int th, i64 eproc, i64 evalue,
+                     i64 eserial, i64 sid, i64 n) except -1:
+        cdef i64 oid, cap
+        cdef OpRec* q
+        cdef OpRec* o
+        self.nops += 1
+        oid = self.nops
+        if oid >= self.cap_ops:
+            cap = self.cap_ops * 2
+            q = <OpRec*>realloc(self.ops, <size_t>cap * sizeof(OpRec))
+            if q == NULL:
+                raise MemoryError()
+            memset(q + self.cap_ops, 0, <size_t>(cap - self.cap_ops) * sizeof(OpRec))
+            self.ops = q
+            self.cap_ops = cap
+        o = &self.ops[oid]
+        o.kind = kind
+        o.mode = mode
+        o.thread = th
+        o.eproc = eproc
+        o.evalue = evalue
+        o.eserial = eserial
+        o.sock = sid
+        o.n = n
+        o.status = ST_PENDING
+        if mode == M_EVENT:
+            o.note = N_UNSIGNALED
+        elif mode == M_ROUTINE:
+            o.note = N_ROUTINE_NONE
+        else:
+            o.note = N_NONE
+        # append to both pending lists (ids only grow, so tails stay sorted)
+        cdef Sock* s = &self.socks[sid]
+        o.sprev = s.pend_tail
+        if s.pend_tail:
+            self.ops[s.pend_tail].snext = oid
+        else:
+            s.pend_head = oid
+        s.pend_tail = oid
+        o.gprev = self.gp_tail
+        if self.gp_tail:
+            self.ops[self.gp_tail].gnext = oid
+        else:
+            self.gp_head = oid
+        self.gp_tail = oid
+        if kind == K_SEND or kind == K_WSASEND:
+            s.nwait_send += 1
+        elif kind == K_RECV or kind == K_WSARECV:
+            s.nwait_recv += 1
+        if mode == M_BLOCKING:
+            self.thr[th].blocked_in = oid
+        return oid
+
+    cdef int _unpend(self, i64 oid) except -1:
+        cdef OpRec* o = &self.ops[oid]
+        cdef Sock* s = &self.socks[o.sock]
+        if o.sprev:
+            self.ops[o.sprev].snext = o.snext
+        else:
+            s.pend_head = o.snext
+        if o.snext:
+            self.ops[o.snext].sprev = o.sprev
+        else:
+            s.pend_tail = o.sprev
+        if o.gprev:
+            self.ops[o.gprev].gnext = o.gnext
+        else:
+            self.gp_head = o.gnext
+        if o.gnext:
+            self.ops[o.gnext].gprev = o.gprev
+        else:
+            self.gp_tail = o.gprev
+        o.sprev = o.snext = o.gprev = o.gnext = 0
+        if o.kind == K_SEND or o.kind == K_WSASEND:
+            s.nwait_send -= 1
+        elif o.kind == K_RECV or o.kind == K_WSARECV:
+            s.nwait_recv -= 1
+        elif o.kind == K_LINGER:
+            s.linger_op = 0
+        if o.mode == M_BLOCKING:
+            self.thr[o.thread].blocked_in = 0
+        self._mark(o.sock)
+        return 0
+
+    cdef int _notify(self, i64 oid, bint notify) except -1:
+        """Set an overlapped op's note at completion."""
+        cdef OpRec* o = &self.ops[oid]
+        if o.mode == M_EVENT:
+            o.note = N_SIGNALED if notify else N_UNSIGNALED
+        elif notify:
+            o.note = N_ROUTINE_QUEUED
+            buf_push(&self.thr[o.thread].routines, oid)
+        else:
+            o.note = N_ROUTINE_NONE
+        return 0
+
+    cdef int _op_done(self, i64 oid, i64 nbytes) except -1:
+        """Completion with a count; notified (section 5.2; D5)."""
+        self._unpend(oid)
+        cdef OpRec* o = &self.ops[oid]
+        o.status = ST_DONE
+        o.done = nbytes
+        o.error = 0
+        if o.mode == M_BLOCKING:
+            self.thr[o.thread].last_error = 0
+            self._emit(E_COMPLETE, o.thread, o.kind, nbytes, 0)
+        else:
+            self._notify(oid, True)
+            self._emit(E_OVL, oid, ST_DONE, nbytes, self.ops[oid].note)
+        return 0
+
+    cdef int _op_fail(self, i64 oid, i64 err, bint notify) except -1:
+        """Failure; done_bytes reads 0 (D4)."""
+        self._unpend(oid)
+        cdef OpRec* o = &self.ops[oid]
+        o.status = ST_FAILED
+        o.done = 0
+        o.error = err
+        if o.mode == M_BLOCKING:
+            self.thr[o.thread].last_error = err
+            self._emit(E_COMPLETE, o.thread, o.kind, -1, err)
+        else:
+            self._notify(oid, notify)
+            self._emit(E_OVL, oid, ST_FAILED, err, self.ops[oid].note)
+        return 0
+
+    cdef inline int _cancel(self, i64 oid, i64 status, bint notifies) except -1:
+        """Cancellation as CS-7 describes it."""
+        if self.ops[oid].mode == M_BLOCKING:
+            return self._op_fail(oid, WSAEINTR, False)
+        return self._op_fail(oid, status, notifies)
+
+    cdef int _post(self, i64 sid, i64 fd, i64 err) except -1:
+        """MS-1."""
+        cdef Sock* s = &self.socks[sid]
+        cdef i64 p, idx
+        if s.reg_process < 0 or (s.reg_mask & fd) == 0 or s.type == T_DGRAM:
+            return 0
+        if fd == FD_READ:
+            if self.fdread_posted:
+                return 0
+            self.fdread_posted = True
+        p = s.reg_process
+        idx = tab_lookup(&self.procs[p].tab, s.reg_value)
+        if idx == 0 or self.procs[p].tab.ent[idx].sock != sid:
+            self.inv7_bad += 1
+        msg_push(&self.procs[p].msgs, fd, s.reg_value, err)
+        self._emit(E_POSTED, p, fd, s.reg_value, err)
+        return 0
+
+    cdef int _close_handoff(self, i64 sid) except -1:
+        """A FIN's FD_CLOSE (D2): handed to MS-1 now if the timing allows."""
+        cdef Sock* s = &self.socks[sid]
+        if self.prof.fd_close_timing == TIMING_IMMEDIATE or s.recv_queue == 0:
+            s.close_posted = True
+            self._post(sid, FD_CLOSE, s.close_error)
+        return 0
+
+    cdef int _after_take(self, i64 sid) except -1:
+        """After a recv/wsarecv took data at once: FD_READ, then a deferred FD_CLOSE."""
+        cdef Sock* s = &self.socks[sid]
+        if s.recv_queue > 0:
+            self._post(sid, FD_READ, 0)
+        elif s.close_seen and not s.close_posted:
+            s.close_posted = True
+            self._post(sid, FD_CLOSE, s.close_error)
+        return 0
+
+    # --- resets and destruction -------------------------------------------------------
+
+    cdef int _reset_ours(self, i64 sid, i64 code) except -1:
+        """Resetting a connection from our side (section 7); fails nothing (D12)."""
+        cdef Sock* s = &self.socks[sid]
+        self._emit(E_RESET, sid, 0, 0, 0)
+        s.reset = True
+        s.p_reset = True
+        s.p_reset_code = code
+        s.discarded += s.send_queue
+        s.send_queue = 0
+        s.p_dropped += s.p_buffered
+        s.p_buffered = 0
+        return 0
+
+    cdef int _destroy(self, i64 sid) except -1:
+        """CS-D; the caller completes a linger close on the socket, if any."""
+        cdef Sock* s = &self.socks[sid]
+        cdef i64 oid, nxt, i
+        s.lifecycle = LC_DESTROYED
+        if s.deadline >= 0:
+            s.deadline = -1
+            for i in range(self.dl.n):
+                if self.dl.p[i] == sid:
+                    self.dl.p[i] = self.dl.p[self.dl.n - 1]
+                    self.dl.n -= 1
+                    break
+        self.live -= 1
+        self._emit(E_DESTROYED, sid, 0, 0, 0)
+        oid = s.pend_head
+        while oid:
+            nxt = self.ops[oid].snext
+            if self.ops[oid].kind != K_LINGER:
+                self._cancel(oid, self.prof.cancel_status, self.prof.cancel_notifies)
+            oid = nxt
+        return 0
+
+    cdef int _finish_linger(self, i64 sid) except -1:
+        """A linger close blocked on sid completes with 0."""
+        cdef i64 oid = self.socks[sid].linger_op
+        if oid:
+            self._op_done(oid, 0)
+        return 0
+
+    cdef int _reset_effects(self, i64 sid) except -1:
+        """Section 7 peer_reset step 2 (our socket is not destroyed)."""
+        cdef Sock* s = &self.socks[sid]
+        cdef i64 oid, nxt
+        s.reset = True
+        s.discarded += s.send_queue
+        s.send_queue = 0
+        oid = s.pend_head
+        while oid:
+            nxt = self.ops[oid].snext
+            if self.ops[oid].kind != K_LINGER:
+                self._op_fail(oid, WSAECONNRESET, True)
+            oid = nxt
+        s = &self.socks[sid]
+        s.close_seen = True
+        s.close_error = self.prof.fd_close_reset_error
+        s.close_posted = True
+        self._post(sid, FD_CLOSE, s.close_error)
+        if s.lifecycle == LC_CLOSING:
+            self._destroy(sid)
+            self._finish_linger(sid)
+        return 0
+
+    cdef int _peer_reset(self, i64 sid) except -1:
+        """Section 7 peer_reset steps 1-2 (also settling's closed-peer case)."""
+        cdef Sock* s = &self.socks[sid]
+        self._emit(E_RESET, sid, 0, 0, 0)
+        s.p_closed = True
+        s.p_reset = True
+        s.p_dropped += s.p_buffered
+        s.p_buffered = 0
+        if s.lifecycle != LC_DESTROYED:
+            self._reset_effects(sid)
+        return 0
+
+    # --- settling (section 6) ------------------------------------------------------------
+
+    cdef int _settle_one(self, i64 sid) except -1:
+        cdef Sock* s
+        cdef i64 d, oid, nxt, take
+        cdef bint changed = True
+        while changed:
+            changed = False
+            s = &self.socks[sid]
+            if s.lifecycle == LC_DESTROYED or not s.connected:
+                return 0
+            if (s.nwait_send > 0 and not self.full_settle and self.lim_sndbuf > 0
+                    and s.send_queue == self.lim_sndbuf
+                    and self.net_up and not s.reset and not s.p_closed):
+                self._fast_forward(sid)
+            # 1. delivery
+            if self.net_up and not s.reset:
+                d = imin(s.send_queue, s.p_window - s.p_buffered)
+                if d > 0:
+                    changed = True
+                    if s.p_closed:
+                        self._peer_reset(sid)
+                        if self.socks[sid].lifecycle == LC_DESTROYED:
+                            return 0
+                    else:
+                        s.delivered += d
+                        s.send_queue -= d
+                        s.p_buffered += d
+            # 2. freed space to waiting sends, in id order
+            s = &self.socks[sid]
+            if s.nwait_send > 0:
+                oid = s.pend_head
+                while oid:
+                    nxt = self.ops[oid].snext
+                    if self.ops[oid].kind == K_SEND or self.ops[oid].kind == K_WSASEND:
+                        take = imin(self.lim_sndbuf - s.send_queue,
+                                    self.ops[oid].n - self.ops[oid].done)
+                        if take > 0:
+                            changed = True
+                            s.send_queue += take
+                            s.accepted += take
+                            self.ops[oid].done += take
+                        if self.ops[oid].done == self.ops[oid].n:
+                            changed = True
+                            self._op_done(oid, self.ops[oid].n)
+                            s = &self.socks[sid]
+                    oid = nxt
+            # 3. FD_WRITE after a would-block
+            if s.write_blocked and self.lim_sndbuf - s.send_queue > 0:
+                changed = True
+                s.write_blocked = False
+                self._post(sid, FD_WRITE, 0)
+            # 4. FIN
+            if (self.net_up and s.send_queue == 0 and s.nwait_send == 0
+                    and (s.sd_send or s.lifecycle == LC_CLOSING) and not s.fin_sent):
+                changed = True
+                s.fin_sent = True
+                s.p_fin = True
+                self._emit(E_FIN, sid, 0, 0, 0)
+            # 5. a closing socket whose FIN went out is destroyed
+            if s.lifecycle == LC_CLOSING and s.fin_sent:
+                self._destroy(sid)
+                self._finish_linger(sid)
+                return 0
+        return 0
+
+    cdef int _fast_forward(self, i64 sid) except -1:
+        """Apply k passes of settling steps 1-2 at once, when each would move a
+        full send queue (sndbuf bytes) to the peer and refill it from the oldest
+        waiting send without completing it.  Such passes emit nothing (steps
+        3-5 cannot fire while the queue is full), so only the counters change.
+        Keeps a tiny sndbuf with a huge window and send from looping."""
+        cdef Sock* s = &self.socks[sid]
+        cdef i64 oid = s.pend_head
+        cdef i64 b = self.lim_sndbuf
+        cdef i64 k, moved
+        while oid and self.ops[oid].kind != K_SEND and self.ops[oid].kind != K_WSASEND:
+            oid = self.ops[oid].snext
+        if oid == 0:
+            return 0
+        k = imin((s.p_window - s.p_buffered) // b, (self.ops[oid].n - self.ops[oid].done - 1) // b)
+        if k <= 0:
+            return 0
+        moved = k * b
+        s.delivered += moved
+        s.p_buffered += moved
+        s.accepted += moved
+        self.ops[oid].done += moved
+        return 0
+
+    cdef int _settle(self) except -1:
+        cdef i64 i, sid, best, bd
+        if self.full_settle:
+            for sid in range(1, self.nsocks + 1):
+                self._settle_one(sid)
+        elif self.dirty.n > 0:
+            self.scratch.n = 0
+            buf_reserve(&self.scratch, self.dirty.n)
+            memcpy(self.scratch.p, self.dirty.p, <size_t>self.dirty.n * sizeof(i64))
+            self.scratch.n = self.dirty.n
+            if self.scratch.n > 1:
+                qsort(self.scratch.p, <size_t>self.scratch.n, sizeof(i64), _cmp_i64)
+            for i in range(self.scratch.n):
+                self._settle_one(self.scratch.p[i])
+        # every socket marked so far is at its fixpoint now
+        for i in range(self.dirty.n):
+            self.socks[self.dirty.p[i]].dirty = False
+        self.dirty.n = 0
+        # linger deadlines, in (deadline, socket id) order
+        while self.dl.n > 0:
+            best = 0
+            bd = -1
+            for i in range(self.dl.n):
+                sid = self.dl.p[i]
+                if self.socks[sid].deadline <= self.clock and (
+                        best == 0 or self.socks[sid].deadline < bd
+                        or (self.socks[sid].deadline == bd and sid < best)):
+                    best = sid
+                    bd = self.socks[sid].deadline
+            if best == 0:
+                break
+            self._reset_ours(best, WSAECONNRESET)
+            self._destroy(best)
+            self._finish_linger(best)
+        for i in range(self.dirty.n):
+            self.socks[self.dirty.p[i]].dirty = False
+        self.dirty.n = 0
+        return 0
+
+    # --- one step -------------------------------------------------------------------
+
+    cdef int _step(self, i64 op, i64 th, i64 target, i64 x1, i64 x2, i64 x3) except -1:
+        cdef int p
+        self.ev.n = 0
+        self.fdread_posted = False
+        self.r_bound = 0
+        self.r_kind = 0
+        self.r1 = self.r2 = self.r3 = 0
+        if op == OP_OVL:
+            self._ovl(target)
+            return 0
+        if op >= OP_ADVANCE:
+            _env(self, op, target, x1)
+        else:
+            p = <int>(th >> 1)
+            if self.thr[th].blocked_in and self.procs[p].version != 1:
+                self.r_kind = R_REJECTED
+                if op == OP_SOCKET or op == OP_DUPLICATE:
+                    self.r_bound = -1
+                return 0      # rejected lines change nothing and do not settle
+            _call(self, op, <int>th, p, target, x1, x2, x3)
+        self._settle()
+        return 0
+
+    cdef int _ovl(self, i64 oid) except -1:
+        cdef OpRec* o
+        if oid <= 0 or oid > self.nops or self.ops[oid].mode == M_BLOCKING:
+            self.r_kind = R_NONE
+            return 0
+        o = &self.ops[oid]
+        if o.status == ST_PENDING:
+            self.r_kind = R_OVL_PENDING
+        elif o.status == ST_DONE:
+            self.r_kind = R_OVL_DONE
+            self.r1 = o.done
+            self.r2 = o.note
+        else:
+            self.r_kind = R_OVL_FAILED
+            self.r1 = o.error
+            self.r2 = o.note
+        return 0
+
+    cdef i64 _common(self, int th, int p, bint desc, i64 target, i64* idx) except -1:
+        """CS-E1..E4 (E3 only when desc); returns the error, or 0."""
+        if self.procs[p].count == 0:
+            return WSANOTINITIALISED
+        if not self.net_up:
+            return WSAENETDOWN
+        if desc:
+            idx[0] = tab_lookup(&self.procs[p].tab, target)
+            if idx[0] == 0:
+                return WSAENOTSOCK
+        if self.procs[p].version == 1 and self.thr[th].blocked_in:
+            return WSAEINPROGRESS
+        return 0
+
+
+include "_core_calls.pxi"
+include "_core_env.pxi"
+include "_core_snapshot.pxi"
+
+
+cdef int _validate(i64 op, i64 thread, i64 x1, i64 x2) except -1:
+    if op < OP_STARTUP or op > OP_OVL:
+        raise ValueError(f"unknown op {op}")
+    if op < OP_ADVANCE:
+        if thread < 0 or thread > 3:
+            raise ValueError(f"op {op} needs a thread 0..3, got {thread}")
+    elif thread != -1:
+        raise ValueError(f"op {op} takes no thread, got {thread}")
+    if op == OP_SOCKET and x1 != T_STREAM and x1 != T_DGRAM:
+        raise ValueError(f"bad socket type {x1}")
+    if op == OP_BIND and (x1 < 1 or x1 > 65535):
+        raise ValueError(f"bad port {x1}")
+    if (op == OP_WSASEND or op == OP_WSARECV) and x2 != M_EVENT and x2 != M_ROUTINE:
+        raise ValueError(f"bad overlapped mode {x2}")
+    return 0
+
+
+def run_lowered(lowered, profile, limits, *, _full_settle=False):
+    """Run a whole lowered program (harness.program.lower) in one C loop.
+
+    Returns the complete canonical trace (harness/trace.py) as array('q').
+    """
+    mv = memoryview(lowered)
+    if mv.format != "q":
+        mv = mv.cast("B").cast("q")
+    cdef const i64[::1] prog = mv
+    cdef i64 n = prog.shape[0]
+    cdef i64 nslots, nsteps, k, base, tk, tv, bind
+    cdef i64* slots = NULL
+    cdef I64Buf out
+    cdef Engine e = Engine(profile, limits)
+    e.full_settle = bool(_full_settle)
+    if n < 1 or (n - 1) % RECORD_WIDTH != 0:
+        raise ValueError("lowered program: bad length")
+    nslots = prog[0]
+    nsteps = (n - 1) // RECORD_WIDTH
+    if nslots < 0:
+        raise ValueError("lowered program: negative slot count")
+    memset(&out, 0, sizeof(I64Buf))
+    slots = <i64*>calloc(<size_t>(nslots + 1), sizeof(i64))
+    if slots == NULL:
+        raise MemoryError()
+    try:
+        buf_reserve(&out, 1 + nsteps * 6)
+        out.p[0] = nsteps
+        out.n = 1
+        for k in range(nsteps):
+            base = 1 + k * RECORD_WIDTH
+            tk = prog[base + 3]
+            tv = prog[base + 4]
+            if tk == TARGET_SLOT:
+                if tv < 0 or tv >= nslots:
+                    raise ValueError(f"step {k}: slot {tv} out of range")
+                tv = slots[tv]
+            elif tk == TARGET_INVALID:
+                tv = -1
+            elif tk == TARGET_NONE:
+                tv = 0
+            _validate(prog[base], prog[base + 1], prog[base + 5], prog[base + 6])
+            e._step(prog[base], prog[base + 1], tv, prog[base + 5], prog[base + 6], prog[base + 7])
+            bind = prog[base + 2]
+            if bind >= 0:
+                if bind >= nslots:
+                    raise ValueError(f"step {k}: bind slot {bind} out of range")
+                slots[bind] = e.r_bound
+            buf_reserve(&out, 6 + e.ev.n)
+            out.p[out.n] = e.r_bound
+            out.p[out.n + 1] = e.r_kind
+            out.p[out.n + 2] = e.r1
+            out.p[out.n + 3] = e.r2
+            out.p[out.n + 4] = e.r3
+            out.p[out.n + 5] = e.ev.n // 5
+            out.n += 6
+            if e.ev.n:
+                memcpy(out.p + out.n, e.ev.p, <size_t>e.ev.n * sizeof(i64))
+                out.n += e.ev.n
+        _snapshot_into(e, &out)
+        res = _pyarray.array("q")
+        res.frombytes((<char*>out.p)[:out.n * sizeof(i64)])
+        return res
+    finally:
+        free(slots)
+        buf_free(&out)

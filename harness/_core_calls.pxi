@@ -1,0 +1,454 @@
+# Thread calls: SEMANTICS.md sections 4, 5 and 8.  Included by _core.pyx.
+# Each function leaves the step's result in e.r_* and its events in e.ev.
+
+cdef int _call(Engine e, i64 op, int th, int p, i64 target, i64 x1, i64 x2, i64 x3) except -1:
+    cdef i64 idx = 0
+    cdef i64 err, sid
+    cdef i64 msg[3]
+    if op == OP_STARTUP:
+        # E4 only, returned directly; a failed startup keeps last_error [ev A6]
+        if e.procs[p].version == 1 and e.thr[th].blocked_in:
+            e.r_kind = R_DIRECT
+            e.r1 = WSAEINPROGRESS
+        elif x1 == 0:
+            e.r_kind = R_DIRECT
+            e.r1 = WSAVERNOTSUPPORTED
+        else:
+            e.procs[p].count += 1
+            e.procs[p].version = 1 if x1 == 1 else 2
+            e._ok(th, 0)
+        return 0
+    if op == OP_GETLASTERROR:
+        e.r_kind = R_LASTERROR
+        e.r1 = e.thr[th].last_error
+        return 0
+    if op == OP_GETMESSAGE:
+        if msg_len(&e.procs[p].msgs) == 0:
+            e.r_kind = R_NONE
+        else:
+            msg_pop(&e.procs[p].msgs, msg)
+            e.r_kind = R_MESSAGE
+            e.r1 = msg[0]
+            e.r2 = msg[1]
+            e.r3 = msg[2]
+        return 0
+    if op == OP_SLEEPEX:
+        return _sleepex(e, th)
+    if op == OP_CANCELBLOCKING:
+        return _cancelblocking(e, th, p)
+    if op == OP_SOCKET or op == OP_CLEANUP:
+        err = e._common(th, p, False, 0, &idx)
+        if err:
+            if op == OP_SOCKET:
+                e._err(th, R_INVALID_SOCKET, err)
+                e.r_bound = -1
+            else:
+                e._err(th, R_SOCKET_ERROR, err)
+            return 0
+        if op == OP_SOCKET:
+            return _socket(e, th, p, x1)
+        return _cleanup(e, th, p)
+    # calls that take a descriptor: E1, E2, E3, E4, then their own checks
+    err = e._common(th, p, True, target, &idx)
+    if err:
+        if op == OP_DUPLICATE:
+            e._err(th, R_INVALID_SOCKET, err)
+            e.r_bound = -1
+        else:
+            e._err(th, R_SOCKET_ERROR, err)
+        return 0
+    sid = e.procs[p].tab.ent[idx].sock
+    e._mark(sid)
+    cdef Sock* s = &e.socks[sid]
+    if op == OP_BIND:
+        if s.port != 0 or s.connected:
+            e._err(th, R_SOCKET_ERROR, WSAEINVAL)
+        elif e.port_owner[x1] != 0:
+            e._err(th, R_SOCKET_ERROR, WSAEADDRINUSE)
+        else:
+            s.port = x1
+            e.port_owner[x1] = sid
+            e._ok(th, 0)
+    elif op == OP_CONNECT:
+        if s.type == T_DGRAM:
+            e._err(th, R_SOCKET_ERROR, WSAEOPNOTSUPP)
+        elif s.connected:
+            e._err(th, R_SOCKET_ERROR, WSAEISCONN)
+        else:
+            s.connected = True
+            s.has_peer = True
+            s.p_window = x1 if x1 >= 0 else e.lim_window
+            s.p_reset_code = WSAECONNRESET
+            e._ok(th, 0)
+            e.r_bound = sid
+            e._post(sid, FD_WRITE, 0)
+    elif op == OP_SETSOCKOPT_LINGER or op == OP_SETSOCKOPT_DONTLINGER:
+        if s.type == T_DGRAM:
+            e._err(th, R_SOCKET_ERROR, WSAENOPROTOOPT)
+        else:
+            if op == OP_SETSOCKOPT_LINGER:
+                s.onoff = x1
+                s.secs = x2
+            else:
+                s.onoff = 0 if x1 != 0 else 1
+            e._ok(th, 0)
+    elif op == OP_GETSOCKOPT_LINGER or op == OP_GETSOCKOPT_DONTLINGER:
+        if s.type == T_DGRAM:
+            e._err(th, R_SOCKET_ERROR, WSAENOPROTOOPT)
+        else:
+            e.thr[th].last_error = 0
+            if op == OP_GETSOCKOPT_LINGER:
+                e.r_kind = R_LINGER
+                e.r1 = s.onoff
+                e.r2 = s.secs
+            else:
+                e.r_kind = R_DONTLINGER
+                e.r1 = 1 if s.onoff == 0 else 0
+    elif op == OP_IOCTLSOCKET_FIONBIO:
+        if x1 == 0 and s.reg_process >= 0:
+            e._err(th, R_SOCKET_ERROR, WSAEINVAL)
+        else:
+            s.nonblocking = x1 != 0
+            e._ok(th, 0)
+    elif op == OP_SHUTDOWN:
+        if x1 < 0 or x1 > 2:
+            e._err(th, R_SOCKET_ERROR, WSAEINVAL)
+        elif not s.connected:
+            e._err(th, R_SOCKET_ERROR, WSAENOTCONN)
+        else:
+            if x1 != 0:
+                s.sd_send = True
+            if x1 != 1:
+                s.sd_recv = True
+            e._ok(th, 0)
+    elif op == OP_ASYNCSELECT:
+        _asyncselect(e, th, p, target, sid, x1)
+    elif op == OP_DUPLICATE:
+        _duplicate(e, th, sid, x1)
+    elif op == OP_CLOSESOCKET:
+        _closesocket(e, th, p, target, idx, sid)
+    else:
+        _xfer(e, th, p, op, target, idx, sid, x1, x2)
+    return 0
+
+
+cdef int _sleepex(Engine e, int th) except -1:
+    cdef I64Buf* rq = &e.thr[th].routines
+    cdef i64 i, oid
+    for i in range(rq.n):
+        oid = rq.p[i]
+        e.ops[oid].note = N_ROUTINE_RAN
+        e._emit(E_ROUTINE_RAN, oid, th, 0, 0)
+    e.r_kind = R_VALUE
+    e.r1 = rq.n
+    rq.n = 0
+    return 0
+
+
+cdef int _cancelblocking(Engine e, int th, int p) except -1:
+    cdef i64 oid, sid
+    if e.procs[p].count == 0:
+        e._err(th, R_SOCKET_ERROR, WSANOTINITIALISED)
+    elif not e.net_up:
+        e._err(th, R_SOCKET_ERROR, WSAENETDOWN)
+    elif e.procs[p].version != 1:
+        e._err(th, R_SOCKET_ERROR, WSAEOPNOTSUPP)
+    elif e.thr[th].blocked_in == 0:
+        e._err(th, R_SOCKET_ERROR, WSAEINVAL)
+    else:
+        e._ok(th, 0)
+        oid = e.thr[th].blocked_in          # D8: the caller's own blocked call
+        sid = e.ops[oid].sock
+        e._mark(sid)
+        if e.ops[oid].kind == K_LINGER:     # first becomes abortive (CS-9c)
+            e._reset_ours(sid, WSAECONNRESET)
+            e._destroy(sid)
+        e._op_fail(oid, WSAEINTR, False)
+    return 0
+
+
+cdef int _socket(Engine e, int th, int p, i64 type) except -1:
+    cdef i64 sid, idx
+    if e.procs[p].tab.count >= e.lim_desc:
+        e._err(th, R_INVALID_SOCKET, WSAEMFILE)
+        e.r_bound = -1
+    elif e.live >= e.lim_sockets:
+        e._err(th, R_INVALID_SOCKET, WSAENOBUFS)
+        e.r_bound = -1
+    else:
+        sid = e._new_socket(type)
+        e.serial += 1
+        idx = tab_alloc(&e.procs[p].tab, sid, e.serial)
+        e._ok(th, idx * 4)
+        e.r_bound = idx * 4
+    return 0
+
+
+cdef int _duplicate(Engine e, int th, i64 sid, i64 pid) except -1:
+    cdef i64 idx
+    if pid != 0 and pid != 1:
+        e._err(th, R_INVALID_SOCKET, WSAEINVAL)
+        e.r_bound = -1
+    elif e.procs[pid].count == 0:
+        e._err(th, R_INVALID_SOCKET, WSANOTINITIALISED)
+        e.r_bound = -1
+    elif e.procs[pid].tab.count >= e.lim_desc:
+        e._err(th, R_INVALID_SOCKET, WSAEMFILE)
+        e.r_bound = -1
+    else:
+        e.serial += 1
+        idx = tab_alloc(&e.procs[pid].tab, sid, e.serial)
+        e.socks[sid].refs += 1
+        e._ok(th, idx * 4)
+        e.r_bound = idx * 4
+    return 0
+
+
+cdef int _asyncselect(Engine e, int th, int p, i64 value, i64 sid, i64 mask) except -1:
+    cdef Sock* s = &e.socks[sid]
+    s.nonblocking = True
+    if mask == 0:
+        s.reg_process = -1
+        s.reg_value = 0
+        s.reg_mask = 0
+        e._ok(th, 0)
+        return 0
+    s.reg_process = p
+    s.reg_value = value
+    s.reg_mask = mask
+    e._ok(th, 0)
+    if s.recv_queue > 0:
+        e._post(sid, FD_READ, 0)
+    if s.connected and not s.reset and e.lim_sndbuf - s.send_queue > 0:
+        e._post(sid, FD_WRITE, 0)
+    if (s.close_seen and (mask & FD_CLOSE)
+            and (e.prof.fd_close_timing == TIMING_IMMEDIATE or s.recv_queue == 0)):
+        s.close_posted = True                       # D2
+        e._post(sid, FD_CLOSE, s.close_error)
+    return 0
+
+
+# --- data transfer (section 5.2) ----------------------------------------------------
+
+cdef int _xfer(Engine e, int th, int p, i64 op, i64 value, i64 idx, i64 sid,
+               i64 n, i64 mode) except -1:
+    cdef Sock* s = &e.socks[sid]
+    cdef bint is_send = op == OP_SEND or op == OP_WSASEND
+    cdef bint ovl = op == OP_WSASEND or op == OP_WSARECV
+    cdef i64 kind = op - OP_SEND + K_SEND
+    cdef i64 serial = e.procs[p].tab.ent[idx].serial
+    cdef i64 oid, k, space
+    cdef bint waiting
+    if not ovl:
+        mode = M_BLOCKING
+    if s.type == T_DGRAM or not s.connected:
+        return e._err(th, R_SOCKET_ERROR, WSAENOTCONN)
+    if s.reset:
+        return e._err(th, R_SOCKET_ERROR, WSAECONNRESET)
+    if (is_send and s.sd_send) or (not is_send and s.sd_recv):
+        return e._err(th, R_SOCKET_ERROR, WSAESHUTDOWN)
+    if n == 0:
+        e._ok(th, 0)
+        if ovl:
+            oid = e._new_op(kind, mode, th, p, value, serial, sid, 0)
+            e.r_bound = oid
+            e._op_done(oid, 0)
+        return 0
+    if is_send:
+        space = e.lim_sndbuf - s.send_queue
+        waiting = s.nwait_send > 0
+        k = 0 if waiting else imin(n, space)
+        if not waiting and space >= n:
+            s.send_queue += n
+            s.accepted += n
+            if ovl:
+                e._ok(th, 0)
+                oid = e._new_op(kind, mode, th, p, value, serial, sid, n)
+                e.r_bound = oid
+                e._op_done(oid, n)
+            else:
+                e._ok(th, n)
+        elif not ovl and s.nonblocking:
+            if k > 0:
+                s.send_queue += k
+                s.accepted += k
+                e._ok(th, k)
+            else:
+                s.write_blocked = True
+                e._err(th, R_SOCKET_ERROR, WSAEWOULDBLOCK)
+        else:
+            s.send_queue += k
+            s.accepted += k
+            oid = e._new_op(kind, mode, th, p, value, serial, sid, n)
+            e.ops[oid].done = k
+            if ovl:
+                e._err(th, R_SOCKET_ERROR, WSA_IO_PENDING)
+                e.r_bound = oid
+            else:
+                e.r_kind = R_BLOCKED
+        return 0
+    # recv / wsarecv
+    if s.recv_queue > 0 or s.peer_fin:
+        k = imin(n, s.recv_queue)
+        s.recv_queue -= k
+        if ovl:
+            e._ok(th, 0)
+            oid = e._new_op(kind, mode, th, p, value, serial, sid, n)
+            e.r_bound = oid
+            e._op_done(oid, k)
+        else:
+            e._ok(th, k)
+        if k > 0:
+            e._after_take(sid)
+    elif ovl:
+        oid = e._new_op(kind, mode, th, p, value, serial, sid, n)
+        e._err(th, R_SOCKET_ERROR, WSA_IO_PENDING)
+        e.r_bound = oid
+    elif s.nonblocking:
+        e._err(th, R_SOCKET_ERROR, WSAEWOULDBLOCK)
+    else:
+        e._new_op(kind, M_BLOCKING, th, p, value, serial, sid, n)
+        e.r_kind = R_BLOCKED
+    return 0
+
+
+# --- closesocket (section 8) and cleanup (section 5.1) ----------------------------------
+
+cdef int _release(Engine e, int p, i64 idx, i64 sid, i64 value) except -1:
+    """CS-7 first half: free the entry, drop a registration made through it."""
+    cdef Sock* s = &e.socks[sid]
+    tab_release(&e.procs[p].tab, idx)
+    if s.reg_process == p and s.reg_value == value:
+        s.reg_process = -1
+        s.reg_value = 0
+        s.reg_mask = 0
+    return 0
+
+
+cdef int _cancel_on(Engine e, i64 sid, i64 serial, i64 status, bint notifies) except -1:
+    """Cancel pending ops on sid (those issued through entry `serial`, or all if 0)."""
+    cdef i64 oid = e.socks[sid].pend_head
+    cdef i64 nxt
+    while oid:
+        nxt = e.ops[oid].snext
+        if e.ops[oid].kind != K_LINGER and (serial == 0 or e.ops[oid].eserial == serial):
+            e._cancel(oid, status, notifies)
+        oid = nxt
+    return 0
+
+
+cdef int _cs9_common(Engine e, i64 sid) except -1:
+    """CS-9: discard the recv_queue, release the port, remove the registration."""
+    cdef Sock* s = &e.socks[sid]
+    s.recv_queue = 0
+    if s.port:
+        if e.port_owner[s.port] == sid:
+            e.port_owner[s.port] = 0
+        s.port = 0
+    s.reg_process = -1
+    s.reg_value = 0
+    s.reg_mask = 0
+    return 0
+
+
+cdef int _closesocket(Engine e, int th, int p, i64 value, i64 idx, i64 sid) except -1:
+    cdef Sock* s = &e.socks[sid]
+    cdef bint last = s.refs == 1
+    cdef bint unsent = s.send_queue > 0 or s.nwait_send > 0
+    cdef i64 serial, oid
+    # CS-6
+    if (s.type == T_STREAM and last and s.onoff != 0 and s.secs > 0 and s.nonblocking
+            and s.connected and not s.reset and not s.sd_send and unsent):
+        return e._err(th, R_SOCKET_ERROR, WSAEWOULDBLOCK)
+    # CS-7
+    serial = e.procs[p].tab.ent[idx].serial
+    _release(e, p, idx, sid, value)
+    if e.prof.cancel_scope == SCOPE_DESCRIPTOR:
+        _cancel_on(e, sid, serial, e.prof.cancel_status, e.prof.cancel_notifies)
+    elif last:
+        _cancel_on(e, sid, 0, e.prof.cancel_status, e.prof.cancel_notifies)
+    # CS-8
+    s = &e.socks[sid]
+    s.refs -= 1
+    if s.refs > 0:
+        return e._ok(th, 0)
+    # CS-9
+    _cs9_common(e, sid)
+    unsent = s.send_queue > 0 or s.nwait_send > 0
+    if s.type == T_DGRAM or not s.connected or s.reset:           # CS-9a
+        e._ok(th, 0)
+        e._destroy(sid)
+    elif s.onoff == 0:                                            # CS-9b
+        s.lifecycle = LC_CLOSING
+        e._ok(th, 0)
+    elif s.secs == 0:                                             # CS-9c
+        e._ok(th, 0)
+        e._reset_ours(sid, WSAECONNRESET)
+        e._destroy(sid)
+    elif not unsent:                                              # CS-9d
+        e._ok(th, 0)
+        if not s.fin_sent:
+            s.fin_sent = True
+            s.p_fin = True
+            e._emit(E_FIN, sid, 0, 0, 0)
+        e._destroy(sid)
+    elif not s.nonblocking:                                       # CS-9e
+        s.lifecycle = LC_CLOSING
+        s.deadline = e.clock + 1000 * s.secs
+        buf_push(&e.dl, sid)
+        oid = e._new_op(K_LINGER, M_BLOCKING, th, p, value, serial, sid, 0)
+        e.socks[sid].linger_op = oid
+        e.r_kind = R_BLOCKED
+    else:                                                         # CS-9f
+        s.lifecycle = LC_CLOSING
+        e._ok(th, 0)
+    return 0
+
+
+cdef int _cleanup(Engine e, int th, int p) except -1:
+    cdef Proc* pr = &e.procs[p]
+    cdef Table* tab = &pr.tab
+    cdef i64 idx, sid, serial, oid, nxt
+    cdef int t
+    cdef Sock* s
+    pr.count -= 1
+    if pr.count > 0:
+        return e._ok(th, 0)
+    # 3.1: every descriptor, ascending value, with the documented switches
+    for idx in range(1, tab.hw):
+        sid = tab.ent[idx].sock
+        if sid == 0:
+            continue
+        serial = tab.ent[idx].serial
+        e._mark(sid)
+        _release(e, p, idx, sid, idx * 4)
+        _cancel_on(e, sid, serial, WSA_OPERATION_ABORTED, False)
+        s = &e.socks[sid]
+        s.refs -= 1
+        if s.refs > 0:
+            continue
+        _cs9_common(e, sid)
+        if s.type == T_DGRAM or not s.connected or s.reset:
+            e._destroy(sid)
+        else:
+            e._reset_ours(sid, WSAECONNRESET)
+            e._destroy(sid)
+    # 3.2: P's threads still blocked, in thread order
+    for t in range(2 * p, 2 * p + 2):
+        oid = e.thr[t].blocked_in
+        if oid == 0:
+            continue
+        sid = e.ops[oid].sock
+        e._mark(sid)
+        if e.ops[oid].kind == K_LINGER:
+            e._reset_ours(sid, WSAECONNRESET)
+            e._destroy(sid)
+        e._op_fail(oid, WSAEINTR, False)
+    # 3.3: P's operations still pending, in id order
+    oid = e.gp_head
+    while oid:
+        nxt = e.ops[oid].gnext
+        if (e.ops[oid].thread >> 1) == p:
+            e._op_fail(oid, WSA_OPERATION_ABORTED, False)
+        oid = nxt
+    return e._ok(th, 0)

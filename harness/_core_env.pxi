@@ -1,0 +1,111 @@
+# Environment steps: SEMANTICS.md section 7.  Included by _core.pyx.
+
+cdef int _env(Engine e, i64 op, i64 target, i64 x1) except -1:
+    cdef i64 sid
+    if op == OP_ADVANCE:
+        e.clock += x1
+        e.r_kind = R_OK
+    elif op == OP_NET_DOWN:
+        # nothing settling does can newly apply while down (steps 1 and 4 need
+        # the network), so no socket needs settling
+        e.net_up = False
+        e.r_kind = R_OK
+    elif op == OP_NET_UP:
+        if not e.net_up:
+            e.net_up = True
+            for sid in range(1, e.nsocks + 1):
+                if e.socks[sid].connected and e.socks[sid].lifecycle != LC_DESTROYED:
+                    e._mark(sid)
+        e.r_kind = R_OK
+    else:
+        _peer_step(e, op, target, x1)
+    return 0
+
+
+cdef inline int _pvalue(Engine e, i64 v) except -1:
+    e.r_kind = R_VALUE
+    e.r1 = v
+    return 0
+
+
+cdef inline int _perror(Engine e, i64 err) except -1:
+    e.r_kind = R_SOCKET_ERROR
+    e.r1 = err
+    return 0
+
+
+cdef int _peer_step(Engine e, i64 op, i64 sid, i64 n) except -1:
+    cdef Sock* s
+    cdef i64 k, left, oid, nxt
+    cdef bint was_empty
+    if not e.net_up:
+        return _perror(e, WSAENETDOWN)
+    if sid <= 0 or sid > e.nsocks or not e.socks[sid].has_peer or e.socks[sid].p_closed:
+        return _perror(e, WSAENOTSOCK)
+    s = &e.socks[sid]
+    if s.p_reset:
+        return _perror(e, s.p_reset_code)
+    e._mark(sid)
+    if op == OP_PEER_RECV:
+        if n == 0:
+            _pvalue(e, 0)
+        elif s.p_buffered > 0:
+            k = imin(n, s.p_buffered)
+            s.p_buffered -= k
+            s.p_read += k
+            _pvalue(e, k)
+        elif s.p_fin:
+            _pvalue(e, 0)
+        else:
+            _perror(e, WSAEWOULDBLOCK)
+    elif op == OP_PEER_SEND:
+        _pvalue(e, n)
+        if n == 0:
+            return 0
+        if s.lifecycle != LC_OPEN:
+            if e.prof.data_after_close == DAC_RESET:
+                if s.lifecycle == LC_CLOSING:
+                    e._reset_ours(sid, WSAECONNABORTED)
+                    e._destroy(sid)
+                    e._finish_linger(sid)
+                else:
+                    e._emit(E_RESET, sid, 0, 0, 0)
+                    s.p_reset = True
+                    s.p_reset_code = WSAECONNABORTED
+                    s.p_dropped += s.p_buffered
+                    s.p_buffered = 0
+            return 0
+        left = n
+        oid = s.pend_head
+        while oid and left > 0:
+            nxt = e.ops[oid].snext
+            if e.ops[oid].kind == K_RECV or e.ops[oid].kind == K_WSARECV:
+                k = imin(e.ops[oid].n, left)
+                left -= k
+                e._op_done(oid, k)
+            oid = nxt
+        if left > 0:
+            was_empty = s.recv_queue == 0
+            s.recv_queue += left
+            if was_empty:
+                e._post(sid, FD_READ, 0)
+    elif op == OP_PEER_CLOSE:
+        s.p_closed = True
+        s.p_dropped += s.p_buffered
+        s.p_buffered = 0
+        if s.lifecycle != LC_DESTROYED:
+            s.peer_fin = True
+            s.close_seen = True
+            s.close_error = 0
+            oid = s.pend_head
+            while oid:
+                nxt = e.ops[oid].snext
+                if e.ops[oid].kind == K_RECV or e.ops[oid].kind == K_WSARECV:
+                    e._op_done(oid, 0)
+                oid = nxt
+            e._close_handoff(sid)
+        _pvalue(e, 0)
+    else:  # OP_PEER_RESET
+        e._peer_reset(sid)
+        _pvalue(e, 0)
+    return 0
