@@ -8,6 +8,7 @@ a growable int64 buffer, five ints per event (harness/trace.py layout).
 
 from libc.stdlib cimport calloc, realloc, free, qsort
 from libc.string cimport memset, memcpy, memmove
+from cpython cimport array as carray
 import array as _pyarray
 
 ctypedef long long i64
@@ -169,6 +170,8 @@ cdef struct Sock:
     i64 close_error, deadline, lifecycle
     i64 accepted, delivered, discarded
     i64 pend_head, pend_tail          # pending ops on this socket, ascending id
+    i64 khead[2]                      # the same, per class: [0] sends, [1] recvs
+    i64 ktail[2]
     i64 nwait_send, nwait_recv, linger_op
     # the peer (same id), valid when has_peer
     i64 p_window, p_buffered, p_reset_code, p_read, p_dropped
@@ -180,7 +183,16 @@ cdef struct OpRec:
     i64 kind, thread, eproc, evalue, eserial, sock, n, done
     i64 mode, status, error, note
     i64 sprev, snext                  # socket's pending list
+    i64 kprev, knext                  # socket's pending list of this op's class
     i64 gprev, gnext                  # global pending list
+
+cdef inline int _op_class(i64 kind) noexcept:
+    if kind == K_SEND or kind == K_WSASEND:
+        return 0
+    if kind == K_RECV or kind == K_WSARECV:
+        return 1
+    return -1
+
 
 cdef inline i64 imin(i64 a, i64 b) noexcept:
     return a if a < b else b
@@ -341,6 +353,7 @@ cdef class Engine:
     cdef i64 _new_op(self, i64 kind, i64 mode, int th, i64 eproc, i64 evalue,
                      i64 eserial, i64 sid, i64 n) except -1:
         cdef i64 oid, cap
+        cdef int cls
         cdef OpRec* q
         cdef OpRec* o
         self.nops += 1
@@ -377,6 +390,14 @@ cdef class Engine:
         else:
             s.pend_head = oid
         s.pend_tail = oid
+        cls = _op_class(kind)
+        if cls >= 0:
+            o.kprev = s.ktail[cls]
+            if s.ktail[cls]:
+                self.ops[s.ktail[cls]].knext = oid
+            else:
+                s.khead[cls] = oid
+            s.ktail[cls] = oid
         o.gprev = self.gp_tail
         if self.gp_tail:
             self.ops[self.gp_tail].gnext = oid
@@ -394,6 +415,17 @@ cdef class Engine:
     cdef int _unpend(self, i64 oid) except -1:
         cdef OpRec* o = &self.ops[oid]
         cdef Sock* s = &self.socks[o.sock]
+        cdef int cls = _op_class(o.kind)
+        if cls >= 0:
+            if o.kprev:
+                self.ops[o.kprev].knext = o.knext
+            else:
+                s.khead[cls] = o.knext
+            if o.knext:
+                self.ops[o.knext].kprev = o.kprev
+            else:
+                s.ktail[cls] = o.kprev
+            o.kprev = o.knext = 0
         if o.sprev:
             self.ops[o.sprev].snext = o.snext
         else:
@@ -615,23 +647,20 @@ cdef class Engine:
                         s.p_buffered += d
             # 2. freed space to waiting sends, in id order
             s = &self.socks[sid]
-            if s.nwait_send > 0:
-                oid = s.pend_head
-                while oid:
-                    nxt = self.ops[oid].snext
-                    if self.ops[oid].kind == K_SEND or self.ops[oid].kind == K_WSASEND:
-                        take = imin(self.lim_sndbuf - s.send_queue,
-                                    self.ops[oid].n - self.ops[oid].done)
-                        if take > 0:
-                            changed = True
-                            s.send_queue += take
-                            s.accepted += take
-                            self.ops[oid].done += take
-                        if self.ops[oid].done == self.ops[oid].n:
-                            changed = True
-                            self._op_done(oid, self.ops[oid].n)
-                            s = &self.socks[sid]
-                    oid = nxt
+            oid = s.khead[0]
+            while oid:
+                nxt = self.ops[oid].knext
+                take = imin(self.lim_sndbuf - s.send_queue, self.ops[oid].n - self.ops[oid].done)
+                if take > 0:
+                    changed = True
+                    s.send_queue += take
+                    s.accepted += take
+                    self.ops[oid].done += take
+                if self.ops[oid].done == self.ops[oid].n:
+                    changed = True
+                    self._op_done(oid, self.ops[oid].n)
+                    s = &self.socks[sid]
+                oid = nxt
             # 3. FD_WRITE after a would-block
             if s.write_blocked and self.lim_sndbuf - s.send_queue > 0:
                 changed = True
@@ -658,11 +687,9 @@ cdef class Engine:
         3-5 cannot fire while the queue is full), so only the counters change.
         Keeps a tiny sndbuf with a huge window and send from looping."""
         cdef Sock* s = &self.socks[sid]
-        cdef i64 oid = s.pend_head
+        cdef i64 oid = s.khead[0]
         cdef i64 b = self.lim_sndbuf
         cdef i64 k, moved
-        while oid and self.ops[oid].kind != K_SEND and self.ops[oid].kind != K_WSASEND:
-            oid = self.ops[oid].snext
         if oid == 0:
             return 0
         k = imin((s.p_window - s.p_buffered) // b, (self.ops[oid].n - self.ops[oid].done - 1) // b)
@@ -794,6 +821,9 @@ cdef int _validate(i64 op, i64 thread, i64 x1, i64 x2) except -1:
     return 0
 
 
+cdef carray.array _Q_TEMPLATE = _pyarray.array("q")
+
+
 def run_lowered(lowered, profile, limits, *, _full_settle=False):
     """Run a whole lowered program (harness.program.lower) in one C loop.
 
@@ -807,6 +837,7 @@ def run_lowered(lowered, profile, limits, *, _full_settle=False):
     cdef i64 nslots, nsteps, k, base, tk, tv, bind
     cdef i64* slots = NULL
     cdef I64Buf out
+    cdef carray.array res
     cdef Engine e = Engine(profile, limits)
     e.full_settle = bool(_full_settle)
     if n < 1 or (n - 1) % RECORD_WIDTH != 0:
@@ -854,8 +885,9 @@ def run_lowered(lowered, profile, limits, *, _full_settle=False):
                 memcpy(out.p + out.n, e.ev.p, <size_t>e.ev.n * sizeof(i64))
                 out.n += e.ev.n
         _snapshot_into(e, &out)
-        res = _pyarray.array("q")
-        res.frombytes((<char*>out.p)[:out.n * sizeof(i64)])
+        res = carray.clone(_Q_TEMPLATE, out.n, False)
+        if out.n:
+            memcpy(res.data.as_voidptr, out.p, <size_t>out.n * sizeof(i64))
         return res
     finally:
         free(slots)

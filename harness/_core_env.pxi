@@ -76,13 +76,12 @@ cdef int _peer_step(Engine e, i64 op, i64 sid, i64 n) except -1:
                     s.p_buffered = 0
             return 0
         left = n
-        oid = s.pend_head
+        oid = s.khead[1]
         while oid and left > 0:
-            nxt = e.ops[oid].snext
-            if e.ops[oid].kind == K_RECV or e.ops[oid].kind == K_WSARECV:
-                k = imin(e.ops[oid].n, left)
-                left -= k
-                e._op_done(oid, k)
+            nxt = e.ops[oid].knext
+            k = imin(e.ops[oid].n, left)
+            left -= k
+            e._op_done(oid, k)
             oid = nxt
         if left > 0:
             was_empty = s.recv_queue == 0
@@ -97,11 +96,10 @@ cdef int _peer_step(Engine e, i64 op, i64 sid, i64 n) except -1:
             s.peer_fin = True
             s.close_seen = True
             s.close_error = 0
-            oid = s.pend_head
+            oid = s.khead[1]
             while oid:
-                nxt = e.ops[oid].snext
-                if e.ops[oid].kind == K_RECV or e.ops[oid].kind == K_WSARECV:
-                    e._op_done(oid, 0)
+                nxt = e.ops[oid].knext
+                e._op_done(oid, 0)
                 oid = nxt
             e._close_handoff(sid)
         _pvalue(e, 0)

@@ -108,7 +108,7 @@ cdef list _check_invariants(Engine e):
     cdef list bad = []
     cdef i64* cnt = <i64*>calloc(<size_t>(e.nsocks + 1), sizeof(i64))
     cdef i64* blk = <i64*>calloc(4, sizeof(i64))
-    cdef i64 i, idx, sid, live = 0, nsend, nrecv, oid
+    cdef i64 i, idx, sid, live = 0, nsend, nrecv, oid, n, prev
     cdef int p
     cdef Sock* s
     cdef OpRec* o
@@ -156,6 +156,19 @@ cdef list _check_invariants(Engine e):
                 oid = e.ops[oid].snext
             if nsend != s.nwait_send or nrecv != s.nwait_recv:
                 bad.append(f"internal: socket {sid} pending counts out of step")
+            for p in range(2):
+                n = 0
+                prev = 0
+                oid = s.khead[p]
+                while oid:
+                    if oid <= prev or _op_class(e.ops[oid].kind) != p:
+                        bad.append(f"internal: socket {sid} class list {p} out of order")
+                        break
+                    n += 1
+                    prev = oid
+                    oid = e.ops[oid].knext
+                if n != (nsend if p == 0 else nrecv):
+                    bad.append(f"internal: socket {sid} class list {p} has {n} ops")
         if live > e.lim_sockets:
             bad.append(f"5: {live} non-destroyed sockets exceed the limit {e.lim_sockets}")
         if live != e.live:
