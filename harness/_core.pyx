@@ -13,6 +13,16 @@ import array as _pyarray
 
 ctypedef long long i64
 
+# setup.py defines the C macro WSA_DEBUG=1 for debug builds
+# (WSA_HARNESS_CORE_DEBUG=1): every step then checks the invariants.
+cdef extern from *:
+    """
+    #ifndef WSA_DEBUG
+    #define WSA_DEBUG 0
+    #endif
+    """
+    const int WSA_DEBUG
+
 include "_core_tables.pxi"
 
 # --- constants (SEMANTICS.md section 12; harness/constants.py; harness/trace.py)
@@ -764,6 +774,10 @@ cdef class Engine:
                 return 0      # rejected lines change nothing and do not settle
             _call(self, op, <int>th, p, target, x1, x2, x3)
         self._settle()
+        if WSA_DEBUG:
+            bad = _check_invariants(self)
+            if bad:
+                raise AssertionError(f"invariants broken: {bad}")
         return 0
 
     cdef int _ovl(self, i64 oid) except -1:
