@@ -830,6 +830,13 @@ cdef int _validate(i64 op, i64 thread, i64 x1, i64 x2) except -1:
         raise ValueError(f"bad socket type {x1}")
     if op == OP_BIND and (x1 < 1 or x1 > 65535):
         raise ValueError(f"bad port {x1}")
+    if ((op == OP_SEND or op == OP_RECV or op == OP_WSASEND or op == OP_WSARECV
+            or op == OP_PEER_RECV or op == OP_PEER_SEND or op == OP_ADVANCE) and x1 < 0):
+        raise ValueError(f"op {op}: negative count {x1}")
+    if op == OP_CONNECT and x1 < -1:
+        raise ValueError(f"bad window {x1}")
+    if op == OP_SETSOCKOPT_LINGER and not (0 <= x1 <= 65535 and 0 <= x2 <= 65535):
+        raise ValueError(f"bad linger {x1} {x2}")
     if (op == OP_WSASEND or op == OP_WSARECV) and x2 != M_EVENT and x2 != M_ROUTINE:
         raise ValueError(f"bad overlapped mode {x2}")
     return 0
