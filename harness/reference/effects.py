@@ -182,56 +182,63 @@ def settle(w: World) -> None:
 
 
 def _settle_socket(w: World, sock: Socket) -> None:
+    """Steps 1-5 of section 6, to the socket's fixpoint.
+
+    Steps 1 and 2 alternate until nothing moves: the queue drains into the
+    peer's window and waiting sends refill it.  Their fixpoint is computed in
+    one go: the bytes that reach the peer are bounded by the free window, and
+    what does not get through stays queued (up to sndbuf) or in the sends.
+    Space frees only once every waiting send is fully queued, so step 3's
+    FD_WRITE always follows their completions, and steps 3-5 move no bytes:
+    one pass over them reaches the fixpoint.
+    """
     peer = w.peers[sock.id]
-    changed = True
-    while changed and sock.lifecycle != Lifecycle.DESTROYED:
-        changed = False
-        # 1. delivery
-        if w.network_up and not sock.reset:
-            d = min(sock.send_queue, peer.window - peer.buffered)
-            if d > 0 and peer.closed:
-                w.apply("ST-1R")
-                peer_reset_effects(w, sock, "ST-1R")
-                return
-            if d > 0:
-                w.apply("ST-1")
-                sock.delivered += d
-                sock.send_queue -= d
-                peer.buffered += d
-                changed = True
-        # 2. waiting sends take freed space
-        for op in w.waiting_sends(sock):
-            take = min(op.n - op.done_bytes, w.space(sock))
-            if take > 0:
-                sock.send_queue += take
-                sock.accepted += take
-                op.done_bytes += take
-                changed = True
-            if op.done_bytes == op.n:
-                w.apply("ST-2")
-                complete(w, op, op.n, 0, "ST-2")
-        # 3. FD_WRITE once space frees after WSAEWOULDBLOCK
-        if sock.write_blocked and w.space(sock) > 0:
-            w.apply("ST-3")
-            sock.write_blocked = False
-            w.post(sock, FD_WRITE)
-            changed = True
-        # 4. FIN
-        if (
-            w.network_up
-            and sock.send_queue == 0
-            and not w.waiting_sends(sock)
-            and (sock.sd_send or sock.lifecycle == Lifecycle.CLOSING)
-            and not sock.fin_sent
-        ):
-            w.apply("ST-4")
-            send_fin(w, sock, "ST-4")
-            changed = True
-        # 5. a closing socket whose FIN went out is destroyed
-        if sock.lifecycle == Lifecycle.CLOSING and sock.fin_sent:
-            w.apply("ST-5")
-            destroy(w, sock)
-            finish_linger(w, sock, "ST-5")
+    # 1. delivery (and ST-1R: data that meets a closed application resets)
+    room = peer.window - peer.buffered if w.network_up and not sock.reset else 0
+    if min(sock.send_queue, room) > 0 and peer.closed:
+        w.apply("ST-1R")
+        peer_reset_effects(w, sock, "ST-1R")
+        return
+    waiting = w.waiting_sends(sock)
+    unqueued = sum(op.n - op.done_bytes for op in waiting)
+    flow = min(sock.send_queue + unqueued, room)
+    if flow > 0:
+        w.apply("ST-1")
+        sock.delivered += flow
+        peer.buffered += flow
+    # 2. waiting sends take the freed space, in id order
+    left_behind = sock.send_queue + unqueued - flow
+    queue_after = min(w.limits.sndbuf, left_behind)
+    taken = queue_after + flow - sock.send_queue
+    sock.send_queue = queue_after
+    sock.accepted += taken
+    for op in waiting:
+        take = min(op.n - op.done_bytes, taken)
+        op.done_bytes += take
+        taken -= take
+        if op.done_bytes == op.n:
+            w.apply("ST-2")
+            complete(w, op, op.n, 0, "ST-2")
+    # 3. FD_WRITE once space frees after WSAEWOULDBLOCK
+    if sock.write_blocked and w.space(sock) > 0:
+        w.apply("ST-3")
+        sock.write_blocked = False
+        w.post(sock, FD_WRITE)
+    # 4. FIN
+    if (
+        w.network_up
+        and sock.send_queue == 0
+        and not w.waiting_sends(sock)
+        and (sock.sd_send or sock.lifecycle == Lifecycle.CLOSING)
+        and not sock.fin_sent
+    ):
+        w.apply("ST-4")
+        send_fin(w, sock, "ST-4")
+    # 5. a closing socket whose FIN went out is destroyed
+    if sock.lifecycle == Lifecycle.CLOSING and sock.fin_sent:
+        w.apply("ST-5")
+        destroy(w, sock)
+        finish_linger(w, sock, "ST-5")
 
 
 def send_fin(w: World, sock: Socket, rule: str) -> None:
