@@ -154,6 +154,7 @@ def shutdown(w: World, t: Thread, sock: Socket, how: int) -> Result:
 
 
 def asyncselect(w: World, t: Thread, entry: Entry, sock: Socket, mask: int) -> Result:
+    w.apply("AS-1")
     sock.nonblocking = True
     if mask == 0:
         sock.registration = None

@@ -151,6 +151,7 @@ def cleanup(w: World, t: Thread) -> Result:
         sock = w.sockets[entry.socket]
         last = sock.refs == 1
         release(w, entry, sock, last, CancelScope.DESCRIPTOR, WSA_OPERATION_ABORTED, False)
+        w.apply("CS-8")
         sock.refs -= 1
         if sock.refs > 0:
             continue

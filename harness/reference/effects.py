@@ -68,6 +68,7 @@ def cancel(w: World, op: Operation, rule: str, *, status: int, notifies: bool) -
     op.error = status
     op.done_bytes = 0
     if notifies:
+        w.apply("NT-1")
         notify(w, op)
     _emit_ovl(w, op, rule)
 
@@ -115,6 +116,7 @@ def reset_ours(w: World, sock: Socket, code: int, rule: str) -> None:
 
 def peer_reset_effects(w: World, sock: Socket, rule: str) -> None:
     """The peer resets the connection (section 7 ``peer_reset``, also ST-1R)."""
+    w.apply("PX-1")
     peer = w.peers[sock.id]
     w.emit((trace.E_RESET, sock.id, 0, 0, 0), rule)
     peer.closed = True
@@ -214,10 +216,11 @@ def _settle_socket(w: World, sock: Socket) -> None:
     sock.accepted += taken
     for op in waiting:
         take = min(op.n - op.done_bytes, taken)
+        if take > 0:
+            w.apply("ST-2")
         op.done_bytes += take
         taken -= take
         if op.done_bytes == op.n:
-            w.apply("ST-2")
             complete(w, op, op.n, 0, "ST-2")
     # 3. FD_WRITE once space frees after WSAEWOULDBLOCK
     if sock.write_blocked and w.space(sock) > 0:

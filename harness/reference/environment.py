@@ -139,7 +139,6 @@ def peer_close(w: World, peer_id: int) -> Result:
 def peer_reset(w: World, peer_id: int) -> Result:
     if (err := _peer_checks(w, peer_id)) is not None:
         return err
-    w.apply("PX-1")
     effects.peer_reset_effects(w, w.sockets[peer_id], "PX-1")
     return _value(0)
 
