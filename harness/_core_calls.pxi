@@ -222,7 +222,8 @@ cdef int _asyncselect(Engine e, int th, int p, i64 value, i64 sid, i64 mask) exc
     if s.connected and not s.reset and e.lim_sndbuf - s.send_queue > 0:
         e._post(sid, FD_WRITE, 0)
     if (s.close_seen and (mask & FD_CLOSE)
-            and (e.prof.fd_close_timing == TIMING_IMMEDIATE or s.recv_queue == 0)):
+            and (s.close_error != 0                 # a reset's FD_CLOSE posts at once (MS-1)
+                 or e.prof.fd_close_timing == TIMING_IMMEDIATE or s.recv_queue == 0)):
         s.close_posted = True                       # D2
         e._post(sid, FD_CLOSE, s.close_error)
     return 0

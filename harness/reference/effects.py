@@ -200,7 +200,9 @@ def _settle_socket(w: World, sock: Socket) -> None:
     if min(sock.send_queue, room) > 0 and peer.closed:
         w.apply("ST-1R")
         peer_reset_effects(w, sock, "ST-1R")
-        return
+        if sock.lifecycle == Lifecycle.DESTROYED:
+            return
+        room = 0  # steps 2-5 go on for the reset socket (decision D15)
     waiting = w.waiting_sends(sock)
     unqueued = sum(op.n - op.done_bytes for op in waiting)
     flow = min(sock.send_queue + unqueued, room)
