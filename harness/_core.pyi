@@ -16,10 +16,10 @@ class Engine:
         """Testing aid: naive settling (every socket, one pass at a time)."""
 
 def run_lowered(
-    lowered: array | bytes | bytearray | memoryview,
+    lowered: array[int] | bytes | bytearray | memoryview,
     profile: Profile,
     limits: Limits,
     *,
     _full_settle: bool = False,
-) -> array:
+) -> array[int]:
     """Run a lowered program (harness.program.lower); returns the canonical trace."""

@@ -27,13 +27,15 @@ from harness import reproducers
 from harness.encoding import NotRepresentable, decode, encode
 from harness.errors import HarnessError
 from harness.fsutil import write_atomic
-from harness.fuzzing import DEFAULT_MAX_STEPS, FINDINGS_ENV, MAX_STEPS_ENV, SIDES_ENV, signature_key
+from harness.fuzzing import DEFAULT_MAX_STEPS, FINDINGS_ENV, MAX_STEPS_ENV, SIDES_ENV
 from harness.oracle import Side
 from harness.parser import parse_file
 
 PACKAGE = Path(__file__).resolve().parent
 REPO = PACKAGE.parent
-_STAT = re.compile(r"#(\d+)\s*:?\s+\S*\s*cov: (\d+) ft: (\d+) corp: (\d+)(?:/\S+)?.*?exec/s:? (\d+)")
+_STAT = re.compile(
+    r"#(\d+)\s*:?\s+\S*\s*cov: (\d+) ft: (\d+) corp: (\d+)(?:/\S+)?.*?exec/s:? (\d+)"
+)
 _FINAL = re.compile(r"stat::(\w+):\s+(\d+)")
 
 
@@ -136,7 +138,9 @@ class Campaign:
         env[MAX_STEPS_ENV] = str(cfg.max_steps)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
         budget = f"{cfg.time} s" if cfg.runs is None else f"{cfg.runs} runs"
-        self.say(f"fuzzing {a.label} vs {b.label} for {budget}, {cfg.jobs} job(s); output in {cfg.out}")
+        self.say(
+            f"fuzzing {a.label} vs {b.label} for {budget}, {cfg.jobs} job(s); output in {cfg.out}"
+        )
         cmd = command(cfg, corpus)
         log = (cfg.out / "libfuzzer.log").open("w")
         child = subprocess.Popen(
@@ -176,7 +180,9 @@ class Campaign:
         self._print_summary()
         return self.summary
 
-    def _watch(self, child: subprocess.Popen[str], lines: queue.Queue[str | None], stop: threading.Event) -> None:
+    def _watch(
+        self, child: subprocess.Popen[str], lines: queue.Queue[str | None], stop: threading.Event
+    ) -> None:
         next_scan = time.monotonic() + 2
         while True:
             try:
@@ -239,7 +245,9 @@ class Campaign:
             self.summary.reproducers.append(path)
             if self.stream.isatty():
                 print(file=self.stream)
-            self.say(f"new divergence: {meta['signature']} -> {path} ({len(repro.program.steps)} steps)")
+            self.say(
+                f"new divergence: {meta['signature']} -> {path} ({len(repro.program.steps)} steps)"
+            )
 
     def _print_summary(self) -> None:
         self._progress(force=True)
@@ -255,10 +263,14 @@ class Campaign:
         self.say(f"  corpus            {s.corpus} inputs")
         self.say(f"  divergences       {len(all_repros)} distinct")
         for path in all_repros:
-            sig = next((ln[13:] for ln in path.read_text().splitlines() if ln.startswith("# signature: ")), "?")
+            sig = next(
+                (ln[13:] for ln in path.read_text().splitlines() if ln.startswith("# signature: ")),
+                "?",
+            )
             self.say(f"    {path}  {sig}")
         if s.child_status not in (0, None) and not s.interrupted and not all_repros:
-            self.say(f"  libFuzzer exited with status {s.child_status}; see {self.cfg.out / 'libfuzzer.log'}")
+            log = self.cfg.out / "libfuzzer.log"
+            self.say(f"  libFuzzer exited with status {s.child_status}; see {log}")
 
 
 def _pump(stream: TextIO | None, lines: queue.Queue[str | None], log: TextIO) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from harness import __version__
@@ -37,7 +37,7 @@ def _profile_arg(value: str) -> str:
     return value
 
 
-def _list_arg(known: Sequence[str], what: str) -> object:
+def _list_arg(known: Sequence[str], what: str) -> Callable[[str], list[str]]:
     def parse(value: str) -> list[str]:
         items = [v.strip() for v in value.split(",") if v.strip()]
         bad = [v for v in items if v not in known]
@@ -81,11 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        handler = COMMANDS.get(args.command)
-        if handler is None:
-            from harness import cli_more
+        from harness import cli_more
 
-            handler = cli_more.COMMANDS[args.command]
+        handler = COMMANDS.get(args.command) or cli_more.COMMANDS[args.command]
         return handler(args)
     except UsageError as exc:
         print(exc, file=sys.stderr)

@@ -72,8 +72,14 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     try:
         import atheris  # noqa: F401
     except ImportError:
-        raise HarnessError("atheris is not installed: `pip install atheris` (or `make fuzz`)") from None
-    engines = args.engines or ([default_engine(), "reference"] if not args.profiles or len(args.profiles) == 1 else ["reference"])
+        raise HarnessError(
+            "atheris is not installed: `pip install atheris` (or `make fuzz`)"
+        ) from None
+    engines = args.engines or (
+        [default_engine(), "reference"]
+        if not args.profiles or len(args.profiles) == 1
+        else ["reference"]
+    )
     if engines == ["reference", "reference"]:
         engines = ["reference"]
     a, b = _sides(engines, args.profiles)
@@ -130,7 +136,9 @@ def cmd_corpus(args: argparse.Namespace) -> int:
         if args.out is None and args.zip is None:
             raise HarnessError("corpus export needs --out DIR and/or --zip FILE")
         return corpus.export(args.dir, args.out, args.zip)
-    engines = args.engines or (["reference"] if default_engine() == "reference" else ["reference", "core"])
+    engines = args.engines or (
+        ["reference"] if default_engine() == "reference" else ["reference", "core"]
+    )
     if args.action == "check":
         return corpus.check(args.dir, engines)
     return corpus.update(args.dir)

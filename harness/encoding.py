@@ -233,10 +233,10 @@ def decode(data: bytes, profile: Profile = DOCUMENTED, max_steps: int | None = N
         if len(steps) >= limit:
             break
         op_b, sel, b, c = data[i : i + STEP_BYTES]
-        step = _decode_step(state, TABLE[op_b], sel, b, c)
-        if step is not None:
-            steps.append(step)
-            state.after(step)
+        decoded = _decode_step(state, TABLE[op_b], sel, b, c)
+        if decoded is not None:
+            steps.append(decoded)
+            state.after(decoded)
     limits = LIMIT_PRESETS[(header >> 3) & 3]
     return _program(tuple(steps), profile, limits)
 
@@ -265,8 +265,8 @@ def _decode_step(state: _State, v: Variant, sel: int, b: int, c: int) -> Step | 
     if op in (Op.PEER_RECV, Op.PEER_SEND, Op.PEER_CLOSE, Op.PEER_RESET):
         if not state.peers:
             return None
-        args = (number(b, c),) if op in (Op.PEER_RECV, Op.PEER_SEND) else ()
-        return Step(op, target=Var(state.peers[sel % len(state.peers)]), args=args)
+        counts = (number(b, c),) if op in (Op.PEER_RECV, Op.PEER_SEND) else ()
+        return Step(op, target=Var(state.peers[sel % len(state.peers)]), args=counts)
     if op == Op.ADVANCE:
         return Step(op, args=(number(b, c),))
     if op in (Op.NET_DOWN, Op.NET_UP):
@@ -355,10 +355,10 @@ def _variant(op: Op, mode: int = 0) -> int:
     raise NotRepresentable(f"step {op.name} has no binary form")
 
 
-def _index(table: tuple[int, ...] | tuple[tuple[int, int], ...], value: object, what: str) -> int:
+def _index(table: tuple[object, ...], value: object, what: str) -> int:
     if value not in table:
         raise NotRepresentable(f"{what} {value} has no binary form")
-    return table.index(value)  # type: ignore[arg-type]
+    return table.index(value)
 
 
 def _encode_step(state: _State, step: Step) -> bytes:

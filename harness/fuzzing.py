@@ -46,7 +46,9 @@ def parse_sides(text: str) -> tuple[Side, Side]:
         a, b = (part.strip().split("/") for part in text.split(","))
         return Side(a[0], get_profile(a[1])), Side(b[0], get_profile(b[1]))
     except (ValueError, IndexError, KeyError) as exc:
-        raise HarnessError(f"bad sides {text!r}: expected engine/profile,engine/profile ({exc})") from None
+        raise HarnessError(
+            f"bad sides {text!r}: expected engine/profile,engine/profile ({exc})"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,9 @@ class DifferentialTarget:
         cb = tuple(self.mod_b.run_lowered(code, self.b.profile, program.limits))
         if ca != cb:
             d = locate(program, self.a, self.b, ca, cb)
-            return Finding(d.signature, data, f"{d.render()}\n\nprogram:\n{format_program(program)}")
+            return Finding(
+                d.signature, data, f"{d.render()}\n\nprogram:\n{format_program(program)}"
+            )
         if self.invariant_side is not None:
             bad = self._invariants(program)
             if bad:

@@ -87,9 +87,9 @@ def _ddmin(program: Program, keeps: Predicate) -> Program:
                 break
             chunk = max(1, chunk // 2)
     for i in range(len(steps) - 1, -1, -1):
-        if i < len(steps) and (candidate := bypass(steps, i)) is not None:
-            if keeps(_with_steps(program, candidate)):
-                steps = candidate
+        bypassed = bypass(steps, i) if i < len(steps) else None
+        if bypassed is not None and keeps(_with_steps(program, bypassed)):
+            steps = bypassed
     return _with_steps(program, steps)
 
 

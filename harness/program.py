@@ -136,7 +136,7 @@ def variable_slots(steps: tuple[Step, ...]) -> dict[str, int]:
     return slots
 
 
-def lower(program: Program) -> array:
+def lower(program: Program) -> array[int]:
     """Lower a program to the flat integer form that engines execute."""
     slots = variable_slots(program.steps)
     out = array("q", [len(slots)])

@@ -63,7 +63,9 @@ def build(program: Program, a: Side, b: Side, signature: str, raw_name: str | No
     small = minimize(program, keeps_signature(a, b, signature))  # type: ignore[arg-type]
     d = diff(small, a, b)
     assert d is not None
-    attribution = attribute(small, a, b) if a.engine == b.engine and a.profile != b.profile else None
+    attribution = (
+        attribute(small, a, b) if a.engine == b.engine and a.profile != b.profile else None
+    )
     expect_side = a if a.engine == "reference" or b.engine != "reference" else b
     filled = with_expectations(small, run(small, expect_side.engine, expect_side.profile))
     filled = dataclasses.replace(

@@ -32,167 +32,404 @@ _RULES = [
     _r("CS-E1", "§4", "doc", "A successful WSAStartup must occur before using this function."),
     _r("CS-E2", "§4", "doc", "The network subsystem has failed."),
     _r("CS-E3", "§4", "doc", "further references to s will fail with the error WSAENOTSOCK"),
-    _r("CS-E4", "§4", "doc", "A blocking Windows Sockets 1.1 call is in progress, or the "
-       "service provider is still processing a callback function"),
-    _r("REJ-1", "§4", "spec", "A line for a thread that is blocked (and not under version 1) "
-       "is rejected. Nothing changes, and last_error is kept."),
+    _r(
+        "CS-E4",
+        "§4",
+        "doc",
+        "A blocking Windows Sockets 1.1 call is in progress, or the "
+        "service provider is still processing a callback function",
+    ),
+    _r(
+        "REJ-1",
+        "§4",
+        "spec",
+        "A line for a thread that is blocked (and not under version 1) "
+        "is rejected. Nothing changes, and last_error is kept.",
+    ),
     # §5.1 lifecycle and options
     _r("SU-1", "§5.1 startup", "ev A6", "If M is 0 it returns WSAVERNOTSUPPORTED directly."),
-    _r("SU-2", "§5.1 startup", "ev A5", "startup_count += 1, version = 1 if M == 1 else 2, "
-       "returns 0; a successful startup sets last_error to 0."),
+    _r(
+        "SU-2",
+        "§5.1 startup",
+        "ev A5",
+        "startup_count += 1, version = 1 if M == 1 else 2, "
+        "returns 0; a successful startup sets last_error to 0.",
+    ),
     _r("CU-1", "§5.1 cleanup", "ev A4", "If startup_count is 0: SOCKET_ERROR WSANOTINITIALISED."),
     _r("CU-2", "§5.1 cleanup", "ev A5", "startup_count -= 1. If it is still above 0, return 0."),
-    _r("CU-3", "§5.1 cleanup", "ev A7", "When it reaches 0, the process's sockets are 'reset and "
-       "automatically deallocated as if closesocket were called': each descriptor in ascending "
-       "value gets CS-7 with the documented cancellation switches, then CS-8, and on the last "
-       "reference CS-9 with the abortive branch CS-9c (CS-9a if datagram, not connected, or "
-       "reset)."),
-    _r("CU-4", "§5.1 cleanup", "decision", "Each thread of P still blocked, in thread order, "
-       "completes with SOCKET_ERROR WSAEINTR; a linger close among them first becomes abortive."),
-    _r("CU-5", "§5.1 cleanup", "ev A7", "Each of P's operations still pending, in id order, "
-       "fails with WSA_OPERATION_ABORTED, unsignaled or routine-none."),
+    _r(
+        "CU-3",
+        "§5.1 cleanup",
+        "ev A7",
+        "When it reaches 0, the process's sockets are 'reset and "
+        "automatically deallocated as if closesocket were called': each descriptor in ascending "
+        "value gets CS-7 with the documented cancellation switches, then CS-8, and on the last "
+        "reference CS-9 with the abortive branch CS-9c (CS-9a if datagram, not connected, or "
+        "reset).",
+    ),
+    _r(
+        "CU-4",
+        "§5.1 cleanup",
+        "decision",
+        "Each thread of P still blocked, in thread order, "
+        "completes with SOCKET_ERROR WSAEINTR; a linger close among them first becomes abortive.",
+    ),
+    _r(
+        "CU-5",
+        "§5.1 cleanup",
+        "ev A7",
+        "Each of P's operations still pending, in id order, "
+        "fails with WSA_OPERATION_ABORTED, unsignaled or routine-none.",
+    ),
     _r("SO-1", "§5.1 socket", "spec", "P's table is full: INVALID_SOCKET WSAEMFILE."),
-    _r("SO-2", "§5.1 socket", "decision", "Non-destroyed sockets number `sockets`: "
-       "INVALID_SOCKET WSAENOBUFS."),
-    _r("SO-3", "§5.1 socket", "spec", "Otherwise it creates a socket with refs 1 and returns the "
-       "new value, the lowest free multiple of 4 in the process's table."),
+    _r(
+        "SO-2",
+        "§5.1 socket",
+        "decision",
+        "Non-destroyed sockets number `sockets`: INVALID_SOCKET WSAENOBUFS.",
+    ),
+    _r(
+        "SO-3",
+        "§5.1 socket",
+        "spec",
+        "Otherwise it creates a socket with refs 1 and returns the "
+        "new value, the lowest free multiple of 4 in the process's table.",
+    ),
     _r("BI-1", "§5.1 bind", "spec", "Already bound, or connected: WSAEINVAL."),
-    _r("BI-2", "§5.1 bind", "spec", "Any non-destroyed socket of either type holds PORT: "
-       "WSAEADDRINUSE."),
+    _r(
+        "BI-2",
+        "§5.1 bind",
+        "spec",
+        "Any non-destroyed socket of either type holds PORT: WSAEADDRINUSE.",
+    ),
     _r("BI-3", "§5.1 bind", "spec", "Otherwise it binds the port and returns 0."),
     _r("CN-1", "§5.1 connect", "spec", "Datagram: WSAEOPNOTSUPP (model restriction)."),
     _r("CN-2", "§5.1 connect", "spec", "connected (ever; it is never cleared): WSAEISCONN."),
-    _r("CN-3", "§5.1 connect", "spec", "Otherwise it creates the peer, sets connected, and "
-       "returns 0; FD_WRITE is posted if the registration has it."),
-    _r("OPT-1", "§5.1 setsockopt/getsockopt", "ev D6", "SO_LINGER and SO_DONTLINGER on a "
-       "datagram socket give WSAENOPROTOOPT."),
+    _r(
+        "CN-3",
+        "§5.1 connect",
+        "spec",
+        "Otherwise it creates the peer, sets connected, and "
+        "returns 0; FD_WRITE is posted if the registration has it.",
+    ),
+    _r(
+        "OPT-1",
+        "§5.1 setsockopt/getsockopt",
+        "ev D6",
+        "SO_LINGER and SO_DONTLINGER on a datagram socket give WSAENOPROTOOPT.",
+    ),
     _r("OPT-2", "§5.1 setsockopt", "ev D5", "SO_LINGER stores onoff and secs as given."),
-    _r("OPT-3", "§5.1 setsockopt", "ev D10", "SO_DONTLINGER V != 0 sets onoff to 0; V = 0 sets "
-       "onoff to 1; secs is kept either way."),
+    _r(
+        "OPT-3",
+        "§5.1 setsockopt",
+        "ev D10",
+        "SO_DONTLINGER V != 0 sets onoff to 0; V = 0 sets onoff to 1; secs is kept either way.",
+    ),
     _r("OPT-4", "§5.1 getsockopt", "ev D5", "getsockopt SO_LINGER returns {onoff, linger}."),
-    _r("OPT-5", "§5.1 getsockopt", "ev D7", "getsockopt SO_DONTLINGER returns 1 if onoff == 0, "
-       "else 0."),
+    _r(
+        "OPT-5",
+        "§5.1 getsockopt",
+        "ev D7",
+        "getsockopt SO_DONTLINGER returns 1 if onoff == 0, else 0.",
+    ),
     _r("NB-1", "§5.1 ioctlsocket", "ev G8", "FIONBIO 0 while a registration exists: WSAEINVAL."),
     _r("NB-2", "§5.1 ioctlsocket", "spec", "Otherwise it sets nonblocking = (V != 0)."),
     _r("SD-1", "§5.1 shutdown", "ev I2", "HOW not 0, 1 or 2: WSAEINVAL."),
     _r("SD-2", "§5.1 shutdown", "ev I2", "Not connected: WSAENOTCONN."),
-    _r("SD-3", "§5.1 shutdown", "ev F11", "SD_RECEIVE sets sd_recv, SD_SEND sets sd_send, SD_BOTH "
-       "both; returns 0, on a reset connection too. Pending operations are not cancelled."),
-    _r("AS-1", "§5.1 asyncselect", "spec", "asyncselect sets nonblocking; MASK 0 removes the "
-       "registration."),
-    _r("AS-2", "§5.1 asyncselect", "ev C9", "Otherwise it replaces the socket's registration, "
-       "which duplicates share, with (P, S, MASK), and returns 0."),
-    _r("AS-3", "§5.1 asyncselect", "ev G3", "At registration it posts, in bit order, FD_READ if "
-       "recv_queue > 0, FD_WRITE if connected, not reset and space > 0, FD_CLOSE if close_seen "
-       "(subject to fd_close_timing)."),
+    _r(
+        "SD-3",
+        "§5.1 shutdown",
+        "ev F11",
+        "SD_RECEIVE sets sd_recv, SD_SEND sets sd_send, SD_BOTH "
+        "both; returns 0, on a reset connection too. Pending operations are not cancelled.",
+    ),
+    _r(
+        "AS-1",
+        "§5.1 asyncselect",
+        "spec",
+        "asyncselect sets nonblocking; MASK 0 removes the registration.",
+    ),
+    _r(
+        "AS-2",
+        "§5.1 asyncselect",
+        "ev C9",
+        "Otherwise it replaces the socket's registration, "
+        "which duplicates share, with (P, S, MASK), and returns 0.",
+    ),
+    _r(
+        "AS-3",
+        "§5.1 asyncselect",
+        "ev G3",
+        "At registration it posts, in bit order, FD_READ if "
+        "recv_queue > 0, FD_WRITE if connected, not reset and space > 0, FD_CLOSE if close_seen "
+        "(subject to fd_close_timing).",
+    ),
     _r("DU-1", "§5.1 duplicate", "ev C1", "PID not 0 or 1: WSAEINVAL."),
     _r("DU-2", "§5.1 duplicate", "spec", "The target has startup_count 0: WSANOTINITIALISED."),
     _r("DU-3", "§5.1 duplicate", "spec", "The target's table is full: WSAEMFILE."),
-    _r("DU-4", "§5.1 duplicate", "ev C9", "Otherwise it adds an entry in PID's table, refs += 1, "
-       "and returns the value; options are shared, the registration is not copied."),
+    _r(
+        "DU-4",
+        "§5.1 duplicate",
+        "ev C9",
+        "Otherwise it adds an entry in PID's table, refs += 1, "
+        "and returns the value; options are shared, the registration is not copied.",
+    ),
     _r("CB-1", "§5.1 cancelblocking", "spec", "Version 2: SOCKET_ERROR WSAEOPNOTSUPP."),
-    _r("CB-2", "§5.1 cancelblocking", "spec", "The thread is not blocked: SOCKET_ERROR "
-       "WSAEINVAL."),
-    _r("CB-3", "§5.1 cancelblocking", "doc", "Returns 0; the blocked operation completes with "
-       "SOCKET_ERROR WSAEINTR: 'The (blocking) call was canceled through "
-       "WSACancelBlockingCall'."),
+    _r("CB-2", "§5.1 cancelblocking", "spec", "The thread is not blocked: SOCKET_ERROR WSAEINVAL."),
+    _r(
+        "CB-3",
+        "§5.1 cancelblocking",
+        "doc",
+        "Returns 0; the blocked operation completes with "
+        "SOCKET_ERROR WSAEINTR: 'The (blocking) call was canceled through "
+        "WSACancelBlockingCall'.",
+    ),
     _r("LE-1", "§5.1 getlasterror", "decision", "Returns the thread's last_error."),
     _r("GM-1", "§5.1 getmessage", "spec", "Pops P's oldest message, or returns none."),
-    _r("SX-1", "§5.1 sleepex", "decision", "Runs the thread's queued routines in order, marks "
-       "each routine-ran, and returns how many ran."),
+    _r(
+        "SX-1",
+        "§5.1 sleepex",
+        "decision",
+        "Runs the thread's queued routines in order, marks "
+        "each routine-ran, and returns how many ran.",
+    ),
     # §5.2 data transfer
     _r("TX-1", "§5.2", "spec", "Datagram, or not connected: WSAENOTCONN."),
     _r("TX-2", "§5.2", "spec", "reset: WSAECONNRESET, even if recv_queue still has data."),
-    _r("TX-3", "§5.2", "ev I2", "send or wsasend after sd_send, or a new recv or wsarecv after "
-       "sd_recv: WSAESHUTDOWN."),
-    _r("TX-4", "§5.2", "spec", "N = 0: returns 0 with no other effect; an overlapped operation "
-       "is created done 0, with notification."),
+    _r(
+        "TX-3",
+        "§5.2",
+        "ev I2",
+        "send or wsasend after sd_send, or a new recv or wsarecv after sd_recv: WSAESHUTDOWN.",
+    ),
+    _r(
+        "TX-4",
+        "§5.2",
+        "spec",
+        "N = 0: returns 0 with no other effect; an overlapped operation "
+        "is created done 0, with notification.",
+    ),
     _r("SEND-1", "§5.2 send", "spec", "No send is waiting and space >= N: queue N and return N."),
-    _r("SEND-2", "§5.2 send", "spec", "Nonblocking: queue k = min(N, space) (0 if a send is "
-       "waiting) and return k; k = 0 fails with WSAEWOULDBLOCK and sets write_blocked."),
-    _r("SEND-3", "§5.2 send", "spec", "Blocking: queue what fits, then block until all N "
-       "bytes are queued, and complete with N."),
-    _r("WSEND-1", "§5.2 wsasend", "spec", "All N bytes fit now: queue them; the operation is "
-       "done N with its notification; returns 0."),
-    _r("WSEND-2", "§5.2 wsasend", "spec", "Otherwise queue what fits, return SOCKET_ERROR "
-       "WSA_IO_PENDING, and complete as space frees."),
-    _r("RECV-1", "§5.2 recv", "spec", "recv_queue > 0: take min(N, recv_queue); post FD_READ if "
-       "data remains."),
+    _r(
+        "SEND-2",
+        "§5.2 send",
+        "spec",
+        "Nonblocking: queue k = min(N, space) (0 if a send is "
+        "waiting) and return k; k = 0 fails with WSAEWOULDBLOCK and sets write_blocked.",
+    ),
+    _r(
+        "SEND-3",
+        "§5.2 send",
+        "spec",
+        "Blocking: queue what fits, then block until all N bytes are queued, and complete with N.",
+    ),
+    _r(
+        "WSEND-1",
+        "§5.2 wsasend",
+        "spec",
+        "All N bytes fit now: queue them; the operation is "
+        "done N with its notification; returns 0.",
+    ),
+    _r(
+        "WSEND-2",
+        "§5.2 wsasend",
+        "spec",
+        "Otherwise queue what fits, return SOCKET_ERROR "
+        "WSA_IO_PENDING, and complete as space frees.",
+    ),
+    _r(
+        "RECV-1",
+        "§5.2 recv",
+        "spec",
+        "recv_queue > 0: take min(N, recv_queue); post FD_READ if data remains.",
+    ),
     _r("RECV-2", "§5.2 recv", "spec", "peer_fin: return 0."),
     _r("RECV-3", "§5.2 recv", "spec", "Nonblocking: WSAEWOULDBLOCK."),
     _r("RECV-4", "§5.2 recv", "spec", "Otherwise it blocks as an operation."),
-    _r("WRECV-1", "§5.2 wsarecv", "spec", "Data or FIN available: done at once, as recv would "
-       "return; the call returns 0."),
+    _r(
+        "WRECV-1",
+        "§5.2 wsarecv",
+        "spec",
+        "Data or FIN available: done at once, as recv would return; the call returns 0.",
+    ),
     _r("WRECV-2", "§5.2 wsarecv", "spec", "Otherwise SOCKET_ERROR WSA_IO_PENDING."),
-    _r("NT-1", "§5.2 notification", "decision", "Event mode: signaled on completion. Routine "
-       "mode: routine-queued, joining the issuing thread's queue; immediate completion too."),
+    _r(
+        "NT-1",
+        "§5.2 notification",
+        "decision",
+        "Event mode: signaled on completion. Routine "
+        "mode: routine-queued, joining the issuing thread's queue; immediate completion too.",
+    ),
     # §6 settling
-    _r("ST-1", "§6", "spec", "Deliver d = min(send_queue, window - buffered) while the network "
-       "is up and the connection not reset."),
-    _r("ST-1R", "§6", "decision", "Data delivered to a closed peer application resets the "
-       "connection instead (TCP); the bytes count as discarded."),
-    _r("ST-2", "§6", "spec", "Freed space goes to waiting sends in id order; those now fully "
-       "queued complete with N (send) or done N (wsasend)."),
+    _r(
+        "ST-1",
+        "§6",
+        "spec",
+        "Deliver d = min(send_queue, window - buffered) while the network "
+        "is up and the connection not reset.",
+    ),
+    _r(
+        "ST-1R",
+        "§6",
+        "decision",
+        "Data delivered to a closed peer application resets the "
+        "connection instead (TCP); the bytes count as discarded.",
+    ),
+    _r(
+        "ST-2",
+        "§6",
+        "spec",
+        "Freed space goes to waiting sends in id order; those now fully "
+        "queued complete with N (send) or done N (wsasend).",
+    ),
     _r("ST-3", "§6", "spec", "write_blocked and space > 0: clear it and post FD_WRITE."),
-    _r("ST-4", "§6", "spec", "Network up, send_queue empty, no send waiting, sd_send or "
-       "closing, FIN not sent: send FIN."),
-    _r("ST-5", "§6", "spec", "closing and fin_sent: destroy the socket; a linger close blocked "
-       "on it completes with 0."),
+    _r(
+        "ST-4",
+        "§6",
+        "spec",
+        "Network up, send_queue empty, no send waiting, sd_send or "
+        "closing, FIN not sent: send FIN.",
+    ),
+    _r(
+        "ST-5",
+        "§6",
+        "spec",
+        "closing and fin_sent: destroy the socket; a linger close blocked on it completes with 0.",
+    ),
     # §7 environment
-    _r("ENV-1", "§7", "spec", "advance adds MS to the clock, then settles; net_down and net_up "
-       "switch the network. They print ok."),
+    _r(
+        "ENV-1",
+        "§7",
+        "spec",
+        "advance adds MS to the clock, then settles; net_down and net_up "
+        "switch the network. They print ok.",
+    ),
     _r("PEER-1", "§7 peer steps", "spec", "Network down: SOCKET_ERROR WSAENETDOWN."),
-    _r("PEER-2", "§7 peer steps", "spec", "No such peer, or peer.closed: SOCKET_ERROR "
-       "WSAENOTSOCK."),
+    _r(
+        "PEER-2", "§7 peer steps", "spec", "No such peer, or peer.closed: SOCKET_ERROR WSAENOTSOCK."
+    ),
     _r("PEER-3", "§7 peer steps", "spec", "peer.reset: SOCKET_ERROR reset_code."),
     _r("PR-1", "§7 peer_recv", "spec", "buffered > 0: read k = min(N, buffered), return k."),
     _r("PR-2", "§7 peer_recv", "spec", "fin: return 0."),
     _r("PR-3", "§7 peer_recv", "spec", "Otherwise SOCKET_ERROR WSAEWOULDBLOCK."),
-    _r("PS-1", "§7 peer_send", "spec", "Waiting recv and wsarecv operations take the data in id "
-       "order; the rest joins recv_queue; FD_READ if recv_queue was empty; returns N."),
-    _r("PS-2", "§7 peer_send", "spec", "Our socket closing or destroyed, data_after_close = "
-       "discard: the data is dropped; returns N."),
-    _r("PS-3", "§7 peer_send", "ev E8", "Our socket closing or destroyed, data_after_close = "
-       "reset: reset from our side with reset_code WSAECONNABORTED; returns N."),
-    _r("PC-1", "§7 peer_close", "spec", "Sets peer.closed, buffered becomes dropped; our socket "
-       "gets peer_fin and close_seen, waiting recvs complete with 0, FD_CLOSE is posted."),
-    _r("PX-1", "§7 peer_reset", "spec", "Emits reset, sets peer.closed and peer.reset; if our "
-       "socket is not destroyed the reset effects apply: reset, send_queue discarded, waiting "
-       "operations fail with WSAECONNRESET, FD_CLOSE with fd_close_reset_error, and a closing "
-       "socket is destroyed."),
-    _r("RS-1", "§7 reset from our side", "doc", "'the socket's virtual circuit is reset "
-       "immediately, and any unsent data is lost. Any recv call on the remote side of the "
-       "circuit will fail with WSAECONNRESET'"),
-    _r("OVL-1", "§11 observations", "spec", "ovl prints the operation's state: pending, done N "
-       "NOTE, failed ERR NOTE, or none."),
+    _r(
+        "PS-1",
+        "§7 peer_send",
+        "spec",
+        "Waiting recv and wsarecv operations take the data in id "
+        "order; the rest joins recv_queue; FD_READ if recv_queue was empty; returns N.",
+    ),
+    _r(
+        "PS-2",
+        "§7 peer_send",
+        "spec",
+        "Our socket closing or destroyed, data_after_close = "
+        "discard: the data is dropped; returns N.",
+    ),
+    _r(
+        "PS-3",
+        "§7 peer_send",
+        "ev E8",
+        "Our socket closing or destroyed, data_after_close = "
+        "reset: reset from our side with reset_code WSAECONNABORTED; returns N.",
+    ),
+    _r(
+        "PC-1",
+        "§7 peer_close",
+        "spec",
+        "Sets peer.closed, buffered becomes dropped; our socket "
+        "gets peer_fin and close_seen, waiting recvs complete with 0, FD_CLOSE is posted.",
+    ),
+    _r(
+        "PX-1",
+        "§7 peer_reset",
+        "spec",
+        "Emits reset, sets peer.closed and peer.reset; if our "
+        "socket is not destroyed the reset effects apply: reset, send_queue discarded, waiting "
+        "operations fail with WSAECONNRESET, FD_CLOSE with fd_close_reset_error, and a closing "
+        "socket is destroyed.",
+    ),
+    _r(
+        "RS-1",
+        "§7 reset from our side",
+        "doc",
+        "'the socket's virtual circuit is reset "
+        "immediately, and any unsent data is lost. Any recv call on the remote side of the "
+        "circuit will fail with WSAECONNRESET'",
+    ),
+    _r(
+        "OVL-1",
+        "§11 observations",
+        "spec",
+        "ovl prints the operation's state: pending, done N NOTE, failed ERR NOTE, or none.",
+    ),
     # §8 closesocket
     _r("CS-5", "§8", "doc", "If this is the last reference to an underlying socket"),
-    _r("CS-6", "§8", "decision", "will fail with an error of WSAEWOULDBLOCK if the close "
-       "operation cannot be completed immediately ... the socket handle is still valid, and a "
-       "disconnect is not initiated"),
-    _r("CS-7", "§8", "doc", "releases the socket descriptor s ... pending blocking, asynchronous "
-       "calls issued by any thread in this process are canceled without posting any "
-       "notification messages ... WSA_OPERATION_ABORTED"),
-    _r("CS-8", "§8", "doc", "refs -= 1. If refs > 0, return 0 and leave the connection "
-       "untouched."),
+    _r(
+        "CS-6",
+        "§8",
+        "decision",
+        "will fail with an error of WSAEWOULDBLOCK if the close "
+        "operation cannot be completed immediately ... the socket handle is still valid, and a "
+        "disconnect is not initiated",
+    ),
+    _r(
+        "CS-7",
+        "§8",
+        "doc",
+        "releases the socket descriptor s ... pending blocking, asynchronous "
+        "calls issued by any thread in this process are canceled without posting any "
+        "notification messages ... WSA_OPERATION_ABORTED",
+    ),
+    _r("CS-8", "§8", "doc", "refs -= 1. If refs > 0, return 0 and leave the connection untouched."),
     _r("CS-9", "§8", "doc", "the associated naming information and queued data are discarded"),
     _r("CS-9a", "§8", "decision", "Datagram, not connected, or reset: destroy. Return 0."),
-    _r("CS-9b", "§8", "doc", "returns immediately ... any data queued for transmission will be "
-       "sent if possible before the underlying socket is closed"),
-    _r("CS-9c", "§8", "doc", "'hard' or 'abortive' close ... any unsent data is lost. Any recv "
-       "call on the remote side of the circuit will fail with WSAECONNRESET"),
+    _r(
+        "CS-9b",
+        "§8",
+        "doc",
+        "returns immediately ... any data queued for transmission will be "
+        "sent if possible before the underlying socket is closed",
+    ),
+    _r(
+        "CS-9c",
+        "§8",
+        "doc",
+        "'hard' or 'abortive' close ... any unsent data is lost. Any recv "
+        "call on the remote side of the circuit will fail with WSAECONNRESET",
+    ),
     _r("CS-9d", "§8", "doc", "graceful disconnect: nothing unsent, send FIN, destroy, return 0"),
-    _r("CS-9e", "§8", "doc", "blocks ... until the remaining data has been sent or until the "
-       "time-out expires; terminates the connection before closesocket returns"),
+    _r(
+        "CS-9e",
+        "§8",
+        "doc",
+        "blocks ... until the remaining data has been sent or until the "
+        "time-out expires; terminates the connection before closesocket returns",
+    ),
     _r("CS-9f", "§8", "doc", "or calls shutdown to initiate closure"),
-    _r("CS-D", "§8", "decision", "Destroy: lifecycle destroyed, deadline none, 'socket N "
-       "destroyed'; every operation still pending on the socket, except a linger close, is "
-       "cancelled as CS-7 cancels."),
+    _r(
+        "CS-D",
+        "§8",
+        "decision",
+        "Destroy: lifecycle destroyed, deadline none, 'socket N "
+        "destroyed'; every operation still pending on the socket, except a linger close, is "
+        "cancelled as CS-7 cancels.",
+    ),
     # §9 messages
-    _r("MS-1", "§9", "doc", "A message is posted only if a registration exists and its mask has "
-       "the event. FD_CLOSE will not be posted after closesocket is called."),
-    _r("MS-2", "§9", "ev E3", "fd_close_timing = after_data: a FIN's FD_CLOSE waits until "
-       "recv_queue is empty; the recv or wsarecv that empties it posts FD_CLOSE."),
+    _r(
+        "MS-1",
+        "§9",
+        "doc",
+        "A message is posted only if a registration exists and its mask has "
+        "the event. FD_CLOSE will not be posted after closesocket is called.",
+    ),
+    _r(
+        "MS-2",
+        "§9",
+        "ev E3",
+        "fd_close_timing = after_data: a FIN's FD_CLOSE waits until "
+        "recv_queue is empty; the recv or wsarecv that empties it posts FD_CLOSE.",
+    ),
 ]
 
 RULES: dict[str, Rule] = {r.id: r for r in _RULES}

@@ -34,7 +34,9 @@ def canonical(
 
 
 class StepwiseEngine(Protocol):
-    def step(self, op: int, thread: int, target: int, x1: int, x2: int, x3: int) -> tuple[int, ...]: ...
+    def step(
+        self, op: int, thread: int, target: int, x1: int, x2: int, x3: int
+    ) -> tuple[int, ...]: ...
 
 
 def stepwise(program: Program, engine: StepwiseEngine) -> Iterator[tuple[Step, tuple[int, ...]]]:
@@ -43,7 +45,9 @@ def stepwise(program: Program, engine: StepwiseEngine) -> Iterator[tuple[Step, t
     code = lower(program)
     slots = [0] * code[0]
     for i, step in enumerate(program.steps):
-        op, thread, bind, tk, tv, x1, x2, x3 = code[1 + RECORD_WIDTH * i : 1 + RECORD_WIDTH * (i + 1)]
+        op, thread, bind, tk, tv, x1, x2, x3 = code[
+            1 + RECORD_WIDTH * i : 1 + RECORD_WIDTH * (i + 1)
+        ]
         record = engine.step(op, thread, slots[tv] if tk == TARGET_SLOT else tv, x1, x2, x3)
         if bind >= 0:
             slots[bind] = record[0]
@@ -61,7 +65,8 @@ class Mismatch:
     def render(self, filename: str) -> str:
         exp = "\n".join(f"    {x}" for x in self.expected)
         act = "\n".join(f"    {x}" for x in self.actual)
-        return f"{filename}:{self.step.line}: step does not match\n  expected:\n{exp}\n  actual:\n{act}"
+        head = f"{filename}:{self.step.line}: step does not match"
+        return f"{head}\n  expected:\n{exp}\n  actual:\n{act}"
 
 
 def _lines(result: str, events: tuple[str, ...]) -> tuple[str, ...]:

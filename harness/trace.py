@@ -39,17 +39,17 @@ R_OVL_FAILED            err, note                    ``failed WSAECONNRESET unsi
 
 Event kinds (``ekind``; fields e1..e4):
 
-==============  ===============================  ==========================================
+==============  ===============================  ===============================================
 kind            fields                           printed as
-==============  ===============================  ==========================================
-E_COMPLETE      thread, opkind, ret, err         ``t1 recv -> 100`` / ``t1 recv -> SOCKET_ERROR WSAEINTR``
+==============  ===============================  ===============================================
+E_COMPLETE      thread, opkind, ret, err         ``t1 recv -> 100``
 E_OVL           op id, status, n or err, note    ``o2 -> failed WSA_OPERATION_ABORTED unsignaled``
 E_ROUTINE_RAN   op id, thread                    ``o3 routine-ran t0``
 E_POSTED        process, fd, value, err          ``posted p0 FD_CLOSE #4 0``
 E_FIN           socket id                        ``c1 fin``
 E_RESET         socket id                        ``c1 reset``
 E_DESTROYED     socket id                        ``socket 3 destroyed``
-==============  ===============================  ==========================================
+==============  ===============================  ===============================================
 
 For E_COMPLETE, ``ret`` is the return value, or -1 (SOCKET_ERROR) with ``err``.
 
@@ -199,9 +199,7 @@ def decode(values: Sequence[int]) -> Trace:
     threads = []
     for _ in range(4):
         last_error, blocked_in, nr = take(3)
-        threads.append(
-            {"last_error": last_error, "blocked_in": blocked_in, "routines": take(nr)}
-        )
+        threads.append({"last_error": last_error, "blocked_in": blocked_in, "routines": take(nr)})
 
     def records(fields: tuple[str, ...]) -> tuple[dict[str, int], ...]:
         (n,) = take(1)

@@ -16,7 +16,9 @@ from harness.runner import stepwise
 PROFILE_NAMES = sorted(PROFILES)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.binary(min_size=1, max_size=200), profile=st.sampled_from(PROFILE_NAMES))
 def test_invariants_hold_on_random_programs(
     engine_module: ModuleType, data: bytes, profile: str
@@ -28,7 +30,9 @@ def test_invariants_hold_on_random_programs(
         assert not bad, f"after line {step.line}: {bad}\n{format_program(program)}"
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.binary(max_size=200))
 def test_batch_and_stepwise_agree(engine_module: ModuleType, data: bytes) -> None:
     from harness.program import lower
@@ -37,4 +41,6 @@ def test_batch_and_stepwise_agree(engine_module: ModuleType, data: bytes) -> Non
     engine = engine_module.Engine(program.profile, program.limits)
     records = [v for _, record in stepwise(program, engine) for v in record]
     expected = [len(program.steps), *records, *engine.snapshot()]
-    assert list(engine_module.run_lowered(lower(program), program.profile, program.limits)) == expected
+    assert (
+        list(engine_module.run_lowered(lower(program), program.profile, program.limits)) == expected
+    )

@@ -85,9 +85,7 @@ def socket(w: World, t: Thread, type_: int) -> tuple[Result, int]:
 def bind(w: World, t: Thread, sock: Socket, port: int) -> Result:
     if sock.port or sock.connected:
         return fail(w, t, WSAEINVAL, "BI-1")
-    held = any(
-        s.port == port and s.lifecycle != Lifecycle.DESTROYED for s in w.sockets.values()
-    )
+    held = any(s.port == port and s.lifecycle != Lifecycle.DESTROYED for s in w.sockets.values())
     if held:
         return fail(w, t, WSAEADDRINUSE, "BI-2")
     sock.port = port
@@ -272,7 +270,9 @@ def send(w: World, t: Thread, entry: Entry, sock: Socket, n: int) -> Result:
     return BLOCKED
 
 
-def wsasend(w: World, t: Thread, entry: Entry, sock: Socket, n: int, mode: int) -> tuple[Result, int]:
+def wsasend(
+    w: World, t: Thread, entry: Entry, sock: Socket, n: int, mode: int
+) -> tuple[Result, int]:
     if (err := transfer_checks(w, t, sock, sending=True)) is not None:
         return err, 0
     op = w.new_op(OpKind.WSASEND, t.index, entry, sock, n, Mode(mode))
@@ -329,7 +329,9 @@ def recv(w: World, t: Thread, entry: Entry, sock: Socket, n: int) -> Result:
     return BLOCKED
 
 
-def wsarecv(w: World, t: Thread, entry: Entry, sock: Socket, n: int, mode: int) -> tuple[Result, int]:
+def wsarecv(
+    w: World, t: Thread, entry: Entry, sock: Socket, n: int, mode: int
+) -> tuple[Result, int]:
     if (err := transfer_checks(w, t, sock, sending=False)) is not None:
         return err, 0
     op = w.new_op(OpKind.WSARECV, t.index, entry, sock, n, Mode(mode))
@@ -344,4 +346,3 @@ def wsarecv(w: World, t: Thread, entry: Entry, sock: Socket, n: int, mode: int) 
         _after_take(w, sock)
         return result, op.id
     return fail(w, t, WSA_IO_PENDING, "WRECV-2"), op.id
-

@@ -13,14 +13,11 @@ from collections.abc import Sequence
 from harness import trace
 from harness.constants import (
     DESCRIPTOR_OPS,
-    THREAD_PROCESS,
     WSAEINPROGRESS,
     WSAENETDOWN,
     WSAENOTSOCK,
     WSANOTINITIALISED,
-    Lifecycle,
     Op,
-    Status,
 )
 from harness.profiles import Limits, Profile
 from harness.program import RECORD_WIDTH, TARGET_SLOT
@@ -190,16 +187,18 @@ class Engine:
         raise ValueError(f"unknown call {op!r}")
 
 
-def run_lowered(lowered: Sequence[int] | bytes, profile: Profile, limits: Limits) -> array:
+def run_lowered(lowered: Sequence[int] | bytes, profile: Profile, limits: Limits) -> array[int]:
     """Run a lowered program (harness.program.lower) and return its canonical trace."""
-    code = array("q", lowered) if not isinstance(lowered, bytes) else array("q", _frombytes(lowered))
+    code = _frombytes(lowered) if isinstance(lowered, bytes) else array("q", lowered)
     nslots = code[0]
     slots = [0] * nslots
     engine = Engine(profile, limits)
     nsteps = (len(code) - 1) // RECORD_WIDTH
     out = array("q", [nsteps])
     for i in range(nsteps):
-        op, thread, bind, tk, tv, x1, x2, x3 = code[1 + i * RECORD_WIDTH : 1 + (i + 1) * RECORD_WIDTH]
+        op, thread, bind, tk, tv, x1, x2, x3 = code[
+            1 + i * RECORD_WIDTH : 1 + (i + 1) * RECORD_WIDTH
+        ]
         target = slots[tv] if tk == TARGET_SLOT else tv
         record = engine.step(op, thread, target, x1, x2, x3)
         if bind >= 0:
@@ -209,7 +208,7 @@ def run_lowered(lowered: Sequence[int] | bytes, profile: Profile, limits: Limits
     return out
 
 
-def _frombytes(data: bytes) -> array:
+def _frombytes(data: bytes) -> array[int]:
     a = array("q")
     a.frombytes(data)
     return a

@@ -153,5 +153,3 @@ def ovl(w: World, op_id: int) -> Result:
     if op.status == Status.DONE:
         return (trace.R_OVL_DONE, op.done_bytes, int(op.note), 0)
     return (trace.R_OVL_FAILED, op.error, int(op.note), 0)
-
-

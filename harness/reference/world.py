@@ -30,13 +30,13 @@ from harness.constants import (
     FD_CLOSE,
     FD_READ,
     THREAD_PROCESS,
+    WSAECONNRESET,
     Lifecycle,
     Mode,
     Note,
     OpKind,
     SockType,
     Status,
-    WSAECONNRESET,
 )
 from harness.profiles import Limits, Profile
 
