@@ -128,6 +128,8 @@ TABLE = _table()
 FIRST_BYTE = {v: TABLE.index(v) for v in VARIANTS}
 
 
+_MAY_BLOCK = frozenset({Op.SEND, Op.RECV, Op.CLOSESOCKET})
+
 # --- syntactic state -------------------------------------------------------------------
 
 
@@ -141,23 +143,25 @@ class _State:
     ops: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=lambda: {"s": 0, "c": 0, "o": 0})
     maybe_blocked: set[int] = field(default_factory=set)
+    #: (runnable threads, runnable then maybe-blocked), recomputed when maybe_blocked changes
+    order: tuple[list[int], list[int]] = ([0, 1, 2, 3], [0, 1, 2, 3])
 
     def fresh(self, letter: str) -> str:
         self.counts[letter] += 1
         return f"{letter}{self.counts[letter]}"
 
-    def thread_order(self) -> tuple[list[int], list[int]]:
+    def _reorder(self) -> None:
         runnable = [t for t in range(4) if t not in self.maybe_blocked]
-        return runnable, runnable + sorted(self.maybe_blocked)
+        self.order = (runnable, runnable + sorted(self.maybe_blocked))
 
     def thread(self, bits: int) -> int:
-        runnable, order = self.thread_order()
+        runnable, order = self.order
         if bits >= 4 and runnable:
             return runnable[(bits - 4) % len(runnable)]
         return order[bits % 4]
 
     def thread_bits(self, t: int) -> int:
-        runnable, order = self.thread_order()
+        runnable, order = self.order
         return 4 + runnable.index(t) if t in runnable else order.index(t)
 
     def descriptor(self, sel: int) -> Target:
@@ -188,19 +192,25 @@ class _State:
         if step.bind is not None:
             letter = step.bind[0]
             self.counts[letter] = max(self.counts[letter], int(step.bind[1:]))
-            {"s": self.live, "c": self.peers, "o": self.ops}[letter].append(step.bind)
+            names = self.live if letter == "s" else self.peers if letter == "c" else self.ops
+            names.append(step.bind)
         if step.op == Op.CLOSESOCKET and isinstance(step.target, Var):
             name = step.target.name
             if name in self.live:
                 self.live.remove(name)
                 if name not in self.stale:
                     self.stale.append(name)
+        before = len(self.maybe_blocked)
         if step.thread is None:
             self.maybe_blocked.clear()
-        elif step.op in (Op.SEND, Op.RECV, Op.CLOSESOCKET):
-            self.maybe_blocked.add(step.thread)
+        elif step.op in _MAY_BLOCK:
+            if step.thread not in self.maybe_blocked:
+                self.maybe_blocked.add(step.thread)
+                before = -1
         else:
             self.maybe_blocked.discard(step.thread)
+        if len(self.maybe_blocked) != before:
+            self._reorder()
 
 
 # --- decoding --------------------------------------------------------------------------
@@ -243,19 +253,13 @@ def decode(data: bytes, profile: Profile = DOCUMENTED, max_steps: int | None = N
 
 def _program(steps: tuple[Step, ...], profile: Profile, limits: Limits) -> Program:
     return Program(
-        tuple(_numbered(steps)),
+        steps,
         profile,
         limits,
         has_profile=True,
         has_limits=limits != Limits(),
         slots=variable_slots(steps),
     )
-
-
-def _numbered(steps: tuple[Step, ...]) -> list[Step]:
-    import dataclasses
-
-    return [dataclasses.replace(s, line=i + 1) for i, s in enumerate(steps)]
 
 
 def _decode_step(state: _State, v: Variant, sel: int, b: int, c: int) -> Step | None:

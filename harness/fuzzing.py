@@ -17,8 +17,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 from harness.encoding import decode
 from harness.engines import load_engine
@@ -33,7 +35,7 @@ SIDES_ENV = "WSA_FUZZ_SIDES"
 FINDINGS_ENV = "WSA_FUZZ_FINDINGS"
 MAX_STEPS_ENV = "WSA_FUZZ_MAX_STEPS"
 DEFAULT_SIDES = "core/documented,reference/documented"
-DEFAULT_MAX_STEPS = 24
+DEFAULT_MAX_STEPS = 20
 
 
 class DivergenceFound(HarnessError):
@@ -90,30 +92,35 @@ class DifferentialTarget:
         """The finding for ``data``, or None when the invariant holds."""
         program = self.program(data)
         code = lower(program)
-        ca = tuple(self.mod_a.run_lowered(code, self.a.profile, program.limits))
-        cb = tuple(self.mod_b.run_lowered(code, self.b.profile, program.limits))
+        bad: list[str] = []
+        ca = self._run(self.a, self.mod_a, code, program, bad)
+        cb = self._run(self.b, self.mod_b, code, program, [] if bad else bad)
         if ca != cb:
-            d = locate(program, self.a, self.b, ca, cb)
+            d = locate(program, self.a, self.b, tuple(ca), tuple(cb))
             return Finding(
                 d.signature, data, f"{d.render()}\n\nprogram:\n{format_program(program)}"
             )
         if self.invariant_side is not None:
-            bad = self._invariants(program)
             if bad:
                 sig = f"invariant {bad[0].split(':')[0]} [{self.invariant_side.label}]"
                 text = "\n".join(bad)
                 return Finding(sig, data, f"{sig}\n{text}\n\nprogram:\n{format_program(program)}")
         return None
 
-    def _invariants(self, program: Program) -> list[str]:
-        from harness.reference import Engine
-        from harness.runner import stepwise
-
-        assert self.invariant_side is not None
-        engine = Engine(self.invariant_side.profile, program.limits)
-        for _ in stepwise(program, engine):
-            pass
-        return engine.check_invariants()
+    @staticmethod
+    def _run(
+        side: Side, module: ModuleType, code: array[int], program: Program, bad: list[str]
+    ) -> array[int]:
+        """One side's canonical trace.  A reference side runs on an engine
+        object, so that the invariants are checked on the same final state;
+        violations are appended to ``bad``."""
+        if side.engine != "reference":
+            out: array[int] = module.run_lowered(code, side.profile, program.limits)
+            return out
+        engine = module.Engine(side.profile, program.limits)
+        out = module.run_engine(code, engine)
+        bad.extend(engine.check_invariants())
+        return out
 
     def __call__(self, data: bytes) -> None:
         finding = self.check(data)

@@ -82,7 +82,7 @@ class Divergence:
             for i in range(first, self.step):
                 lines.append(f"    {format_step(self.program.steps[i])}")
             step = self.program.steps[self.step]
-            lines.append(f">>> {format_step(step)}    ({where}:{step.line})")
+            lines.append(f">>> {format_step(step)}    ({where}:{step.line or self.step + 1})")
         else:
             lines.append(
                 f"    (all {len(self.program.steps)} steps agree; the final snapshot differs)"

@@ -53,7 +53,7 @@ class Engine:
     # --- the interface ---------------------------------------------------------
 
     def step(self, op: int, thread: int, target: int, x1: int, x2: int, x3: int) -> tuple[int, ...]:
-        bound, result = self.step_explained(Op(op), thread, target, x1, x2, x3)
+        bound, result = self.step_explained(op, thread, target, x1, x2, x3)  # type: ignore[arg-type]
         events = [e for e, _ in self.world.events]
         return (bound, *result, len(events), *(v for e in events for v in e))
 
@@ -189,18 +189,19 @@ class Engine:
 
 def run_lowered(lowered: Sequence[int] | bytes, profile: Profile, limits: Limits) -> array[int]:
     """Run a lowered program (harness.program.lower) and return its canonical trace."""
-    code = _frombytes(lowered) if isinstance(lowered, bytes) else array("q", lowered)
-    nslots = code[0]
-    slots = [0] * nslots
-    engine = Engine(profile, limits)
+    return run_engine(lowered, Engine(profile, limits))
+
+
+def run_engine(lowered: Sequence[int] | bytes, engine: Engine) -> array[int]:
+    """Run a lowered program on ``engine``; the engine keeps its final state."""
+    code = _frombytes(lowered) if isinstance(lowered, bytes) else lowered
+    slots = [0] * code[0]
     nsteps = (len(code) - 1) // RECORD_WIDTH
     out = array("q", [nsteps])
-    for i in range(nsteps):
-        op, thread, bind, tk, tv, x1, x2, x3 = code[
-            1 + i * RECORD_WIDTH : 1 + (i + 1) * RECORD_WIDTH
-        ]
-        target = slots[tv] if tk == TARGET_SLOT else tv
-        record = engine.step(op, thread, target, x1, x2, x3)
+    step = engine.step
+    for i in range(1, 1 + nsteps * RECORD_WIDTH, RECORD_WIDTH):
+        op, thread, bind, tk, tv, x1, x2, x3 = code[i : i + RECORD_WIDTH]
+        record = step(op, thread, slots[tv] if tk == TARGET_SLOT else tv, x1, x2, x3)
         if bind >= 0:
             slots[bind] = record[0]
         out.extend(record)
