@@ -3,18 +3,25 @@
 ``WSA_HARNESS_NO_CORE=1`` selects pure-Python mode explicitly: the core is
 then never imported and asking for it is an error.  Otherwise a missing core
 is an error with instructions, never a silent fallback.
+
+``WSA_HARNESS_CORE_PATH=/path/to/_core.*.so`` makes :func:`load_engine` load
+the core from that file (as ``harness._core``) instead of the package's own.
+Only the bug-finding benchmark (``wsa-harness bench``) sets it, to run a
+campaign against a mutant core built outside the working tree.
 """
 
 from __future__ import annotations
 
 import os
-from importlib import import_module
+import sys
+from importlib import import_module, util
 from types import ModuleType
 
 from harness.errors import HarnessError
 
 ENGINES = ("reference", "core")
 NO_CORE_ENV = "WSA_HARNESS_NO_CORE"
+CORE_PATH_ENV = "WSA_HARNESS_CORE_PATH"
 
 
 class EngineError(HarnessError):
@@ -38,6 +45,8 @@ def load_engine(name: str) -> ModuleType:
         raise EngineError(f"unknown engine {name!r} (known: {', '.join(ENGINES)})")
     if no_core():
         raise EngineError(f"the compiled core is disabled by {NO_CORE_ENV}=1")
+    if path := os.environ.get(CORE_PATH_ENV):
+        return _load_core_file(path)
     try:
         return import_module("harness._core")
     except ImportError as exc:
@@ -45,3 +54,23 @@ def load_engine(name: str) -> ModuleType:
             "the compiled core harness._core is not built: run `make` (or "
             f"`pip install .`), or set {NO_CORE_ENV}=1 for pure-Python mode ({exc})"
         ) from None
+
+
+def _load_core_file(path: str) -> ModuleType:
+    """The core compiled at ``path``, imported once as ``harness._core``."""
+    loaded = sys.modules.get("harness._core")
+    if loaded is not None:
+        if os.path.realpath(getattr(loaded, "__file__", "") or "") != os.path.realpath(path):
+            raise EngineError(f"{CORE_PATH_ENV}={path}: another harness._core is already loaded")
+        return loaded
+    spec = util.spec_from_file_location("harness._core", path)
+    if spec is None or spec.loader is None or not os.path.isfile(path):
+        raise EngineError(f"{CORE_PATH_ENV}={path}: not a compiled core module")
+    module = util.module_from_spec(spec)
+    sys.modules["harness._core"] = module
+    try:
+        spec.loader.exec_module(module)
+    except ImportError as exc:
+        del sys.modules["harness._core"]
+        raise EngineError(f"{CORE_PATH_ENV}={path}: cannot load it ({exc})") from None
+    return module
