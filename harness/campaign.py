@@ -50,6 +50,8 @@ class Config:
     max_steps: int = DEFAULT_MAX_STEPS
     seeds: Path | None = None
     extra: list[str] = field(default_factory=list)
+    #: extra environment for the fuzzing child only (e.g. an instrumented core)
+    env: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -133,6 +135,7 @@ class Campaign:
         self.done = {p.stem for p in self.repro_dir.glob("*.wsa")}
         a, b = cfg.sides
         env = dict(os.environ)
+        env.update(cfg.env)
         env[SIDES_ENV] = f"{a.engine}/{a.profile.name},{b.engine}/{b.profile.name}"
         env[FINDINGS_ENV] = str(self.findings)
         env[MAX_STEPS_ENV] = str(cfg.max_steps)
