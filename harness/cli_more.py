@@ -41,6 +41,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     fuzz.add_argument("--corpus", type=Path, help="corpus folder (default OUT/corpus)")
     fuzz.add_argument("--out", type=Path, default=Path("fuzz-out"), help="output folder")
     fuzz.add_argument("--max-steps", type=_positive, default=None, help="steps per program")
+    fuzz.add_argument(
+        "--native",
+        action="store_true",
+        help="fuzz a clang -fsanitize=fuzzer-no-link build of the core, so libFuzzer counts "
+        "its edges too (built in build/native-coverage; needs clang)",
+    )
     fuzz.add_argument("libfuzzer", nargs="*", help="libFuzzer flags, after --")
 
     mini = sub.add_parser("minimize", help="minimize a divergent program, keeping its signature")
@@ -98,6 +104,14 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     bad = [f for f in cfg.extra if not f.startswith("-")]
     if bad:
         raise HarnessError(f"libFuzzer flags must start with '-': {' '.join(bad)}")
+    if args.native:
+        from harness import native
+
+        if "core" not in (a.engine, b.engine):  # type: ignore[attr-defined]
+            raise HarnessError("--native instruments the core: give --engines with core")
+        print(f"building the native-coverage core in {native.build_dir('coverage')}", flush=True)
+        native.build("coverage")
+        cfg.env = {native.CORE_DIR_ENV: str(native.core_dir("coverage"))}
     summary = Campaign(cfg).run()
     return 130 if summary.interrupted else 0
 
