@@ -24,6 +24,7 @@ PYTEST_ARGS ?=
 FUZZ_TIME ?= 60
 
 .PHONY: all venv build test lint format fuzz bench clean distclean FORCE
+.PHONY: clang fuzz-native test-sanitize soak
 
 all: venv
 
@@ -72,6 +73,32 @@ format: $(DEPS_STAMP)
 
 fuzz: $(CORE_STAMP)
 	$(VENV)/bin/wsa-harness fuzz --time $(FUZZ_TIME) --engines core,reference --profiles documented
+
+# Instrumented builds of the core (harness/native.py), each in build/native-*/ so the
+# in-place core stays as it is.  clang is Debian's, installed with apt-get if missing.
+SANITIZE_FUZZ_RUNS ?= 20000
+SANITIZE_PYTEST_ARGS ?=
+
+clang:
+	@command -v clang >/dev/null 2>&1 || { \
+		echo "clang not found: installing Debian's clang with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang; }
+
+# The differential campaign with the core built with -fsanitize=fuzzer-no-link.
+fuzz-native: $(CORE_STAMP) clang
+	$(VENV)/bin/wsa-harness fuzz --native --time $(FUZZ_TIME) --engines core,reference --profiles documented
+
+# The whole test suite, then a bounded fuzz run, on the core built with ASan + UBSan.
+test-sanitize: $(CORE_STAMP) clang
+	$(PY) -m harness.native exec sanitize -- $(PY) -m pytest -p no:cacheprovider $(SANITIZE_PYTEST_ARGS)
+	rm -rf build/native-sanitize/fuzz-corpus
+	$(VENV)/bin/wsa-harness corpus export corpus/seeds --out build/native-sanitize/fuzz-corpus
+	$(PY) -m harness.native exec sanitize -- $(PY) fuzz/fuzz_differential.py \
+		-runs=$(SANITIZE_FUZZ_RUNS) -seed=1 build/native-sanitize/fuzz-corpus
+
+# 10^7 steps of mixed churn on the core, RSS sampled (bench/soak.py).
+soak: $(CORE_STAMP)
+	$(PY) bench/soak.py $(SOAK_ARGS)
 
 bench: $(CORE_STAMP)
 	$(PY) -m pytest bench --benchmark-only $(PYTEST_ARGS)
