@@ -4,7 +4,7 @@ Layout::
 
     byte 0        header: bit 0 prelude `t0: startup 2.2`, bit 1 prelude
                   `t2: startup 2.2`, bit 2 prelude `t0: s1 = socket stream` +
-                  `t0: c1 = connect s1` (with bit 0), bits 3-4 limits preset
+                  `t0: c1 = connect s1` (with bit 0), bits 3-5 limits preset
     then 4 bytes per step: OP, SEL, B, C      (a trailing partial step is ignored)
 
 * **OP** picks a step *variant* from a fixed 256-entry table, weighted toward
@@ -38,6 +38,10 @@ LIMIT_PRESETS = (
     Limits(sndbuf=100, window=100),
     Limits(sockets=2, descriptors=2, sndbuf=1, window=1),
     Limits(sockets=4, descriptors=4, sndbuf=1000, window=300),
+    Limits(sndbuf=100),
+    Limits(sockets=1),
+    Limits(descriptors=1),
+    Limits(sndbuf=0, window=0),
 )
 STEP_BYTES = 4
 
@@ -247,7 +251,7 @@ def decode(data: bytes, profile: Profile = DOCUMENTED, max_steps: int | None = N
         if decoded is not None:
             steps.append(decoded)
             state.after(decoded)
-    limits = LIMIT_PRESETS[(header >> 3) & 3]
+    limits = LIMIT_PRESETS[(header >> 3) & 7]
     return _program(tuple(steps), profile, limits)
 
 
