@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.fsutil import write_atomic
+from harness.known import describe
 from harness.minimize import minimize
 from harness.oracle import Divergence, Side, diff
 from harness.profiles import SWITCHES, Profile
@@ -93,7 +94,7 @@ def _header(
     lines.append(f"  {d.a.label}: {' '.join(d.a_text[:-1]) or d.a_text[0]}")
     lines.append(f"  {d.b.label}: {' '.join(d.b_text[:-1]) or d.b_text[0]}")
     if attribution is not None:
-        lines.append(f"attribution: {', '.join(attribution) or 'no single switch or pair'}")
+        lines.append(f"attribution: {describe(attribution) or 'no single switch or pair'}")
     if raw_name:
         lines.append(f"raw input: {raw_name}")
     return tuple(lines)
