@@ -38,7 +38,7 @@ from harness.syntax import (
     usage_words,
 )
 
-__all__ = ["parse", "parse_file"]
+__all__ = ["StepParser", "parse", "parse_file"]
 
 _PREFIX_RE = re.compile(r"([A-Za-z0-9_]+)\s*:\s*")
 _BIND_RE = re.compile(r"([A-Za-z0-9_]+)\s*=\s*")
@@ -69,6 +69,37 @@ def parse_file(path: str | os.PathLike[str]) -> Program:
         line = data[: exc.start].count(b"\n") + 1
         raise ProgramError(filename, line, "invalid UTF-8") from None
     return parse(text, filename)
+
+
+class StepParser:
+    """Reads a program one step line at a time, with the checks :func:`parse`
+    makes (the stepwise :class:`harness.stack.Stack` builds its program so).
+
+    A bad line raises ProgramError naming ``filename`` and the line's number
+    (its step number) and leaves the parser as it was.
+    """
+
+    def __init__(self, filename: str = "<steps>") -> None:
+        self._parser = _Parser(filename)
+
+    @property
+    def bound(self) -> frozenset[str]:
+        """The variables bound so far."""
+        return frozenset(self._parser.bound)
+
+    def step(self, line: str) -> Step:
+        """Parse ``line`` as the next step (no ``->`` expectation, no comment)."""
+        parser = self._parser
+        number = len(parser.steps) + 1
+        code, comment = split_comment(line)
+        code = code.strip()
+        try:
+            if comment is not None or not code or code[0] in "@!" or "->" in code:
+                raise LineError(f"expected one step without '->' or a comment, got {q(line)}")
+            parser.step(number, code, None)
+        except LineError as exc:
+            raise ProgramError(parser.filename, number, exc.message) from None
+        return parser.steps[-1]
 
 
 def _plural(n: int) -> str:
