@@ -14,7 +14,7 @@ from pathlib import Path
 
 from harness import __version__
 from harness.engines import ENGINES, default_engine
-from harness.errors import HarnessError
+from harness.errors import HarnessError, ProgramError
 from harness.profiles import PROFILES, get_profile
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -88,6 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
+    except ProgramError as exc:  # already FILE:LINE: message
+        print(exc, file=sys.stderr)
+        return EXIT_FAIL
     except HarnessError as exc:
         print(f"wsa-harness: {exc}", file=sys.stderr)
         return EXIT_FAIL
@@ -95,6 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("wsa-harness: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        return EXIT_FAIL
+    except OSError as exc:  # an output file or folder that cannot be written
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"wsa-harness: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_FAIL
 
 
