@@ -33,6 +33,10 @@ __version__ = "0.1.0"
 if _core_dir := _os.environ.get("WSA_HARNESS_CORE_DIR"):
     __path__.insert(0, _core_dir)
 
+# The module harness.minimize is loaded before the name is bound to the API
+# function: importing a submodule for the first time sets the package's
+# attribute of that name, which would otherwise replace the function.
+import harness.minimize as _minimize_module  # noqa: E402, F401
 from harness.api import diff, minimize, parse, run  # noqa: E402
 from harness.errors import HarnessError, ProgramError  # noqa: E402
 from harness.oracle import Divergence, Side  # noqa: E402
