@@ -107,14 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def load_program(path: str) -> object:
     """Parse a file; file-system problems become HarnessErrors."""
-    from harness.parser import parse_file
+    from harness.api import read_program
 
-    try:
-        return parse_file(path)
-    except IsADirectoryError:
-        raise HarnessError(f"{path}: is a directory") from None
-    except OSError as exc:
-        raise HarnessError(f"{path}: {exc.strerror or exc}") from None
+    return read_program(path)
 
 
 def _load_all(files: Sequence[str]) -> tuple[list[object], int]:
@@ -129,9 +124,10 @@ def _load_all(files: Sequence[str]) -> tuple[list[object], int]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from harness.api import run
     from harness.fsutil import write_atomic
     from harness.render import format_program, with_expectations
-    from harness.runner import check, run
+    from harness.runner import check
 
     engine = args.engine or default_engine()
     profile = get_profile(args.profile) if args.profile else None
@@ -240,13 +236,13 @@ def sides_from_args(
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from harness.oracle import Side, diff
+    from harness.api import diff
 
     programs, failures = _load_all(args.files)
     diverged = 0
     for program in programs:
         (ea, pa), (eb, pb) = sides_from_args(args.engines, args.profiles, program.profile.name)  # type: ignore[attr-defined]
-        d = diff(program, Side.parse(ea, pa), Side.parse(eb, pb))  # type: ignore[arg-type]
+        d = diff(program, (ea, pa), (eb, pb))  # type: ignore[arg-type]
         name = program.filename  # type: ignore[attr-defined]
         if d is None:
             print(f"{name}: agree [{ea}/{pa}|{eb}/{pb}]")
