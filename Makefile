@@ -1,7 +1,7 @@
 # wsa-harness developer tasks.  `make` alone sets up .venv and builds the core.
 #
 # Set-up is two stamps in the venv:
-#   $(DEPS_STAMP)  venv, build requirements, editable install with [test,lint];
+#   $(DEPS_STAMP)  venv, build requirements, editable install with [test,lint,bench];
 #                  redone when pyproject.toml or setup.py changes.
 #   $(CORE_STAMP)  harness/_core.pyx (and any .pxd/.pxi) compiled in place;
 #                  redone when they change.  Skipped while the .pyx does not exist.
@@ -40,7 +40,7 @@ $(DEPS_STAMP): pyproject.toml setup.py | $(PY)
 	@# The build requirements go into the venv too, so `setup.py build_ext` can rebuild the core.
 	$(PY) -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"]))' > $(VENV)/build-requirements.txt
 	$(PIP) install --upgrade -r $(VENV)/build-requirements.txt
-	$(PIP) install --no-build-isolation -e '.[test,lint]'
+	$(PIP) install --no-build-isolation -e '.[test,lint,bench]'
 	touch $@
 
 $(CORE_STAMP): $(DEPS_STAMP) $(CORE_SOURCES) $(CORE_MISSING)
