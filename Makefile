@@ -107,6 +107,40 @@ soak: $(CORE_STAMP)
 bench: $(CORE_STAMP)
 	$(PY) -m pytest bench --benchmark-only $(PYTEST_ARGS)
 
+# Conformance against real implementations (docs/conformance.md): both engines over
+# the seed corpus and conformance/programs.  Installs wine64 and the MinGW compiler
+# with apt when they are missing (Debian, as root).  Build output and the private
+# WINEPREFIX live in build/conformance/.
+MINGW_CC ?= x86_64-w64-mingw32-gcc
+CONFORMANCE_DRIVER = build/conformance/wsa-driver.exe
+CONFORMANCE_CORPORA ?= corpus/seeds conformance/programs
+CONFORMANCE_ARGS ?=
+.PHONY: conformance conformance-deps conformance-driver
+
+conformance-deps:
+	@missing=""; \
+	command -v $(MINGW_CC) >/dev/null || missing="$$missing gcc-mingw-w64-x86-64"; \
+	{ command -v wine64 || command -v wine || test -x /usr/lib/wine/wine64; } >/dev/null \
+		|| missing="$$missing wine64"; \
+	if [ -n "$$missing" ]; then \
+		echo "apt-get install$$missing"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+conformance-driver: $(CONFORMANCE_DRIVER)
+
+$(CONFORMANCE_DRIVER): conformance/wine/driver.c
+	@mkdir -p $(@D)
+	$(MINGW_CC) -O2 -Wall -Wextra -o $@ $< -lws2_32
+
+conformance: $(CORE_STAMP) conformance-deps
+	$(MAKE) conformance-driver
+	$(VENV)/bin/wsa-harness conformance --engine linux --check \
+		--markdown build/conformance/linux.md $(CONFORMANCE_ARGS) $(CONFORMANCE_CORPORA)
+	$(VENV)/bin/wsa-harness conformance --engine wine --check \
+		--markdown build/conformance/wine.md $(CONFORMANCE_ARGS) $(CONFORMANCE_CORPORA)
+
 clean:
 	rm -rf build/ *.egg-info
 	rm -f harness/*.so harness/_core.c harness/_core.html
