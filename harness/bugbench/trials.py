@@ -1,0 +1,196 @@
+"""One trial: one tool against one built mutant with one seed, in a child.
+
+``harness`` trials use the campaign's own command line
+(:func:`harness.campaign.command`: the same ``-max_len``, dictionary,
+``-timeout`` and stats flags as ``wsa-harness fuzz``) and a fresh corpus
+seeded from ``corpus/seeds`` (:func:`harness.campaign.export_seeds`), plus
+``-seed=N``; only the launcher differs: it runs :func:`.worker.fuzz_main`,
+which stops at the first divergence.  A crash or hang of the target (a
+mutant that corrupts memory or loops) counts as a detection, at the time the
+child ended.  The anchors run :mod:`.worker`'s ``random`` and ``hypothesis``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from harness.bugbench.mutants import REPO
+from harness.bugbench.worker import DETECTED_EXIT, RESULT_ENV
+from harness.engines import CORE_PATH_ENV
+from harness.fuzzing import DEFAULT_MAX_STEPS, MAX_STEPS_ENV, SIDES_ENV
+from harness.oracle import Side
+from harness.profiles import get_profile
+
+TOOLS = ("harness", "random", "hypothesis")
+SEEDS = REPO / "corpus" / "seeds"
+#: per-input hang limit for libFuzzer (a hang is a detection)
+HANG_SECONDS = 10
+#: time the parent allows beyond the budget before it kills a child
+GRACE = 60
+_FINAL = re.compile(r"stat::number_of_executed_units:\s+(\d+)")
+
+
+@dataclass(frozen=True)
+class Trial:
+    tool: str
+    mutant: str
+    seed: int
+    detected: bool
+    seconds: float  # to the first detection, or when the trial ended undetected
+    execs: int  # programs run by then (-1: unknown)
+    kind: str  # divergence | exception | crash | timeout | censored
+    signature: str
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> Trial:
+        return cls(**data)  # type: ignore[arg-type]
+
+
+def _env(module: Path, result: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env[CORE_PATH_ENV] = str(module)
+    env[RESULT_ENV] = str(result)
+    env.pop("WSA_HARNESS_CORE_DIR", None)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return env
+
+
+def _launcher(folder: Path) -> Path:
+    path = folder / "bench_target"
+    path.write_text(
+        f"#!{sys.executable}\nimport time\nT0 = time.monotonic()\n"
+        "from harness.bugbench.worker import fuzz_main\nfuzz_main(T0)\n"
+    )
+    path.chmod(0o755)
+    return path
+
+
+def _run_child(cmd: list[str], env: dict[str, str], log: Path, limit: float) -> tuple[int, float]:
+    """Run ``cmd`` in its own session; (exit status, seconds); killed at ``limit``."""
+    start = time.monotonic()
+    with log.open("w") as out:
+        child = subprocess.Popen(
+            cmd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            status = child.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+            status = -signal.SIGKILL
+    return status, time.monotonic() - start
+
+
+def run_trial(
+    tool: str,
+    mutant: str,
+    module: Path,
+    profile: str,
+    seed: int,
+    budget: float,
+    runs: int | None = None,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    keep: Path | None = None,
+) -> Trial:
+    """Run one trial; ``runs`` bounds it by programs instead of time (tests).
+    ``keep`` names a folder to keep the trial's files in (else a temp one)."""
+    work = keep or Path(tempfile.mkdtemp(prefix=f"wsa-trial-{tool}-"))
+    work.mkdir(parents=True, exist_ok=True)
+    result = work / "result.json"
+    result.unlink(missing_ok=True)
+    env = _env(module, result)
+    limit = (budget if runs is None else 3600.0) + GRACE
+    try:
+        if tool == "harness":
+            cmd = _harness_command(work, profile, seed, budget, runs, max_steps)
+            env[SIDES_ENV] = f"core/{profile},reference/{profile}"
+            env[MAX_STEPS_ENV] = str(max_steps)
+            env.pop("WSA_FUZZ_FINDINGS", None)
+        elif tool in ("random", "hypothesis"):
+            cmd = [sys.executable, "-m", "harness.bugbench.worker", tool, "--out", str(result),
+                   "--profile", profile, "--budget", str(budget if runs is None else 1e9),
+                   "--seed", str(seed), "--max-steps", str(max_steps)]  # fmt: skip
+            if runs is not None:
+                cmd += ["--runs", str(runs)]
+        else:
+            raise ValueError(f"unknown tool {tool!r}")
+        status, elapsed = _run_child(cmd, env, work / "log.txt", limit)
+        return _outcome(tool, mutant, seed, budget if runs is None else None, status, elapsed, work)
+    finally:
+        if keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _harness_command(
+    work: Path, profile: str, seed: int, budget: float, runs: int | None, max_steps: int
+) -> list[str]:
+    from harness.campaign import Config, command, export_seeds
+
+    corpus = work / "corpus"
+    corpus.mkdir(exist_ok=True)
+    (work / "crashes").mkdir(exist_ok=True)
+    export_seeds(SEEDS, corpus)
+    side = get_profile(profile)
+    cfg = Config(
+        sides=(Side("core", side), Side("reference", side)), out=work, corpus=corpus,
+        time=None if runs is not None else max(1, math.ceil(budget)), runs=runs,
+        max_steps=max_steps, extra=[f"-seed={seed}", f"-timeout={HANG_SECONDS}"],
+    )  # fmt: skip
+    cmd = command(cfg, corpus)
+    cmd[0] = str(_launcher(work))
+    return cmd
+
+
+def _outcome(
+    tool: str, mutant: str, seed: int, budget: float | None, status: int, elapsed: float,
+    work: Path,
+) -> Trial:  # fmt: skip
+    result = work / "result.json"
+    log = (work / "log.txt").read_text(errors="replace")
+    if result.exists():
+        data = json.loads(result.read_text())
+        detected, seconds = bool(data["detected"]), float(data["seconds"])
+        execs, kind, sig = int(data["execs"]), str(data["kind"]), str(data["signature"])
+    elif tool == "harness" and status not in (0, DETECTED_EXIT) and status != -signal.SIGKILL:
+        # libFuzzer saw the target crash or hang: a detection, at the child's end
+        hang = "libFuzzer: timeout" in log
+        found = _FINAL.findall(log)
+        detected, seconds, kind = True, elapsed, "timeout" if hang else "crash"
+        execs, sig = int(found[-1]) if found else -1, _last_error_line(log)
+    elif tool == "harness" and status == 0:
+        found = _FINAL.findall(log)
+        detected, seconds, execs, kind, sig = (
+            False,
+            elapsed,
+            int(found[-1]) if found else -1,
+            "censored",
+            "",
+        )
+    else:
+        tail = "\n".join(log.splitlines()[-15:])
+        raise RuntimeError(f"{tool} trial ended with status {status} and no result:\n{tail}")
+    if budget is not None and (not detected or seconds > budget):
+        detected, seconds, kind = False, budget, "censored"
+    return Trial(tool, mutant, seed, detected, seconds, execs, kind, sig)
+
+
+def _last_error_line(log: str) -> str:
+    for line in reversed(log.splitlines()):
+        if "ERROR" in line or "Error" in line or "ALARM" in line:
+            return line.strip()[:200]
+    return "crash"

@@ -1,0 +1,169 @@
+"""What runs inside one trial's process (one tool, one mutant, one seed).
+
+The mutant core is the one ``WSA_HARNESS_CORE_PATH`` names; each entry point
+writes its outcome as JSON to the file ``WSA_BENCH_RESULT`` (or ``--out``)
+the moment the first divergence shows, and stops.  Times count from the
+start of the process (``T0``), imports and seed loading included, the same
+way for every tool.
+
+* :func:`fuzz_main`: the atheris campaign target, started by libFuzzer with
+  the campaign's flags (:mod:`.trials` writes the launcher).
+* ``python -m harness.bugbench.worker random|hypothesis ...``: the anchors.
+"""
+
+from __future__ import annotations
+
+import time
+
+T0 = time.monotonic()
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import random  # noqa: E402
+import sys  # noqa: E402
+from dataclasses import asdict, dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from harness.oracle import Side  # noqa: E402
+
+RESULT_ENV = "WSA_BENCH_RESULT"
+DETECTED_EXIT = 77
+
+
+@dataclass
+class Outcome:
+    detected: bool
+    seconds: float
+    execs: int
+    kind: str = "censored"  # divergence | exception | crash | timeout | censored
+    signature: str = ""
+
+    def write(self, path: Path) -> None:
+        from harness.fsutil import write_atomic
+
+        write_atomic(path, json.dumps(asdict(self)) + "\n")
+
+
+def _since_start() -> float:
+    return round(time.monotonic() - T0, 4)
+
+
+def _sides(profile: str) -> tuple[Side, Side]:
+    return Side.parse("core", profile), Side.parse("reference", profile)
+
+
+def fuzz_main(t0: float) -> None:
+    """The campaign target (harness.fuzz_target) that stops at the first divergence."""
+    import atheris
+
+    with atheris.instrument_imports(include=["harness.reference"]):
+        import harness.reference  # noqa: F401
+    from harness.fuzzing import target_from_env
+
+    target = target_from_env()
+    out = Path(os.environ[RESULT_ENV])
+    execs = 0
+
+    def stop(kind: str, signature: str) -> None:
+        Outcome(True, round(time.monotonic() - t0, 4), execs, kind, signature).write(out)
+        os._exit(DETECTED_EXIT)
+
+    def one(data: bytes) -> None:
+        nonlocal execs
+        execs += 1
+        try:
+            finding = target.check(data)
+        except Exception as exc:  # a core that raises is a detected bug too
+            stop("exception", repr(exc)[:200])
+        else:
+            if finding is not None:
+                stop("divergence", finding.signature)
+
+    atheris.Setup(list(sys.argv), one)
+    atheris.Fuzz()
+
+
+def run_random(profile: str, budget: float, seed: int, runs: int | None, max_steps: int) -> Outcome:
+    """Pure random programs: the decoder on random bytes, no feedback."""
+    from harness.encoding import STEP_BYTES
+    from harness.fuzzing import DifferentialTarget
+
+    target = DifferentialTarget(_sides(profile), None, max_steps)
+    rng = random.Random(seed)
+    deadline = T0 + budget
+    execs = 0
+    while (runs is None or execs < runs) and time.monotonic() < deadline:
+        data = rng.randbytes(rng.randint(1, 1 + STEP_BYTES * max_steps))
+        execs += 1
+        try:
+            finding = target.check(data)
+        except Exception as exc:
+            return Outcome(True, _since_start(), execs, "exception", repr(exc)[:200])
+        if finding is not None:
+            return Outcome(True, _since_start(), execs, "divergence", finding.signature)
+    return Outcome(False, _since_start(), execs)
+
+
+def run_hypothesis(profile: str, budget: float, seed: int, runs: int | None) -> Outcome:
+    """The lockstep state machine, rerun with fresh seeds until failure or budget."""
+    from hypothesis import HealthCheck, Phase, settings
+    from hypothesis import seed as hseed
+    from hypothesis.stateful import run_state_machine_as_test
+
+    from harness.bugbench.machine import BudgetOver, lockstep_machine
+    from harness.engines import load_engine
+    from harness.profiles import get_profile
+
+    core, ref = load_engine("core"), load_engine("reference")
+    deadline = T0 + budget
+    execs = 0
+    first: Outcome | None = None
+
+    def on_case() -> None:
+        nonlocal execs
+        execs += 1
+
+    def on_divergence(text: str) -> None:
+        nonlocal first
+        if first is None:
+            first = Outcome(True, _since_start(), execs, "divergence", text[:200])
+
+    machine = lockstep_machine(core, ref, get_profile(profile), deadline, on_case, on_divergence)
+    config = settings(
+        max_examples=20, phases=[Phase.generate], database=None, deadline=None,
+        suppress_health_check=list(HealthCheck), print_blob=False,
+    )  # fmt: skip
+    rng = random.Random(seed)
+    while first is None and time.monotonic() < deadline and (runs is None or execs < runs):
+        hseed(rng.getrandbits(64))(machine)
+        try:
+            run_state_machine_as_test(machine, settings=config)
+        except BudgetOver:
+            break
+        except Exception as exc:
+            if first is None:  # not a divergence: the core raised
+                return Outcome(True, _since_start(), execs, "exception", repr(exc)[:200])
+    return first if first is not None else Outcome(False, _since_start(), execs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m harness.bugbench.worker")
+    p.add_argument("tool", choices=("random", "hypothesis"))
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--profile", default="documented")
+    p.add_argument("--budget", type=float, default=60.0)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--runs", type=int, default=None)
+    p.add_argument("--max-steps", type=int, default=20)
+    args = p.parse_args(argv)
+    if args.tool == "random":
+        outcome = run_random(args.profile, args.budget, args.seed, args.runs, args.max_steps)
+    else:
+        outcome = run_hypothesis(args.profile, args.budget, args.seed, args.runs)
+    outcome.write(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
