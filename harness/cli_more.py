@@ -62,6 +62,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     corpus.add_argument("--out", type=Path, help="export: the folder for the binary seeds")
     corpus.add_argument("--zip", type=Path, help="export: also write this seed-corpus zip")
 
+    bench = sub.add_parser("bench", help="bug-finding benchmark: planted mutants, time to detection")
+    from harness.bugbench.cli import add_arguments
+
+    add_arguments(bench)
+
 
 def _sides(engines: list[str] | None, profiles: list[str] | None) -> tuple[object, object]:
     from harness.cli import sides_from_args
@@ -158,4 +163,11 @@ def cmd_corpus(args: argparse.Namespace) -> int:
     return corpus.update(args.dir)
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from harness.bugbench.cli import cmd_bench as run
+
+    return run(args)
+
+
 COMMANDS.update({"fuzz": cmd_fuzz, "minimize": cmd_minimize, "corpus": cmd_corpus})
+COMMANDS["bench"] = cmd_bench
