@@ -1,0 +1,128 @@
+"""The conformance oracle: a real run against the model, on what the engine declares.
+
+For one program and one external engine:
+1. if a step cannot run there, every profile's verdict is *skipped* with the
+   first such step (:func:`harness.external.session.unsupported`);
+2. the model runs under each profile, giving its projected observations and
+   its cut (:mod:`harness.external.model`);
+3. the real engine runs once, as far as the furthest cut;
+4. per profile, the steps before the cut are compared on the declared
+   observables: the first difference makes the verdict *differ*; otherwise a
+   cut or an early stop of the real run makes it *skipped*, and a full match
+   *agree*.  An engine failure is an *error*.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.constants import Op
+from harness.external import (
+    COMPLETIONS,
+    OVERLAPPED,
+    PEER,
+    RESULTS,
+    ExternalEngine,
+    Observation,
+    RealRun,
+)
+from harness.external.model import ModelRun, model_run
+from harness.external.session import unsupported
+from harness.profiles import Profile
+from harness.program import Program
+from harness.render import format_step
+
+AGREE, DIFFER, SKIPPED, ERROR = "agree", "differ", "skipped", "error"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    kind: str
+    #: skipped/error: why; differ: a one-line summary.
+    reason: str = ""
+    #: differ: the rendered first differing step.
+    detail: tuple[str, ...] = ()
+    #: How many steps were compared.
+    compared: int = 0
+
+    def summary(self) -> str:
+        if self.kind == AGREE:
+            return f"agree ({self.compared} steps)"
+        return f"{self.kind}: {self.reason}"
+
+
+def _category(op: Op) -> str:
+    if op in (Op.PEER_RECV, Op.PEER_SEND, Op.PEER_CLOSE, Op.PEER_RESET):
+        return PEER
+    if op in (Op.OVL, Op.SLEEPEX):
+        return OVERLAPPED
+    return RESULTS
+
+
+def judge(
+    program: Program,
+    profile: Profile,
+    engine: str,
+    observables: frozenset[str],
+    model: ModelRun,
+    real: RealRun,
+) -> Verdict:
+    """Compare one real run with the model run under one profile."""
+    limit = model.cut[0] if model.cut else len(program.steps)
+    n = min(limit, len(real.observations))
+    for i in range(n):
+        step = program.steps[i]
+        want, got = model.observations[i], real.observations[i]
+        diff = _differs(step.op, want, got, observables)
+        if diff:
+            where = f"line {step.line}: `{format_step(step)}`"
+            detail = (
+                f"{program.filename}:{step.line}: {format_step(step)}",
+                f"  model ({profile.name}): {_show(want, diff)}",
+                f"  {engine}: {_show(got, diff)}",
+            )
+            return Verdict(DIFFER, f"{where}: {diff}", detail, i + 1)
+    if real.stopped and real.stopped[0] < limit:
+        kind = ERROR if real.failed else SKIPPED
+        return Verdict(kind, real.stopped[1], compared=n)
+    if model.cut:
+        return Verdict(
+            SKIPPED, f"stopped at {model.cut[1]}; the {n} steps before agree", compared=n
+        )
+    return Verdict(AGREE, compared=n)
+
+
+def _differs(op: Op, want: Observation, got: Observation, observables: frozenset[str]) -> str:
+    if (
+        _category(op) in observables
+        and want.result is not None
+        and got.result is not None
+        and want.result != got.result
+    ):
+        return "result"
+    if COMPLETIONS in observables and want.completions != got.completions:
+        return "completions"
+    return ""
+
+
+def _show(o: Observation, what: str) -> str:
+    if what == "result":
+        return f"-> {o.result}"
+    return "completions: " + (", ".join(o.completions) or "none")
+
+
+def compare_program(
+    program: Program, engine: ExternalEngine, profiles: list[Profile]
+) -> dict[str, Verdict]:
+    """Verdicts for one program under each profile (keyed by profile name)."""
+    caps = engine.capabilities
+    bad = unsupported(program, caps)
+    if bad is not None:
+        return {p.name: Verdict(SKIPPED, bad[1]) for p in profiles}
+    models = {p.name: model_run(program, p, caps) for p in profiles}
+    limit = max(m.cut[0] if m.cut else len(program.steps) for m in models.values())
+    real = engine.run(program, limit)
+    return {
+        p.name: judge(program, p, engine.name, caps.observables, models[p.name], real)
+        for p in profiles
+    }
