@@ -62,6 +62,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     corpus.add_argument("--out", type=Path, help="export: the folder for the binary seeds")
     corpus.add_argument("--zip", type=Path, help="export: also write this seed-corpus zip")
 
+    conformance = sub.add_parser(
+        "conformance", help="run programs against a real implementation (wine, linux)"
+    )
+    from harness.external.cli import add_arguments as conformance_arguments
+
+    conformance_arguments(conformance)
+
     bench = sub.add_parser("bench", help="bug-finding benchmark: planted mutants, time to detection")
     from harness.bugbench.cli import add_arguments
 
@@ -170,4 +177,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 COMMANDS.update({"fuzz": cmd_fuzz, "minimize": cmd_minimize, "corpus": cmd_corpus})
+
+
+def cmd_conformance(args: argparse.Namespace) -> int:
+    from harness.external.cli import cmd_conformance as run
+
+    return run(args)
+
+
+COMMANDS["conformance"] = cmd_conformance
 COMMANDS["bench"] = cmd_bench
