@@ -2,9 +2,8 @@
 
 Layout::
 
-    byte 0        header: bit 0 prelude `t0: startup 2.2`, bit 1 prelude
-                  `t2: startup 2.2`, bit 2 prelude `t0: s1 = socket stream` +
-                  `t0: c1 = connect s1` (with bit 0), bits 3-5 limits preset
+    byte 0        header: bits 0-2 the prelude (PRELUDES: mostly both
+                  startups and a connected `s1`/`c1`), bits 3-5 limits preset
     then 4 bytes per step: OP, SEL, B, C      (a trailing partial step is ignored)
 
 * **OP** picks a step *variant* from a fixed 256-entry table, weighted toward
@@ -27,12 +26,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness.constants import FD_CLOSE, FD_READ, FD_WRITE, MAX_U31, Mode, Op, SockType
+from harness.constants import (
+    DESCRIPTOR_OPS,
+    FD_CLOSE,
+    FD_READ,
+    FD_WRITE,
+    MAX_U31,
+    THREAD_PROCESS,
+    Mode,
+    Op,
+    SockType,
+)
 from harness.errors import HarnessError
 from harness.profiles import DOCUMENTED, Limits, Profile
 from harness.program import Invalid, Program, Raw, Step, Target, Var, variable_slots
 
-HEADER_STARTUP_P0, HEADER_STARTUP_P1, HEADER_CONNECTED = 1, 2, 4
+#: The prelude a header's bits 0-2 select: most programs start initialised
+#: and connected, so random bytes reach the close path instead of stopping at
+#: WSANOTINITIALISED.  Index 0 is the full prelude, 7 none.
+PRELUDE_STEPS = (
+    Step(Op.STARTUP, 0, args=(2, 2)),
+    Step(Op.STARTUP, 2, args=(2, 2)),
+    Step(Op.SOCKET, 0, "s1", args=(SockType.STREAM,)),
+    Step(Op.CONNECT, 0, "c1", Var("s1")),
+)
+PRELUDES = (4, 4, 4, 4, 4, 2, 1, 0)  # how many of PRELUDE_STEPS each header value takes
 LIMIT_PRESETS = (
     Limits(),
     Limits(sndbuf=100, window=100),
@@ -63,28 +81,36 @@ class NotRepresentable(HarnessError):
 
 
 def number(b: int, c: int) -> int:
-    """Two bytes -> a count or time: small exact values, coarse large ones,
-    buffer-edge specials and values near 2**31 - 1."""
-    kind, v = b >> 6, ((b & 63) << 8) | c
+    """Two bytes -> a count or time, by the top two bits of ``b``:
+
+    0. exact values 0..16383;
+    1. small values 0..255 (again: sizes below the buffers are common);
+    2. buffer-edge specials (NUMBER_SPECIAL);
+    3. coarse large values (multiples of 64 up to 524224), or values near
+       2**31 - 1 when bit 5 is set.
+    """
+    kind = b >> 6
     if kind == 0:
-        return v
+        return (b & 63) << 8 | c
     if kind == 1:
-        return v * 64
+        return c
     if kind == 2:
-        return NUMBER_SPECIAL[v % len(NUMBER_SPECIAL)]
-    return MAX_U31 - (v % 16)
+        return NUMBER_SPECIAL[c % len(NUMBER_SPECIAL)]
+    if b & 32:
+        return MAX_U31 - (c % 16)
+    return ((b & 31) << 8 | c) * 64
 
 
 def number_bytes(n: int) -> tuple[int, int]:
     if 0 <= n < 1 << 14:
         return n >> 8, n & 255
-    if n % 64 == 0 and n // 64 < 1 << 14:
+    if n % 64 == 0 and n // 64 < 1 << 13:
         v = n // 64
-        return 64 | v >> 8, v & 255
+        return 192 | v >> 8, v & 255
     if n in NUMBER_SPECIAL:
         return 128, NUMBER_SPECIAL.index(n)
     if 0 <= MAX_U31 - n < 16:
-        return 192, MAX_U31 - n
+        return 224, MAX_U31 - n
     raise NotRepresentable(f"number {n} has no binary form")
 
 
@@ -147,6 +173,9 @@ class _State:
     ops: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=lambda: {"s": 0, "c": 0, "o": 0})
     maybe_blocked: set[int] = field(default_factory=set)
+    #: the process a descriptor variable belongs to (syntactically: the
+    #: binding thread's, or a duplicate's target process)
+    home: dict[str, int] = field(default_factory=dict)
     #: (runnable threads, runnable then maybe-blocked), recomputed when maybe_blocked changes
     order: tuple[list[int], list[int]] = ([0, 1, 2, 3], [0, 1, 2, 3])
 
@@ -158,15 +187,28 @@ class _State:
         runnable = [t for t in range(4) if t not in self.maybe_blocked]
         self.order = (runnable, runnable + sorted(self.maybe_blocked))
 
-    def thread(self, bits: int) -> int:
-        runnable, order = self.order
-        if bits >= 4 and runnable:
-            return runnable[(bits - 4) % len(runnable)]
-        return order[bits % 4]
+    def _preferred(self, target: Target | None) -> list[int]:
+        """Runnable threads, those of the target variable's process first."""
+        runnable = self.order[0]
+        home = self.home.get(target.name) if isinstance(target, Var) else None
+        if home is None:
+            return runnable
+        mine = [t for t in runnable if THREAD_PROCESS[t] == home]
+        return mine or runnable
 
-    def thread_bits(self, t: int) -> int:
-        runnable, order = self.order
-        return 4 + runnable.index(t) if t in runnable else order.index(t)
+    def thread(self, bits: int, target: Target | None) -> int:
+        """Bits 4-7 pick a runnable thread (of the target's process when it
+        has one); bits 0-3 any thread, runnable ones first."""
+        preferred = self._preferred(target)
+        if bits >= 4 and preferred:
+            return preferred[(bits - 4) % len(preferred)]
+        return self.order[1][bits % 4]
+
+    def thread_bits(self, t: int, target: Target | None) -> int:
+        preferred = self._preferred(target)
+        if t in preferred and preferred.index(t) < 4:
+            return 4 + preferred.index(t)
+        return self.order[1].index(t)
 
     def descriptor(self, sel: int) -> Target:
         if sel < 24 and self.live:
@@ -198,6 +240,9 @@ class _State:
             self.counts[letter] = max(self.counts[letter], int(step.bind[1:]))
             names = self.live if letter == "s" else self.peers if letter == "c" else self.ops
             names.append(step.bind)
+            if letter == "s" and step.thread is not None:
+                pid = step.args[0] if step.op == Op.DUPLICATE else THREAD_PROCESS[step.thread]
+                self.home[step.bind] = pid if pid in (0, 1) else THREAD_PROCESS[step.thread]
         if step.op == Op.CLOSESOCKET and isinstance(step.target, Var):
             name = step.target.name
             if name in self.live:
@@ -221,15 +266,7 @@ class _State:
 
 
 def _prelude(header: int) -> list[Step]:
-    steps = []
-    if header & HEADER_STARTUP_P0:
-        steps.append(Step(Op.STARTUP, 0, args=(2, 2)))
-    if header & HEADER_STARTUP_P1:
-        steps.append(Step(Op.STARTUP, 2, args=(2, 2)))
-    if header & HEADER_STARTUP_P0 and header & HEADER_CONNECTED:
-        steps.append(Step(Op.SOCKET, 0, "s1", args=(SockType.STREAM,)))
-        steps.append(Step(Op.CONNECT, 0, "c1", Var("s1")))
-    return steps
+    return list(PRELUDE_STEPS[: PRELUDES[header & 7]])
 
 
 def decode(data: bytes, profile: Profile = DOCUMENTED, max_steps: int | None = None) -> Program:
@@ -279,8 +316,8 @@ def _decode_step(state: _State, v: Variant, sel: int, b: int, c: int) -> Step | 
         return Step(op, args=(number(b, c),))
     if op in (Op.NET_DOWN, Op.NET_UP):
         return Step(op)
-    thread = state.thread(sel & 7)
-    target = state.descriptor(sel >> 3)
+    target = state.descriptor(sel >> 3) if op in DESCRIPTOR_OPS else None
+    thread = state.thread(sel & 7, target)
     if op == Op.STARTUP:
         return Step(op, thread, args=STARTUP_VERSIONS[b & 7])
     if op in (Op.CLEANUP, Op.CANCELBLOCKING, Op.GETLASTERROR, Op.GETMESSAGE, Op.SLEEPEX):
@@ -332,10 +369,7 @@ def encode(program: Program) -> bytes:
         raise NotRepresentable(f"limits {program.limits} are not a binary-form preset")
     steps = list(program.steps)
     header = LIMIT_PRESETS.index(program.limits) << 3
-    for flag in (HEADER_STARTUP_P0, HEADER_STARTUP_P1, HEADER_CONNECTED):
-        trial = _prelude(header | flag)
-        if len(trial) > len(_prelude(header)) and _same_steps(steps, trial):
-            header |= flag
+    header |= next(i for i, n in enumerate(PRELUDES) if _same_steps(steps, _prelude(i)))
     state = _State()
     out = bytearray([header])
     for step in _prelude(header):
@@ -383,7 +417,7 @@ def _encode_step(state: _State, step: Step) -> bytes:
     if op in (Op.NET_DOWN, Op.NET_UP):
         return bytes([_variant(op), 0, 0, 0])
     assert step.thread is not None
-    sel_thread = state.thread_bits(step.thread)
+    sel_thread = state.thread_bits(step.thread, step.target)
     mode, b, c = 0, 0, 0
     sel_target = 0
     if step.target is not None:

@@ -99,5 +99,7 @@ def test_unrepresentable_programs_say_why() -> None:
 
 
 def test_prelude_header() -> None:
-    program = decode(bytes([0b111]))
-    assert [s.op for s in program.steps] == [Op.STARTUP, Op.STARTUP, Op.SOCKET, Op.CONNECT]
+    full = [Op.STARTUP, Op.STARTUP, Op.SOCKET, Op.CONNECT]
+    assert [s.op for s in decode(bytes([0])).steps] == full
+    assert [s.op for s in decode(bytes([6])).steps] == [Op.STARTUP]
+    assert decode(bytes([7])).steps == ()
