@@ -204,7 +204,9 @@ def _settle_socket(w: World, sock: Socket) -> None:
             return
         room = 0  # steps 2-5 go on for the reset socket (decision D15)
     waiting = w.waiting_sends(sock)
-    unqueued = sum(op.n - op.done_bytes for op in waiting)
+    # bytes the sends still hold reach the peer only through the queue: with
+    # sndbuf = 0 they never enter it
+    unqueued = sum(op.n - op.done_bytes for op in waiting) if w.limits.sndbuf > 0 else 0
     flow = min(sock.send_queue + unqueued, room)
     if flow > 0:
         w.apply("ST-1")
