@@ -51,6 +51,9 @@ WSAETIMEDOUT = 10060
 WSAECONNREFUSED = 10061
 WSAEHOSTUNREACH = 10065
 WSA_IO_INCOMPLETE = 996
+#: Wine completes an operation cancelled by closing its handle with this
+#: (STATUS_HANDLES_CLOSED); Windows gives ERROR_CONNECTION_ABORTED (EVIDENCE F7).
+ERROR_HANDLES_CLOSED = 676
 
 #: Winsock errors a real stack can return beyond the model's own (constants.py).
 EXTRA_NAMES: dict[int, str] = {
@@ -67,6 +70,7 @@ EXTRA_NAMES: dict[int, str] = {
     WSAECONNREFUSED: "WSAECONNREFUSED",
     WSAEHOSTUNREACH: "WSAEHOSTUNREACH",
     WSA_IO_INCOMPLETE: "WSA_IO_INCOMPLETE",
+    ERROR_HANDLES_CLOSED: "ERROR_HANDLES_CLOSED",
 }
 
 #: errno -> Winsock error code.

@@ -100,12 +100,13 @@ def render_text(report: Report) -> str:
     lines = [_text_line(r, list(report.profiles)) for r in report.rows]
     lines.append("")
     for r in report.rows:
-        shown: set[tuple[str, ...]] = set()
+        by_step: dict[str, list[str]] = {}
         for p in report.profiles:
             v = r.verdicts[p]
-            if v.kind == DIFFER and v.detail not in shown:
-                shown.add(v.detail)
-                lines += list(v.detail)
+            if v.kind == DIFFER and len(v.detail) == 3:
+                by_step.setdefault(v.detail[0], [v.detail[2]]).insert(-1, v.detail[1])
+        for head, body in by_step.items():
+            lines += [head, *body]
     lines.append("")
     for p in report.profiles:
         c = report.counts(p)

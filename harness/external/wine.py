@@ -143,7 +143,8 @@ class DriverProcess:
             bufsize=1,
         )
         self._lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True, name=f"wsa-wine-{mode}").start()
+        self._reader = threading.Thread(target=self._read, daemon=True, name=f"wsa-wine-{mode}")
+        self._reader.start()
         ready = self._answer(START_TIMEOUT)
         if ready.ready != mode:
             raise EngineFailure(f"the {mode} driver did not start")
@@ -191,6 +192,13 @@ class DriverProcess:
         except (OSError, subprocess.TimeoutExpired):
             self._proc.kill()
             self._proc.wait()
+        self._reader.join(5)
+        for pipe in (self._proc.stdin, self._proc.stdout):
+            if pipe is not None:
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
 
 
 def _result(resp: Response, what: str) -> Raw:
