@@ -8,7 +8,8 @@
  *
  * Two modes:
  *   wsa-driver.exe main   the program's process p0: worker threads t0 and t1
- *                         make the calls; the process starts uninitialised
+ *                         make the calls; WSAAsyncSelect posts to a message-only
+ *                         window of the main thread; the process starts uninitialised
  *                         (no WSAStartup of its own), so the program's startup
  *                         and cleanup counting is real.
  *   wsa-driver.exe peer   the remote end: a listener on 127.0.0.1 and the
@@ -23,8 +24,10 @@
  *                                  if it returns within WAITMS, else "B" (blocked)
  *   poll WAITMS                    "C T ret err e1 e2" for every blocked call that
  *                                  completes within WAITMS
- *   ovl ID                         "O pending" | "O done BYTES EVENTSET RAN STATUS" |
+ *   ovl ID WAITMS                  "O pending" (still pending after WAITMS) | "O done BYTES EVENTSET RAN STATUS" |
  *                                  "O failed ERR EVENTSET RAN STATUS"
+ *   getmsg WAITMS                  the oldest WSAAsyncSelect message: "M HANDLE EVENT ERR",
+ *                                  or "M none" if none arrives within WAITMS
  * Peer-mode requests (answers "R ret err 0 0"):
  *   listen | accept WAITMS | precv ID N WAITMS | psend ID N | pclose ID | preset ID | reset
  * Both: quit.  A request that cannot be parsed gets "X message".
@@ -43,6 +46,7 @@
 #define MAX_SOCKS 4096
 #define MAX_PEERS 256
 #define STATUS_PENDING_VALUE 0x103
+#define WM_SOCKET (WM_USER + 1)
 
 /* ------------------------------------------------------------------ output */
 
@@ -86,6 +90,7 @@ typedef struct {
 } worker_t;
 
 static worker_t *workers[NWORKERS];
+static HWND msgwin; /* message-only window of the main thread: WSAAsyncSelect target */
 static SOCKET created[MAX_SOCKS];
 static int ncreated;
 static CRITICAL_SECTION lock;
@@ -169,8 +174,10 @@ static void run_call(worker_t *w)
     }
     if (!strcmp(name, "getlasterror")) { w->ret = WSAGetLastError(); return; }
     if (!strcmp(name, "sleepex")) {
+        /* X1 ms of grace for completions still in flight: an alertable wait that
+         * returns as soon as routines ran */
         LONG before = w->routines;
-        SleepEx(0, TRUE);
+        if (SleepEx(0, TRUE) != WAIT_IO_COMPLETION && x[0] > 0) SleepEx((DWORD)x[0], TRUE);
         w->ret = w->routines - before;
         return;
     }
@@ -199,6 +206,7 @@ static void run_call(worker_t *w)
     }
     if (!strcmp(name, "cleanup")) r = WSACleanup();
     else if (!strcmp(name, "cancelblocking")) r = WSACancelBlockingCall();
+    else if (!strcmp(name, "asyncselect")) r = WSAAsyncSelect(s, msgwin, WM_SOCKET, (long)x[0]);
     else if (!strcmp(name, "bind")) {
         struct sockaddr_in a = loopback((int)x[0]);
         int len = sizeof a;
@@ -298,6 +306,10 @@ static void reset_main(void)
         free(op);
     }
     nops = 0;
+    {
+        MSG m;
+        while (PeekMessageW(&m, NULL, 0, 0, PM_REMOVE)) {}
+    }
     for (i = 0; i < NWORKERS; i++) workers[i] = new_worker(i);
     answer_end();
 }
@@ -343,6 +355,23 @@ static void do_poll(int waitms)
     answer_end();
 }
 
+/* The oldest WSAAsyncSelect message, waiting up to WAITMS for one to arrive. */
+static void do_getmsg(int waitms)
+{
+    MSG m;
+    BOOL got = PeekMessageW(&m, msgwin, WM_SOCKET, WM_SOCKET, PM_REMOVE);
+    if (!got && waitms > 0) {
+        MsgWaitForMultipleObjects(0, NULL, FALSE, (DWORD)waitms, QS_POSTMESSAGE);
+        got = PeekMessageW(&m, msgwin, WM_SOCKET, WM_SOCKET, PM_REMOVE);
+    }
+    if (got)
+        printf("M %llu %d %d\n", (unsigned long long)m.wParam, WSAGETSELECTEVENT(m.lParam),
+               WSAGETSELECTERROR(m.lParam));
+    else
+        puts("M none");
+    answer_end();
+}
+
 /* The operation's outcome.  WSAGetOverlappedResult answers for the socket it
  * is given; once that handle is closed it only says WSAENOTSOCK, so the
  * operation's own status (OVERLAPPED.Internal) is then reported as
@@ -358,14 +387,17 @@ static ULONG status_to_error(ULONG status)
     return convert ? convert((LONG)status) : status;
 }
 
-static void do_ovl(int id)
+static void do_ovl(int id, int waitms)
 {
     op_t *op;
-    DWORD bytes = 0, flags = 0;
+    DWORD bytes = 0, flags = 0, start = GetTickCount();
     int set, ok, err;
     ULONG status;
     if (id < 1 || id > nops) { puts("X no such operation"); answer_end(); return; }
     op = ops[id - 1];
+    /* up to WAITMS of grace for a completion still in flight */
+    while (op->ov.Internal == STATUS_PENDING_VALUE && GetTickCount() - start < (DWORD)waitms)
+        Sleep(5);
     status = (ULONG)op->ov.Internal;
     if (status == STATUS_PENDING_VALUE) { puts("O pending"); answer_end(); return; }
     set = op->ov.hEvent ? WaitForSingleObject(op->ov.hEvent, 0) == WAIT_OBJECT_0 : 0;
@@ -492,6 +524,8 @@ int main(int argc, char **argv)
         WSADATA d;
         WSAStartup(MAKEWORD(2, 2), &d);
     } else {
+        msgwin = CreateWindowExW(0, L"STATIC", L"wsa-driver", 0, 0, 0, 0, 0, HWND_MESSAGE, NULL,
+                                 NULL, NULL);
         for (i = 0; i < NWORKERS; i++) workers[i] = new_worker(i);
     }
     puts(peer_mode ? "ready peer" : "ready main");
@@ -517,8 +551,10 @@ int main(int argc, char **argv)
             }
         } else if (!strcmp(cmd, "poll") && sscanf(line, "%*s %d", &waitms) == 1) {
             do_poll(waitms);
-        } else if (!strcmp(cmd, "ovl") && sscanf(line, "%*s %d", &t) == 1) {
-            do_ovl(t);
+        } else if (!strcmp(cmd, "getmsg") && sscanf(line, "%*s %d", &waitms) == 1) {
+            do_getmsg(waitms);
+        } else if (!strcmp(cmd, "ovl") && sscanf(line, "%*s %d %d", &t, &waitms) == 2) {
+            do_ovl(t, waitms);
         } else {
             printf("X unknown request %s\n", cmd);
             answer_end();

@@ -46,31 +46,13 @@ from harness.external.session import OvlRaw, Raw, Session
 from harness.external.workers import Workers
 from harness.program import Program
 
+#: WSACleanup, overlapped I/O, WSAAsyncSelect and blocking hooks have no POSIX
+#: counterpart; the network cannot be taken down from a test.
+_UNSUPPORTED = {Op.CLEANUP, Op.WSASEND, Op.WSARECV, Op.OVL, Op.SLEEPEX, Op.ASYNCSELECT}
+_UNSUPPORTED |= {Op.GETMESSAGE, Op.CANCELBLOCKING, Op.NET_DOWN, Op.NET_UP}
+
 LINUX_CAPABILITIES = Capabilities(
-    ops=frozenset(
-        {
-            Op.STARTUP,
-            Op.SOCKET,
-            Op.BIND,
-            Op.CONNECT,
-            Op.SETSOCKOPT_LINGER,
-            Op.SETSOCKOPT_DONTLINGER,
-            Op.GETSOCKOPT_LINGER,
-            Op.GETSOCKOPT_DONTLINGER,
-            Op.IOCTLSOCKET_FIONBIO,
-            Op.SEND,
-            Op.RECV,
-            Op.SHUTDOWN,
-            Op.DUPLICATE,
-            Op.CLOSESOCKET,
-            Op.GETLASTERROR,
-            Op.ADVANCE,
-            Op.PEER_RECV,
-            Op.PEER_SEND,
-            Op.PEER_CLOSE,
-            Op.PEER_RESET,
-        }
-    ),  # fmt: skip
+    ops=frozenset(Op) - _UNSUPPORTED,
     synthesized=frozenset({Op.STARTUP}),
     threads=frozenset({0, 1}),
     observables=frozenset({RESULTS, PEER, COMPLETIONS}),
@@ -193,8 +175,11 @@ class LinuxBackend:
             return px.close(fd)
         raise ValueError(f"the Linux engine has no call {name!r}")
 
-    def ovl(self, op_id: int) -> OvlRaw:
+    def ovl(self, op_id: int, wait: float) -> OvlRaw:
         raise ValueError("the Linux engine has no overlapped operations")
+
+    def getmessage(self, wait: float) -> tuple[int, int, int] | None:
+        raise ValueError("the Linux engine has no WSAAsyncSelect messages")
 
     # --- the peer --------------------------------------------------------------------
 

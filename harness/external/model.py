@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from harness import trace
 from harness.constants import (
     BLOCKING_CALL_NAMES,
+    FD_NAMES,
     WSA_IO_PENDING,
     WSAEMFILE,
     WSAENOBUFS,
@@ -163,15 +164,18 @@ def project(program: Program, tr: trace.Trace) -> list[Observation]:
     bound: dict[str, int] = {}  # variable -> the value its step bound
     ops: dict[int, tuple[int, int]] = {}  # operation id -> (mode, N)
     blocked_n: dict[int, int] = {}  # thread -> N of the call it blocked in
+    names: dict[int, str] = {}  # descriptor value -> the variable last bound to it
     for step, outcome in zip(program.steps, tr.steps, strict=True):
         if step.bind is not None:
             bound[step.bind] = outcome.bound
+            if step.op in (Op.SOCKET, Op.DUPLICATE) and outcome.bound != -1:
+                names[outcome.bound] = step.bind
         if step.op in (Op.WSASEND, Op.WSARECV) and outcome.bound:
             ops[outcome.bound] = (step.args[1], step.args[0])
         if outcome.result[0] == trace.R_BLOCKED and step.thread is not None:
             blocked_n[step.thread] = step.args[0] if step.op in (Op.SEND, Op.RECV) else 0
         op_id = bound.get(step.target.name, 0) if isinstance(step.target, Var) else 0
-        result = _result(step, outcome.result, ops.get(op_id))
+        result = _result(step, outcome.result, ops.get(op_id), names)
         comps = tuple(
             sorted(
                 completion_text(e[1], BLOCKING_CALL_NAMES[OpKind(e[2])], e[3], e[4], blocked_n)
@@ -201,12 +205,21 @@ def note_text(mode: int, note: int) -> str:
     return EVENT_NOTES.get(Note(note), str(note))
 
 
-def _result(step: Step, r: trace.Result, op: tuple[int, int] | None) -> str | None:
-    kind, a, b, _ = r
+def message_text(event: int, name: str, err: int) -> str:
+    """A getmessage result with the descriptor shown as its variable: ``FD_READ s1 0``."""
+    return f"{FD_NAMES.get(event, str(event))} {name} {trace.error_name(err) if err else 0}"
+
+
+def _result(
+    step: Step, r: trace.Result, op: tuple[int, int] | None, names: dict[int, str]
+) -> str | None:
+    kind, a, b, c = r
     if kind == trace.R_REJECTED:
         return None
     if kind == trace.R_VALUE and step.op in (Op.SOCKET, Op.DUPLICATE):
         return "ok"
+    if kind == trace.R_MESSAGE:
+        return message_text(a, names.get(b, f"#{b}"), c)
     if kind == trace.R_VALUE and step.op in COUNT_OPS:
         return count_text(a, step.args[0])
     if kind in (trace.R_OVL_DONE, trace.R_OVL_FAILED):

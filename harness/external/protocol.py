@@ -16,6 +16,7 @@ line                                   meaning
 ``O done BYTES EVENTSET RAN STATUS``   it completed; event signalled?; routine ran?;
                                        the raw NTSTATUS (OVERLAPPED.Internal)
 ``O failed ERR EVENTSET RAN STATUS``   it failed with ERR (see driver.c, do_ovl)
+``M HANDLE EVENT ERR`` / ``M none``    the oldest WSAAsyncSelect message, or none
 ``X MESSAGE``                          the driver refused the request
 =====================================  ============================================
 
@@ -43,6 +44,10 @@ class Response:
     blocked: bool = False
     completions: list[tuple[int, tuple[int, int, int, int]]] = field(default_factory=list)
     ovl: tuple[str, int, int, int] | None = None
+    #: getmsg: (handle, event, error); None with ``message_seen`` False when
+    #: there was no M line at all.
+    message: tuple[int, int, int] | None = None
+    message_seen: bool = False
     ready: str | None = None
     refused: str | None = None
 
@@ -94,6 +99,11 @@ def parse_response(lines: list[str]) -> Response:
         elif tag == "O" and rest and rest[0] in ("done", "failed"):
             v = _ints(rest[1:], 4, line)
             resp.ovl = (rest[0], v[0], v[1], v[2])
+        elif tag == "M" and rest == ["none"]:
+            resp.message_seen = True
+        elif tag == "M":
+            m = _ints(rest, 3, line)
+            resp.message, resp.message_seen = (m[0], m[1], m[2]), True
         elif tag == "X":
             resp.refused = " ".join(rest) or "refused"
         elif tag == "ready" and len(rest) == 1:

@@ -26,7 +26,13 @@ from typing import Protocol
 from harness.constants import WSA_IO_PENDING, Mode, Op
 from harness.external import Capabilities, Observation, RealRun
 from harness.external.errnomap import error_text
-from harness.external.model import ROUTINE_NOT_RAN, ROUTINE_RAN, completion_text, count_text
+from harness.external.model import (
+    ROUTINE_NOT_RAN,
+    ROUTINE_RAN,
+    completion_text,
+    count_text,
+    message_text,
+)
 from harness.program import Invalid, Program, Step, Var
 from harness.render import format_step
 from harness.syntax import OP_NAMES
@@ -55,6 +61,7 @@ CALL_NAMES: dict[Op, str] = {
     Op.WSASEND: "wsasend",
     Op.WSARECV: "wsarecv",
     Op.SHUTDOWN: "shutdown",
+    Op.ASYNCSELECT: "asyncselect",
     Op.DUPLICATE: "duplicate",
     Op.CLOSESOCKET: "closesocket",
     Op.CANCELBLOCKING: "cancelblocking",
@@ -79,7 +86,14 @@ class Backend(Protocol):
         self, thread: int, name: str, handle: int, x: tuple[int, int, int], wait: float
     ) -> Raw | None: ...
     def poll(self, wait: float) -> list[tuple[int, Raw]]: ...
-    def ovl(self, op_id: int) -> OvlRaw: ...
+    def ovl(self, op_id: int, wait: float) -> OvlRaw:
+        """An operation's state, allowing ``wait`` seconds for a pending one."""
+        ...
+
+    def getmessage(self, wait: float) -> tuple[int, int, int] | None:
+        """The oldest WSAAsyncSelect message (handle, event, error), or None."""
+        ...
+
     def peer_port(self) -> int: ...
     def peer_accept(self, wait: float) -> int: ...
     def peer_recv(self, peer: int, n: int, wait: float) -> Raw: ...
@@ -174,6 +188,8 @@ class Session:
                 raise Stop(f"t{thread} calls while blocked under version 1 (blocking hooks)")
             self._bind(step, st, -1 if op in (Op.SOCKET, Op.DUPLICATE) else 0)
             return None
+        if op == Op.GETMESSAGE:
+            return self._message(st)
         handle = self._handle(step, st)
         if handle is not None and handle != INVALID_HANDLE and self.backend.foreign(handle):
             self._bind(step, st, -1 if op == Op.DUPLICATE else 0)
@@ -184,6 +200,8 @@ class Session:
             x = (st.ports.get(args[0], 0), 0, 0)
         elif op == Op.CONNECT:
             x = (self.backend.peer_port(), 0, 0)
+        elif op == Op.SLEEPEX:
+            x = (int(self.caps.settle * 1000), 0, 0)  # grace for routines still in flight
         elif op == Op.STARTUP and args[0] > 0:
             st.version = 1 if args[0] == 1 else 2
         raw = self.backend.call(thread, CALL_NAMES[op], handle or 0, x, self.caps.block_wait)
@@ -208,6 +226,14 @@ class Session:
             ok = ret == 0 or (ret == -1 and err == WSA_IO_PENDING)
             assert step.bind is not None
             st.ops[step.bind] = (e1 if ok else 0, step.args[1], step.args[0])
+
+    def _message(self, st: _State) -> str:
+        msg = self.backend.getmessage(self.caps.settle)
+        if msg is None:
+            return "none"
+        handle, event, err = msg
+        names = [v for v, h in st.handles.items() if h == handle]
+        return message_text(event, names[-1] if names else f"#{handle}", err)
 
     def _handle(self, step: Step, st: _State) -> int | None:
         t = step.target
@@ -252,7 +278,7 @@ class Session:
         op_id, mode, n = st.ops.get(step.target.name, (0, 0, 0))
         if op_id == 0:
             return None
-        status, value, event_set, ran = self.backend.ovl(op_id)
+        status, value, event_set, ran = self.backend.ovl(op_id, self.caps.settle)
         if status == "pending":
             return "pending"
         if mode == Mode.ROUTINE:
