@@ -14,6 +14,7 @@ from harness.bugbench.mutants import REPO, Mutant, MutantError, core_sources, lo
 from harness.errors import HarnessError
 
 RESULTS = REPO / "bench" / "results"
+CONTROL = "00-control"
 
 
 def _positive_float(value: str) -> float:
@@ -34,11 +35,18 @@ def add_arguments(bench: argparse.ArgumentParser) -> None:
     bugs.add_argument("--trials", type=_positive, default=5, help="trials per mutant and tool")
     bugs.add_argument("--budget", type=_positive_float, default=60.0, help="seconds per trial")
     bugs.add_argument("--runs", type=_positive, help="bound each trial by programs, not time")
-    bugs.add_argument("--tools", default="harness,random,hypothesis", help="comma-separated")
+    bugs.add_argument(
+        "--tools", default="harness,random,hypothesis", help="comma-separated, of: "
+        "harness, harness-noseeds (the campaign from an empty corpus), random, hypothesis",
+    )  # fmt: skip
     bugs.add_argument("--mutants", default="", help="names or numbers, comma-separated")
     bugs.add_argument("--seed", type=int, default=1, help="trial i uses seed SEED + i")
     bugs.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     bugs.add_argument("--note", default="", help="a line for the results (e.g. machine load)")
+    bugs.add_argument(
+        "--control", action="store_true",
+        help="also run the unmodified core, built the same way: any detection is a false alarm",
+    )  # fmt: skip
 
     mut = sub.add_parser("mutation", help="automatic mutation score of the harness campaign")
     mut.add_argument("--sample", type=_positive, default=20, help="mutants to draw")
@@ -96,18 +104,22 @@ def _bugs(args: argparse.Namespace) -> int:
         raise HarnessError(f"--tools: expected some of {', '.join(TOOLS)}, got {args.tools!r}")
     mutants = load_mutants(only=[m.strip() for m in args.mutants.split(",") if m.strip()])
     started = time.monotonic()
-    _say(f"building {len(mutants)} mutant(s)")
-    modules = _build_all(mutants)
+    control = Mutant(CONTROL, "-", "documented", "the unmodified core", sources=core_sources())
+    runs = mutants + ([control] if args.control else [])
+    _say(f"building {len(runs)} core(s)")
+    modules = _build_all(runs)
     budget = float(args.budget)
     trials: list[Trial] = []
-    for m in mutants:
+    for m in runs:
         for tool in tools:
             for i in range(args.trials):
                 t = run_trial(tool, m.name, modules[m.name], m.profile, args.seed + i, budget,
                               runs=args.runs)  # fmt: skip
                 trials.append(t)
-                found = f"killed at {t.seconds:.2f} s, {t.execs} execs ({t.kind}: {t.signature})"
-                _say(f"{m.name} {tool} #{i + 1}: {found if t.detected else 'survived'}")
+                found = f"detected at {t.seconds:.2f} s, {t.execs} execs ({t.kind}: {t.signature})"
+                _say(f"{m.name} {tool} #{i + 1}: {found if t.detected else 'not detected'}")
+    controls = [t for t in trials if t.mutant == CONTROL]
+    trials = [t for t in trials if t.mutant != CONTROL]
     if args.runs:
         budget = max([t.seconds for t in trials] + [1e-3])
     params: dict[str, object] = {
@@ -120,11 +132,12 @@ def _bugs(args: argparse.Namespace) -> int:
         "machine": _machine(args.note),
         "wall time": f"{time.monotonic() - started:.0f} s",
     }
-    text = markdown(mutants, trials, params, budget)
+    text = markdown(mutants, trials, params, budget, controls)
     record = {"params": params, "budget": budget,
               "mutants": [{"name": m.name, "rule": m.rule, "profile": m.profile,
                            "description": m.description} for m in mutants],
-              "trials": [t.to_json() for t in trials]}  # fmt: skip
+              "trials": [t.to_json() for t in trials],
+              "control": [t.to_json() for t in controls]}  # fmt: skip
     png = survival_png(trials, budget, f"{len(mutants)} mutants × {args.trials} trials")
     for path in write_results(args.out, "bugs", text, record, png):
         _say(f"wrote {path}")

@@ -13,6 +13,9 @@ from harness.bugbench.stats import km_curve, km_median, rmst
 from harness.bugbench.trials import TOOLS, Trial
 from harness.fsutil import write_atomic
 
+#: the plot's time axis is logarithmic from here (earlier kills show at it)
+LOG_FLOOR = 0.1
+
 
 @dataclass(frozen=True)
 class Cell:
@@ -78,7 +81,11 @@ def _num(x: float | None, fmt: str = "{:.2f}", missing: str = "—") -> str:
 
 
 def markdown(
-    mutants: Sequence[Mutant], trials: Sequence[Trial], params: dict[str, object], budget: float
+    mutants: Sequence[Mutant],
+    trials: Sequence[Trial],
+    params: dict[str, object],
+    budget: float,
+    controls: Sequence[Trial] = (),
 ) -> str:
     tools = [t for t in TOOLS if any(x.tool == t for x in trials)]
     lines = ["# Bug-finding benchmark: hand-written mutants", ""]
@@ -90,7 +97,7 @@ def markdown(
     head = ["mutant", "rule", "profile"]
     for tool in tools:
         head += [f"{tool} kills", f"{tool} median s"]
-        head += [f"{tool} median execs"] if tool == "harness" else []
+        head += [f"{tool} median execs"] if tool.startswith("harness") else []
         head += [f"{tool} RMST s"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for m in mutants:
@@ -98,7 +105,7 @@ def markdown(
         for tool in tools:
             c = cell([t for t in trials if t.tool == tool and t.mutant == m.name], budget)
             row += [f"{c.kills}/{c.trials}", _num(c.median_s)]
-            row += [_num(c.median_execs, "{:.0f}")] if tool == "harness" else []
+            row += [_num(c.median_execs, "{:.0f}")] if tool.startswith("harness") else []
             row += [_num(c.rmst_s)]
         lines.append("| " + " | ".join(row) + " |")
     summary = summarize(trials, [m.name for m in mutants], budget)
@@ -114,8 +121,14 @@ def markdown(
             f"{_num(s.median_s)} | {_num(s.median_execs, '{:.0f}')} | {s.mean_rmst_s:.2f} | "
             f"{_num(ratio, '{:.1f}×')} |"
         )
-    lines += ["", "![survival](survival.png)", ""]
-    return "\n".join(lines)
+    if controls:
+        by_tool = [f"{tool} {sum(t.detected for t in controls if t.tool == tool)}/"
+                   f"{sum(t.tool == tool for t in controls)}" for tool in tools]  # fmt: skip
+        lines += ["", "False alarms on the unmodified core, built and run the same way "
+                  f"(detections / trials): {', '.join(by_tool)}."]  # fmt: skip
+    lines += ["", "![survival](survival.png)", "", "## Mutants", ""]
+    lines += [f"- **{m.name}** ({m.rule}, {m.profile}): {m.description}" for m in mutants]
+    return "\n".join(lines) + "\n"
 
 
 def survival_png(trials: Sequence[Trial], budget: float, title: str) -> bytes:
@@ -131,16 +144,17 @@ def survival_png(trials: Sequence[Trial], budget: float, title: str) -> bytes:
         mine = [t for t in trials if t.tool == tool]
         if not mine:
             continue
-        xs, ys = [0.0], [1.0]
+        xs, ys = [LOG_FLOOR], [1.0]
         for t, s in km_curve([x.seconds for x in mine], [x.detected for x in mine]):
-            xs.append(t)
+            xs.append(max(t, LOG_FLOOR))
             ys.append(s)
         xs.append(budget)
         ys.append(ys[-1])
         ax.step(xs, ys, where="post", label=f"{tool} ({sum(x.detected for x in mine)}/{len(mine)})")
-    ax.set_xlim(0, budget)
+    ax.set_xscale("log")
+    ax.set_xlim(LOG_FLOOR, budget)
     ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("seconds from the trial's start")
+    ax.set_xlabel("seconds from the trial's start (log scale)")
     ax.set_ylabel("share of mutant trials still undetected")
     ax.set_title(title)
     ax.grid(alpha=0.3)

@@ -32,7 +32,10 @@ from harness.fuzzing import DEFAULT_MAX_STEPS, MAX_STEPS_ENV, SIDES_ENV
 from harness.oracle import Side
 from harness.profiles import get_profile
 
-TOOLS = ("harness", "random", "hypothesis")
+#: every tool, in report order; ``harness-noseeds`` is the campaign from an
+#: empty corpus (the generator's own power, without the seed programs)
+TOOLS = ("harness", "harness-noseeds", "random", "hypothesis")
+DEFAULT_TOOLS = ("harness", "random", "hypothesis")
 SEEDS = REPO / "corpus" / "seeds"
 #: per-input hang limit for libFuzzer (a hang is a detection)
 HANG_SECONDS = 10
@@ -116,8 +119,8 @@ def run_trial(
     env = _env(module, result)
     limit = (budget if runs is None else 3600.0) + GRACE
     try:
-        if tool == "harness":
-            cmd = _harness_command(work, profile, seed, budget, runs, max_steps)
+        if tool in ("harness", "harness-noseeds"):
+            cmd = _harness_command(work, profile, seed, budget, runs, max_steps, tool == "harness")
             env[SIDES_ENV] = f"core/{profile},reference/{profile}"
             env[MAX_STEPS_ENV] = str(max_steps)
             env.pop("WSA_FUZZ_FINDINGS", None)
@@ -137,14 +140,16 @@ def run_trial(
 
 
 def _harness_command(
-    work: Path, profile: str, seed: int, budget: float, runs: int | None, max_steps: int
-) -> list[str]:
+    work: Path, profile: str, seed: int, budget: float, runs: int | None, max_steps: int,
+    seeded: bool,
+) -> list[str]:  # fmt: skip
     from harness.campaign import Config, command, export_seeds
 
     corpus = work / "corpus"
     corpus.mkdir(exist_ok=True)
     (work / "crashes").mkdir(exist_ok=True)
-    export_seeds(SEEDS, corpus)
+    if seeded:
+        export_seeds(SEEDS, corpus)
     side = get_profile(profile)
     cfg = Config(
         sides=(Side("core", side), Side("reference", side)), out=work, corpus=corpus,
@@ -166,13 +171,17 @@ def _outcome(
         data = json.loads(result.read_text())
         detected, seconds = bool(data["detected"]), float(data["seconds"])
         execs, kind, sig = int(data["execs"]), str(data["kind"]), str(data["signature"])
-    elif tool == "harness" and status not in (0, DETECTED_EXIT) and status != -signal.SIGKILL:
+    elif (
+        tool.startswith("harness")
+        and status not in (0, DETECTED_EXIT)
+        and status != -signal.SIGKILL
+    ):
         # libFuzzer saw the target crash or hang: a detection, at the child's end
         hang = "libFuzzer: timeout" in log
         found = _FINAL.findall(log)
         detected, seconds, kind = True, elapsed, "timeout" if hang else "crash"
         execs, sig = int(found[-1]) if found else -1, _last_error_line(log)
-    elif tool == "harness" and status == 0:
+    elif tool.startswith("harness") and status == 0:
         found = _FINAL.findall(log)
         detected, seconds, execs, kind, sig = (
             False,
