@@ -112,6 +112,7 @@ def _last_reference(w: World, t: Thread, entry: Entry, sock: Socket) -> Result:
         w.apply("CS-9e")
         sock.lifecycle = Lifecycle.CLOSING
         sock.linger_deadline = w.clock + 1000 * sock.linger_secs
+        w.lingering.add(sock.id)
         op = w.new_op(OpKind.LINGER_CLOSE, t.index, entry, sock, 0, Mode.BLOCKING)
         t.blocked_in = op.id
         return BLOCKED

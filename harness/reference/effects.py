@@ -87,6 +87,7 @@ def destroy(w: World, sock: Socket) -> None:
     w.apply("CS-D")
     sock.lifecycle = Lifecycle.DESTROYED
     sock.linger_deadline = None
+    w.lingering.discard(sock.id)
     w.emit((trace.E_DESTROYED, sock.id, 0, 0, 0), "CS-D")
     for op in w.pending_on(sock):
         if op.kind != OpKind.LINGER_CLOSE:
@@ -166,14 +167,15 @@ def after_receive(w: World, sock: Socket) -> None:
 
 
 def settle(w: World) -> None:
-    for sid in sorted(w.sockets):
-        sock = w.sockets[sid]
-        if sock.connected and sock.lifecycle != Lifecycle.DESTROYED:
+    for sock in list(w.sockets.values()):  # ascending id: the dict is in creation order
+        if sock.connected and sock.lifecycle != Lifecycle.DESTROYED and not _quiet(w, sock):
             _settle_socket(w, sock)
+    if not w.lingering:
+        return
     expiring = sorted(
-        (s.linger_deadline, s.id)
-        for s in w.sockets.values()
-        if s.linger_deadline is not None and s.linger_deadline <= w.clock
+        (deadline, sid)
+        for sid in w.lingering
+        if (deadline := w.sockets[sid].linger_deadline) is not None and deadline <= w.clock
     )
     for _, sid in expiring:
         sock = w.sockets[sid]
@@ -181,6 +183,19 @@ def settle(w: World) -> None:
         reset_ours(w, sock, WSAECONNRESET, "CS-9e")
         destroy(w, sock)
         finish_linger(w, sock, "CS-9e")
+
+
+def _quiet(w: World, sock: Socket) -> bool:
+    """No step of section 6 can act on an open socket: nothing queued or
+    waiting to be queued, no FD_WRITE owed, no FIN due.  (A closing socket
+    always goes through the steps: FIN and destroy are due.)"""
+    return (
+        sock.lifecycle == Lifecycle.OPEN
+        and sock.send_queue == 0
+        and not sock.write_blocked
+        and (sock.fin_sent or not sock.sd_send)
+        and not w.waiting_sends(sock)
+    )
 
 
 def _settle_socket(w: World, sock: Socket) -> None:

@@ -8,7 +8,7 @@ section 4 common rules, hands the call to its handler, then settles (section
 from __future__ import annotations
 
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from harness import trace
 from harness.constants import (
@@ -22,7 +22,7 @@ from harness.constants import (
 from harness.profiles import Limits, Profile
 from harness.program import RECORD_WIDTH, TARGET_SLOT
 from harness.reference import calls, close, effects, environment
-from harness.reference.world import Thread, World
+from harness.reference.world import Entry, Socket, Thread, World
 
 Result = trace.Result
 #: Calls that fail with INVALID_SOCKET rather than SOCKET_ERROR.
@@ -139,52 +139,47 @@ class Engine:
         w = self.world
         if (failure := self._common(op, t, target)) is not None:
             return _FAILED_BINDING.get(op, 0), failure
-        if op == Op.SOCKET:
-            result, value = calls.socket(w, t, x1)
-            return value, result
-        if op not in DESCRIPTOR_OPS:
-            return 0, self._plain_call(op, t, x1, x2)
-        entry = w.processes[t.process].table[target]
-        sock = w.sockets[entry.socket]
-        binding = {
-            Op.CONNECT: lambda: calls.connect(w, t, sock, x1),
-            Op.DUPLICATE: lambda: calls.duplicate(w, t, sock, x1),
-            Op.WSASEND: lambda: calls.wsasend(w, t, entry, sock, x1, x2),
-            Op.WSARECV: lambda: calls.wsarecv(w, t, entry, sock, x1, x2),
-        }
-        if op in binding:
-            result, value = binding[op]()
-            return value, result
-        handlers = {
-            Op.BIND: lambda: calls.bind(w, t, sock, x1),
-            Op.SETSOCKOPT_LINGER: lambda: calls.setsockopt_linger(w, t, sock, x1, x2),
-            Op.SETSOCKOPT_DONTLINGER: lambda: calls.setsockopt_dontlinger(w, t, sock, x1),
-            Op.GETSOCKOPT_LINGER: lambda: calls.getsockopt_linger(w, t, sock),
-            Op.GETSOCKOPT_DONTLINGER: lambda: calls.getsockopt_dontlinger(w, t, sock),
-            Op.IOCTLSOCKET_FIONBIO: lambda: calls.ioctlsocket_fionbio(w, t, sock, x1),
-            Op.SEND: lambda: calls.send(w, t, entry, sock, x1),
-            Op.RECV: lambda: calls.recv(w, t, entry, sock, x1),
-            Op.SHUTDOWN: lambda: calls.shutdown(w, t, sock, x1),
-            Op.ASYNCSELECT: lambda: calls.asyncselect(w, t, entry, sock, x1),
-            Op.CLOSESOCKET: lambda: close.closesocket(w, t, entry, sock),
-        }
-        return 0, handlers[op]()
+        if op in DESCRIPTOR_OPS:
+            entry = w.processes[t.process].table[target]
+            result, bound = _DESCRIPTOR_CALLS[op](w, t, entry, w.sockets[entry.socket], x1, x2)
+        else:
+            result, bound = _PLAIN_CALLS[op](w, t, x1, x2)
+        return bound, result
 
-    def _plain_call(self, op: Op, t: Thread, x1: int, x2: int) -> Result:
-        w = self.world
-        if op == Op.STARTUP:
-            return calls.startup(w, t, x1, x2)
-        if op == Op.CLEANUP:
-            return close.cleanup(w, t)
-        if op == Op.CANCELBLOCKING:
-            return calls.cancelblocking(w, t)
-        if op == Op.GETLASTERROR:
-            return calls.getlasterror(w, t)
-        if op == Op.GETMESSAGE:
-            return calls.getmessage(w, t)
-        if op == Op.SLEEPEX:
-            return calls.sleepex(w, t)
-        raise ValueError(f"unknown call {op!r}")
+
+# --- dispatch tables: op -> handler, returning (result, bound value) ----------------
+
+Handled = tuple[Result, int]
+
+_DESCRIPTOR_CALLS: dict[int, Callable[[World, Thread, Entry, Socket, int, int], Handled]] = {
+    Op.BIND: lambda w, t, e, s, x1, x2: (calls.bind(w, t, s, x1), 0),
+    Op.CONNECT: lambda w, t, e, s, x1, x2: calls.connect(w, t, s, x1),
+    Op.SETSOCKOPT_LINGER: lambda w, t, e, s, x1, x2: (calls.setsockopt_linger(w, t, s, x1, x2), 0),
+    Op.SETSOCKOPT_DONTLINGER: lambda w, t, e, s, x1, x2: (
+        calls.setsockopt_dontlinger(w, t, s, x1),
+        0,
+    ),
+    Op.GETSOCKOPT_LINGER: lambda w, t, e, s, x1, x2: (calls.getsockopt_linger(w, t, s), 0),
+    Op.GETSOCKOPT_DONTLINGER: lambda w, t, e, s, x1, x2: (calls.getsockopt_dontlinger(w, t, s), 0),
+    Op.IOCTLSOCKET_FIONBIO: lambda w, t, e, s, x1, x2: (calls.ioctlsocket_fionbio(w, t, s, x1), 0),
+    Op.SEND: lambda w, t, e, s, x1, x2: (calls.send(w, t, e, s, x1), 0),
+    Op.RECV: lambda w, t, e, s, x1, x2: (calls.recv(w, t, e, s, x1), 0),
+    Op.WSASEND: lambda w, t, e, s, x1, x2: calls.wsasend(w, t, e, s, x1, x2),
+    Op.WSARECV: lambda w, t, e, s, x1, x2: calls.wsarecv(w, t, e, s, x1, x2),
+    Op.SHUTDOWN: lambda w, t, e, s, x1, x2: (calls.shutdown(w, t, s, x1), 0),
+    Op.ASYNCSELECT: lambda w, t, e, s, x1, x2: (calls.asyncselect(w, t, e, s, x1), 0),
+    Op.DUPLICATE: lambda w, t, e, s, x1, x2: calls.duplicate(w, t, s, x1),
+    Op.CLOSESOCKET: lambda w, t, e, s, x1, x2: (close.closesocket(w, t, e, s), 0),
+}
+_PLAIN_CALLS: dict[int, Callable[[World, Thread, int, int], Handled]] = {
+    Op.STARTUP: lambda w, t, x1, x2: (calls.startup(w, t, x1, x2), 0),
+    Op.CLEANUP: lambda w, t, x1, x2: (close.cleanup(w, t), 0),
+    Op.SOCKET: lambda w, t, x1, x2: calls.socket(w, t, x1),
+    Op.CANCELBLOCKING: lambda w, t, x1, x2: (calls.cancelblocking(w, t), 0),
+    Op.GETLASTERROR: lambda w, t, x1, x2: (calls.getlasterror(w, t), 0),
+    Op.GETMESSAGE: lambda w, t, x1, x2: (calls.getmessage(w, t), 0),
+    Op.SLEEPEX: lambda w, t, x1, x2: (calls.sleepex(w, t), 0),
+}
 
 
 def run_lowered(lowered: Sequence[int] | bytes, profile: Profile, limits: Limits) -> array[int]:

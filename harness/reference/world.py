@@ -166,6 +166,8 @@ class World:
         self.sockets: dict[int, Socket] = {}
         self.peers: dict[int, Peer] = {}
         self.ops: dict[int, Operation] = {}
+        #: sockets with a linger deadline (CS-9e), for settling's expiry check
+        self.lingering: set[int] = set()
         self._serial = 0
         # per step
         self.events: list[tuple[trace.Event, str]] = []
