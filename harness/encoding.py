@@ -24,6 +24,8 @@ program it can represent; the others raise :class:`NotRepresentable`.
 
 from __future__ import annotations
 
+from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from harness.constants import (
@@ -39,18 +41,31 @@ from harness.constants import (
 )
 from harness.errors import HarnessError
 from harness.profiles import DOCUMENTED, Limits, Profile
-from harness.program import Invalid, Program, Raw, Step, Target, Var, variable_slots
+from harness.program import (
+    INVALID_DESCRIPTOR,
+    TARGET_INVALID,
+    TARGET_NONE,
+    TARGET_RAW,
+    TARGET_SLOT,
+    Invalid,
+    Program,
+    Raw,
+    Step,
+    Target,
+    Var,
+    variable_slots,
+)
 
 #: The prelude a header's bits 0-2 select: most programs start initialised
 #: and connected, so random bytes reach the close path instead of stopping at
 #: WSANOTINITIALISED.  Index 0 is the full prelude, 7 none.
-PRELUDE_STEPS = (
-    Step(Op.STARTUP, 0, args=(2, 2)),
-    Step(Op.STARTUP, 2, args=(2, 2)),
-    Step(Op.SOCKET, 0, "s1", args=(SockType.STREAM,)),
-    Step(Op.CONNECT, 0, "c1", Var("s1")),
+PRELUDE_RAW: tuple[tuple[Op, int, str | None, str | None, tuple[int, ...]], ...] = (
+    (Op.STARTUP, 0, None, None, (2, 2)),
+    (Op.STARTUP, 2, None, None, (2, 2)),
+    (Op.SOCKET, 0, "s1", None, (SockType.STREAM,)),
+    (Op.CONNECT, 0, "c1", "s1", ()),
 )
-PRELUDES = (4, 4, 4, 4, 4, 2, 1, 0)  # how many of PRELUDE_STEPS each header value takes
+PRELUDES = (4, 4, 4, 4, 4, 2, 1, 0)  # how many of PRELUDE_RAW each header value takes
 LIMIT_PRESETS = (
     Limits(),
     Limits(sndbuf=100, window=100),
@@ -160,6 +175,38 @@ FIRST_BYTE = {v: TABLE.index(v) for v in VARIANTS}
 
 _MAY_BLOCK = frozenset({Op.SEND, Op.RECV, Op.CLOSESOCKET})
 
+#: The decoder's own step form, cheaper than :class:`Step`: (op, thread,
+#: bound variable, target, args).  A target is a variable name, a raw
+#: descriptor value, INVALID, or None.
+RawTarget = str | int | None
+RawStep = tuple[Op, int | None, str | None, RawTarget, tuple[int, ...]]
+INVALID = -1
+
+
+def to_step(raw: RawStep) -> Step:
+    op, thread, bind, target, args = raw
+    obj: Target | None
+    if isinstance(target, str):
+        obj = Var(target)
+    elif target is None:
+        obj = None
+    else:
+        obj = Invalid() if target == INVALID else Raw(target)
+    return Step(op, thread, bind, obj, args)
+
+
+def to_raw(step: Step) -> RawStep:
+    t = step.target
+    target: RawTarget
+    if isinstance(t, Var):
+        target = t.name
+    elif isinstance(t, Raw):
+        target = t.value
+    else:
+        target = INVALID if isinstance(t, Invalid) else None
+    return (step.op, step.thread, step.bind, target, step.args)
+
+
 # --- syntactic state -------------------------------------------------------------------
 
 
@@ -187,16 +234,16 @@ class _State:
         runnable = [t for t in range(4) if t not in self.maybe_blocked]
         self.order = (runnable, runnable + sorted(self.maybe_blocked))
 
-    def _preferred(self, target: Target | None) -> list[int]:
+    def _preferred(self, target: RawTarget) -> list[int]:
         """Runnable threads, those of the target variable's process first."""
         runnable = self.order[0]
-        home = self.home.get(target.name) if isinstance(target, Var) else None
+        home = self.home.get(target) if isinstance(target, str) else None
         if home is None:
             return runnable
         mine = [t for t in runnable if THREAD_PROCESS[t] == home]
         return mine or runnable
 
-    def thread(self, bits: int, target: Target | None) -> int:
+    def thread(self, bits: int, target: RawTarget) -> int:
         """Bits 4-7 pick a runnable thread (of the target's process when it
         has one); bits 0-3 any thread, runnable ones first."""
         preferred = self._preferred(target)
@@ -204,60 +251,59 @@ class _State:
             return preferred[(bits - 4) % len(preferred)]
         return self.order[1][bits % 4]
 
-    def thread_bits(self, t: int, target: Target | None) -> int:
+    def thread_bits(self, t: int, target: RawTarget) -> int:
         preferred = self._preferred(target)
         if t in preferred and preferred.index(t) < 4:
             return 4 + preferred.index(t)
         return self.order[1].index(t)
 
-    def descriptor(self, sel: int) -> Target:
+    def descriptor(self, sel: int) -> RawTarget:
         if sel < 24 and self.live:
-            return Var(self.live[sel % len(self.live)])
+            return self.live[sel % len(self.live)]
         if 24 <= sel < 28 and self.stale:
-            return Var(self.stale[(sel - 24) % len(self.stale)])
+            return self.stale[(sel - 24) % len(self.stale)]
         if sel == 31:
-            return Invalid()
-        return Raw(RAW_VALUES[sel - 28] if sel >= 28 else RAW_VALUES[0])
+            return INVALID
+        return RAW_VALUES[sel - 28] if sel >= 28 else RAW_VALUES[0]
 
-    def descriptor_sel(self, target: Target | None) -> int:
-        if isinstance(target, Invalid):
+    def descriptor_sel(self, target: RawTarget) -> int:
+        if target == INVALID:
             return 31
-        if isinstance(target, Raw):
-            if target.value in RAW_VALUES:
-                return 28 + RAW_VALUES.index(target.value)
-            raise NotRepresentable(f"raw descriptor #{target.value} has no binary form")
-        assert isinstance(target, Var)
-        if target.name in self.live and self.live.index(target.name) < 24:
-            return self.live.index(target.name)
-        if target.name in self.stale and self.stale.index(target.name) < 4:
-            return 24 + self.stale.index(target.name)
-        raise NotRepresentable(f"variable {target.name} is out of the binary form's reach")
+        if isinstance(target, int):
+            if target in RAW_VALUES:
+                return 28 + RAW_VALUES.index(target)
+            raise NotRepresentable(f"raw descriptor #{target} has no binary form")
+        assert isinstance(target, str)
+        if target in self.live and self.live.index(target) < 24:
+            return self.live.index(target)
+        if target in self.stale and self.stale.index(target) < 4:
+            return 24 + self.stale.index(target)
+        raise NotRepresentable(f"variable {target} is out of the binary form's reach")
 
-    def after(self, step: Step) -> None:
+    def after(self, step: RawStep) -> None:
         """Update the syntactic state once ``step`` is in the program."""
-        if step.bind is not None:
-            letter = step.bind[0]
-            self.counts[letter] = max(self.counts[letter], int(step.bind[1:]))
+        op, thread, bind, target, args = step
+        if bind is not None:
+            letter = bind[0]
+            self.counts[letter] = max(self.counts[letter], int(bind[1:]))
             names = self.live if letter == "s" else self.peers if letter == "c" else self.ops
-            names.append(step.bind)
-            if letter == "s" and step.thread is not None:
-                pid = step.args[0] if step.op == Op.DUPLICATE else THREAD_PROCESS[step.thread]
-                self.home[step.bind] = pid if pid in (0, 1) else THREAD_PROCESS[step.thread]
-        if step.op == Op.CLOSESOCKET and isinstance(step.target, Var):
-            name = step.target.name
-            if name in self.live:
-                self.live.remove(name)
-                if name not in self.stale:
-                    self.stale.append(name)
+            names.append(bind)
+            if letter == "s" and thread is not None:
+                pid = args[0] if op == Op.DUPLICATE else THREAD_PROCESS[thread]
+                self.home[bind] = pid if pid in (0, 1) else THREAD_PROCESS[thread]
+        if op == Op.CLOSESOCKET and isinstance(target, str) and target in self.live:
+            self.live.remove(target)
+            if target not in self.stale:
+                self.stale.append(target)
         before = len(self.maybe_blocked)
-        if step.thread is None:
+        if thread is None:
             self.maybe_blocked.clear()
-        elif step.op in _MAY_BLOCK:
-            if step.thread not in self.maybe_blocked:
-                self.maybe_blocked.add(step.thread)
+        elif op in _MAY_BLOCK:
+            if thread not in self.maybe_blocked:
+                self.maybe_blocked.add(thread)
                 before = -1
         else:
-            self.maybe_blocked.discard(step.thread)
+            self.maybe_blocked.discard(thread)
         if len(self.maybe_blocked) != before:
             self._reorder()
 
@@ -265,31 +311,63 @@ class _State:
 # --- decoding --------------------------------------------------------------------------
 
 
-def _prelude(header: int) -> list[Step]:
-    return list(PRELUDE_STEPS[: PRELUDES[header & 7]])
+def _prelude(header: int) -> tuple[RawStep, ...]:
+    return PRELUDE_RAW[: PRELUDES[header & 7]]
+
+
+def _raw_steps(data: bytes, max_steps: int | None) -> Iterator[RawStep]:
+    """The steps ``data`` decodes to, in the decoder's own form."""
+    state = _State()
+    count = 0
+    for raw in _prelude(data[0]):
+        state.after(raw)
+        count += 1
+        yield raw
+    limit = max_steps if max_steps is not None else len(data)
+    for i in range(1, len(data) - STEP_BYTES + 1, STEP_BYTES):
+        if count >= limit:
+            break
+        op_b, sel, b, c = data[i : i + STEP_BYTES]
+        decoded = _decode_step(state, TABLE[op_b], sel, b, c)
+        if decoded is not None:
+            state.after(decoded)
+            count += 1
+            yield decoded
 
 
 def decode(data: bytes, profile: Profile = DOCUMENTED, max_steps: int | None = None) -> Program:
     """Decode bytes to a program.  Total: never raises."""
     if not data:
         return _program((), profile, Limits())
-    header = data[0]
-    state = _State()
-    steps: list[Step] = []
-    for step in _prelude(header):
-        steps.append(step)
-        state.after(step)
-    limit = max_steps if max_steps is not None else len(data)
-    for i in range(1, len(data) - STEP_BYTES + 1, STEP_BYTES):
-        if len(steps) >= limit:
-            break
-        op_b, sel, b, c = data[i : i + STEP_BYTES]
-        decoded = _decode_step(state, TABLE[op_b], sel, b, c)
-        if decoded is not None:
-            steps.append(decoded)
-            state.after(decoded)
-    limits = LIMIT_PRESETS[(header >> 3) & 7]
-    return _program(tuple(steps), profile, limits)
+    steps = tuple(to_step(raw) for raw in _raw_steps(data, max_steps))
+    return _program(steps, profile, LIMIT_PRESETS[(data[0] >> 3) & 7])
+
+
+def decode_lowered(data: bytes, max_steps: int | None = None) -> tuple[array[int], Limits]:
+    """``lower(decode(data))`` and the limits, without building the Program
+    (the fuzz target's hot path).  Tests check it equals the long way."""
+    if not data:
+        return array("q", [0]), Limits()
+    slots: dict[str, int] = {}
+    out = array("q", [0])
+    for op, thread, bind, target, args in _raw_steps(data, max_steps):
+        tk, tv = TARGET_NONE, 0
+        if isinstance(target, str):
+            tk, tv = TARGET_SLOT, slots[target]
+        elif target is not None:
+            tk, tv = (
+                (TARGET_INVALID, INVALID_DESCRIPTOR) if target == INVALID else (TARGET_RAW, target)
+            )
+        slot = -1
+        if bind is not None:
+            slot = slots[bind] = len(slots)
+        x = (-1,) if op == Op.CONNECT and not args else args
+        out.extend((op, -1 if thread is None else thread, slot, tk, tv, *x, *_PAD[len(x) :]))
+    out[0] = len(slots)
+    return out, LIMIT_PRESETS[(data[0] >> 3) & 7]
+
+
+_PAD = (0, 0, 0)
 
 
 def _program(steps: tuple[Step, ...], profile: Profile, limits: Limits) -> Program:
@@ -303,27 +381,27 @@ def _program(steps: tuple[Step, ...], profile: Profile, limits: Limits) -> Progr
     )
 
 
-def _decode_step(state: _State, v: Variant, sel: int, b: int, c: int) -> Step | None:
+def _decode_step(state: _State, v: Variant, sel: int, b: int, c: int) -> RawStep | None:
     op = v.op
     if op == Op.OVL:
-        return Step(op, target=Var(state.ops[sel % len(state.ops)])) if state.ops else None
+        return (op, None, None, state.ops[sel % len(state.ops)], ()) if state.ops else None
     if op in (Op.PEER_RECV, Op.PEER_SEND, Op.PEER_CLOSE, Op.PEER_RESET):
         if not state.peers:
             return None
         counts = (number(b, c),) if op in (Op.PEER_RECV, Op.PEER_SEND) else ()
-        return Step(op, target=Var(state.peers[sel % len(state.peers)]), args=counts)
+        return (op, None, None, state.peers[sel % len(state.peers)], counts)
     if op == Op.ADVANCE:
-        return Step(op, args=(number(b, c),))
+        return (op, None, None, None, (number(b, c),))
     if op in (Op.NET_DOWN, Op.NET_UP):
-        return Step(op)
+        return (op, None, None, None, ())
     target = state.descriptor(sel >> 3) if op in DESCRIPTOR_OPS else None
     thread = state.thread(sel & 7, target)
     if op == Op.STARTUP:
-        return Step(op, thread, args=STARTUP_VERSIONS[b & 7])
+        return (op, thread, None, None, STARTUP_VERSIONS[b & 7])
     if op in (Op.CLEANUP, Op.CANCELBLOCKING, Op.GETLASTERROR, Op.GETMESSAGE, Op.SLEEPEX):
-        return Step(op, thread)
+        return (op, thread, None, None, ())
     if op == Op.SOCKET:
-        return Step(op, thread, state.fresh("s"), args=(v.mode,))
+        return (op, thread, state.fresh("s"), None, (v.mode,))
     args: tuple[int, ...]
     bind = None
     if op == Op.CONNECT:
@@ -337,7 +415,7 @@ def _decode_step(state: _State, v: Variant, sel: int, b: int, c: int) -> Step | 
         bind = state.fresh("s")
     else:
         args = _plain_args(op, b, c)
-    return Step(op, thread, bind, target, args)
+    return (op, thread, bind, target, args)
 
 
 def _plain_args(op: Op, b: int, c: int) -> tuple[int, ...]:
@@ -367,27 +445,21 @@ def encode(program: Program) -> bytes:
     """
     if program.limits not in LIMIT_PRESETS:
         raise NotRepresentable(f"limits {program.limits} are not a binary-form preset")
-    steps = list(program.steps)
+    steps = [to_raw(step) for step in program.steps]
     header = LIMIT_PRESETS.index(program.limits) << 3
-    header |= next(i for i, n in enumerate(PRELUDES) if _same_steps(steps, _prelude(i)))
+    header |= next(i for i in range(len(PRELUDES)) if _starts_with(steps, _prelude(i)))
     state = _State()
     out = bytearray([header])
-    for step in _prelude(header):
-        state.after(step)
-    for step in steps[len(_prelude(header)) :]:
-        out += _encode_step(state, step)
-        state.after(step)
+    for raw in _prelude(header):
+        state.after(raw)
+    for raw in steps[len(_prelude(header)) :]:
+        out += _encode_step(state, raw)
+        state.after(raw)
     return bytes(out)
 
 
-def _same_steps(steps: list[Step], prefix: list[Step]) -> bool:
-    if len(steps) < len(prefix):
-        return False
-    return all(_bare(a) == _bare(b) for a, b in zip(steps, prefix, strict=False))
-
-
-def _bare(step: Step) -> tuple[object, ...]:
-    return (step.op, step.thread, step.bind, step.target, step.args)
+def _starts_with(steps: list[RawStep], prefix: tuple[RawStep, ...]) -> bool:
+    return len(steps) >= len(prefix) and all(a == b for a, b in zip(steps, prefix, strict=False))
 
 
 def _variant(op: Op, mode: int = 0) -> int:
@@ -403,56 +475,56 @@ def _index(table: tuple[object, ...], value: object, what: str) -> int:
     return table.index(value)
 
 
-def _encode_step(state: _State, step: Step) -> bytes:
-    op = step.op
-    if step.bind is not None and step.bind != f"{step.bind[0]}{state.counts[step.bind[0]] + 1}":
-        raise NotRepresentable(f"variable {step.bind} is not numbered in binding order")
+def _encode_step(state: _State, raw: RawStep) -> bytes:
+    op, thread, bind, target, args = raw
+    if bind is not None and bind != f"{bind[0]}{state.counts[bind[0]] + 1}":
+        raise NotRepresentable(f"variable {bind} is not numbered in binding order")
     if op == Op.OVL or op in (Op.PEER_RECV, Op.PEER_SEND, Op.PEER_CLOSE, Op.PEER_RESET):
         names = state.ops if op == Op.OVL else state.peers
-        assert isinstance(step.target, Var)
-        b, c = number_bytes(step.args[0]) if step.args else (0, 0)
-        return bytes([_variant(op), names.index(step.target.name), b, c])
+        assert isinstance(target, str)
+        b, c = number_bytes(args[0]) if args else (0, 0)
+        return bytes([_variant(op), names.index(target), b, c])
     if op == Op.ADVANCE:
-        return bytes([_variant(op), 0, *number_bytes(step.args[0])])
+        return bytes([_variant(op), 0, *number_bytes(args[0])])
     if op in (Op.NET_DOWN, Op.NET_UP):
         return bytes([_variant(op), 0, 0, 0])
-    assert step.thread is not None
-    sel_thread = state.thread_bits(step.thread, step.target)
+    assert thread is not None
+    sel_thread = state.thread_bits(thread, target)
     mode, b, c = 0, 0, 0
     sel_target = 0
-    if step.target is not None:
-        sel_target = state.descriptor_sel(step.target)
+    if target is not None:
+        sel_target = state.descriptor_sel(target)
     if op == Op.STARTUP:
-        b = _index(STARTUP_VERSIONS, step.args, "version")
+        b = _index(STARTUP_VERSIONS, args, "version")
     elif op == Op.SOCKET:
-        mode = step.args[0]
+        mode = args[0]
     elif op == Op.CONNECT:
-        mode = 1 if step.args else 0
-        if step.args:
-            b, c = number_bytes(step.args[0])
+        mode = 1 if args else 0
+        if args:
+            b, c = number_bytes(args[0])
     elif op in (Op.WSASEND, Op.WSARECV):
-        mode = step.args[1]
-        b, c = number_bytes(step.args[0])
+        mode = args[1]
+        b, c = number_bytes(args[0])
     elif op == Op.DUPLICATE:
-        b = _index(PIDS, step.args[0], "pid")
+        b = _index(PIDS, args[0], "pid")
     elif op == Op.BIND:
-        if not 1 <= step.args[0] <= 4:
-            raise NotRepresentable(f"port {step.args[0]} has no binary form")
-        b = step.args[0] - 1
+        if not 1 <= args[0] <= 4:
+            raise NotRepresentable(f"port {args[0]} has no binary form")
+        b = args[0] - 1
     elif op == Op.SETSOCKOPT_LINGER:
-        b = _index(LINGER_ONOFF, step.args[0], "l_onoff")
-        secs = step.args[1]
+        b = _index(LINGER_ONOFF, args[0], "l_onoff")
+        secs = args[1]
         if not (secs < 255 or secs == 65535):
             raise NotRepresentable(f"linger {secs} has no binary form")
         c = min(secs, 255)
     elif op in (Op.SETSOCKOPT_DONTLINGER, Op.IOCTLSOCKET_FIONBIO):
-        if step.args[0] > 255:
-            raise NotRepresentable(f"value {step.args[0]} has no binary form")
-        b = step.args[0]
+        if args[0] > 255:
+            raise NotRepresentable(f"value {args[0]} has no binary form")
+        b = args[0]
     elif op in (Op.SEND, Op.RECV):
-        b, c = number_bytes(step.args[0])
+        b, c = number_bytes(args[0])
     elif op == Op.SHUTDOWN:
-        b = _index(SHUTDOWN_HOW, step.args[0], "how")
+        b = _index(SHUTDOWN_HOW, args[0], "how")
     elif op == Op.ASYNCSELECT:
-        b = _index(MASKS, step.args[0], "mask")
+        b = _index(MASKS, args[0], "mask")
     return bytes([_variant(op, mode), sel_target << 3 | sel_thread, b, c])

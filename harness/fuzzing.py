@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from harness.encoding import decode
+from harness.encoding import decode, decode_lowered
 from harness.engines import load_engine
 from harness.errors import HarnessError
 from harness.fsutil import write_atomic
 from harness.oracle import Side, locate
-from harness.profiles import get_profile
-from harness.program import Program, lower
+from harness.profiles import Limits, get_profile
+from harness.program import Program
 from harness.render import format_program
 
 SIDES_ENV = "WSA_FUZZ_SIDES"
@@ -90,18 +90,19 @@ class DifferentialTarget:
 
     def check(self, data: bytes) -> Finding | None:
         """The finding for ``data``, or None when the invariant holds."""
-        program = self.program(data)
-        code = lower(program)
+        code, limits = decode_lowered(data, self.max_steps)  # the Program only when needed
         bad: list[str] = []
-        ca = self._run(self.a, self.mod_a, code, program, bad)
-        cb = self._run(self.b, self.mod_b, code, program, [] if bad else bad)
+        ca = self._run(self.a, self.mod_a, code, limits, bad)
+        cb = self._run(self.b, self.mod_b, code, limits, [] if bad else bad)
         if ca != cb:
+            program = self.program(data)
             d = locate(program, self.a, self.b, tuple(ca), tuple(cb))
             return Finding(
                 d.signature, data, f"{d.render()}\n\nprogram:\n{format_program(program)}"
             )
         if self.invariant_side is not None:
             if bad:
+                program = self.program(data)
                 sig = f"invariant {bad[0].split(':')[0]} [{self.invariant_side.label}]"
                 text = "\n".join(bad)
                 return Finding(sig, data, f"{sig}\n{text}\n\nprogram:\n{format_program(program)}")
@@ -109,15 +110,15 @@ class DifferentialTarget:
 
     @staticmethod
     def _run(
-        side: Side, module: ModuleType, code: array[int], program: Program, bad: list[str]
+        side: Side, module: ModuleType, code: array[int], limits: Limits, bad: list[str]
     ) -> array[int]:
         """One side's canonical trace.  A reference side runs on an engine
         object, so that the invariants are checked on the same final state;
         violations are appended to ``bad``."""
         if side.engine != "reference":
-            out: array[int] = module.run_lowered(code, side.profile, program.limits)
+            out: array[int] = module.run_lowered(code, side.profile, limits)
             return out
-        engine = module.Engine(side.profile, program.limits)
+        engine = module.Engine(side.profile, limits)
         out = module.run_engine(code, engine)
         bad.extend(engine.check_invariants())
         return out

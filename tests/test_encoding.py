@@ -103,3 +103,15 @@ def test_prelude_header() -> None:
     assert [s.op for s in decode(bytes([0])).steps] == full
     assert [s.op for s in decode(bytes([6])).steps] == [Op.STARTUP]
     assert decode(bytes([7])).steps == ()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300), st.sampled_from([None, 5, 20]))
+def test_decode_lowered_is_lower_of_decode(data: bytes, max_steps: int | None) -> None:
+    from harness.encoding import decode_lowered
+    from harness.program import lower
+
+    program = decode(data, max_steps=max_steps)
+    code, limits = decode_lowered(data, max_steps)
+    assert list(code) == list(lower(program))
+    assert limits == program.limits
