@@ -99,7 +99,7 @@ def test_mixed_one_world(benchmark: Any, engine: Engine, speed: Speed) -> None:
         speed.skip(
             suite, engine_id,
             "its cost per step grows with every socket and operation the world has made "
-            "(8,625 and 4,894 by the end); when tried, the first 10,000 steps averaged "
+            "(8,622 and 4,921 by the end); when tried, the first 10,000 steps averaged "
             "0.35 ms a step and the first 30,000 1.2 ms, so the whole run takes minutes",
         )  # fmt: skip
         pytest.skip("reference: too slow on one 100,000-step world (see the ratio table)")
