@@ -28,6 +28,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="replace the engine's table in this document (between its conformance markers)",
     )  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no per-program progress lines")
+    p.add_argument(
+        "--steps", action="store_true",
+        help="print every step as the model (first profile: the file's own) and the engine saw it",
+    )  # fmt: skip
 
 
 def cmd_conformance(args: argparse.Namespace) -> int:
@@ -45,6 +49,8 @@ def cmd_conformance(args: argparse.Namespace) -> int:
 
     files = collect(args.corpora or [REPO_SEEDS])
     programs = [load_program(str(f)) for f in files]
+    if args.steps:
+        return _steps(args.engine, programs)
     measured = args.engine if args.engine in PROFILES else None
     profiles = [DOCUMENTED, WINDOWS] + ([PROFILES[measured]] if measured else [])
     engine = open_engine(args.engine)
@@ -75,4 +81,18 @@ def cmd_conformance(args: argparse.Namespace) -> int:
         print(f"FAIL {f}", file=sys.stderr)
     if args.check and failures:
         return 1
+    return 0
+
+
+def _steps(name: str, programs: list[object]) -> int:
+    from harness.external import open_engine
+    from harness.external.compare import side_by_side
+
+    engine = open_engine(name)
+    try:
+        for program in programs:
+            lines = side_by_side(program, engine, program.profile)  # type: ignore[arg-type, attr-defined]
+            print("\n".join(lines) + "\n")
+    finally:
+        engine.close()
     return 0

@@ -126,3 +126,37 @@ def compare_program(
         p.name: judge(program, p, engine.name, caps.observables, models[p.name], real)
         for p in profiles
     }
+
+
+def side_by_side(program: Program, engine: ExternalEngine, profile: Profile) -> list[str]:
+    """Every step as the model and the engine saw it (``conformance --steps``),
+    as far as the engine can run the program; differing steps are marked."""
+    caps = engine.capabilities
+    bad = unsupported(program, caps)
+    if bad is not None:
+        return [f"{program.filename}: skipped: {bad[1]}"]
+    model = model_run(program, profile, caps)
+    real = engine.run(program, len(program.steps))
+    cut = model.cut[0] if model.cut else None
+    lines = [f"### {program.filename} (model: {profile.name}, engine: {engine.name})"]
+    for i, step in enumerate(program.steps):
+        if i == cut and model.cut:
+            lines.append(f"--- comparison stops here: {model.cut[1]}")
+        want = model.observations[i]
+        got = real.observations[i] if i < len(real.observations) else None
+        mark = "   "
+        if got is not None and _differs(step.op, want, got, caps.observables):
+            mark = ">> "
+        model_text = want.result if want.result is not None else "(not compared)"
+        real_text = "(not run)" if got is None else got.result or "(not compared)"
+        lines.append(
+            f"{mark}{format_step(step):36} model: {model_text:28} {engine.name}: {real_text}"
+        )
+        for c in sorted(set(want.completions) | set(got.completions if got else ())):
+            sides = ("model" if c in want.completions else "") + (
+                f" {engine.name}" if got and c in got.completions else ""
+            )
+            lines.append(f"{'':39}! {c}  [{sides.strip()}]")
+    if real.stopped:
+        lines.append(f"--- {engine.name} stopped: {real.stopped[1]}")
+    return lines
