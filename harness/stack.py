@@ -176,10 +176,11 @@ class Stack:
 
     # --- the generic step ---------------------------------------------------------
 
-    def execute(self, line: str) -> StepResult:
-        """Run one program line (``t0: s1 = socket stream``, ``advance 10``),
-        without ``->``; variables are the ones bound so far."""
-        step = self._parser.step(line)
+    def execute(self, line: str | Step) -> StepResult:
+        """Run one program line (``t0: s1 = socket stream``, ``advance 10``,
+        without ``->``) or one Step of a Program (its expectation is ignored);
+        variables are the ones bound so far."""
+        step = self._parser.step(line if isinstance(line, str) else format_step(line))
         target = step.target
         if isinstance(target, Var):
             target = Raw(self._values[target.name])

@@ -13,7 +13,7 @@ from harness.engines import no_core
 from harness.parser import parse
 from harness.profiles import PROFILES, Limits
 from harness.program import Program
-from harness.render import format_program, format_step, same_program, with_expectations
+from harness.render import format_program, same_program, with_expectations
 from harness.strategies import append, programs, steps
 
 FIXTURE_OK = settings(
@@ -42,7 +42,7 @@ def test_stack_replays_generated_programs(engine_module: ModuleType, program: Pr
     engine = _engine_name(engine_module)
     stack = harness.Stack(program.profile, engine, program.limits)
     for step in program.steps:
-        stack.execute(format_step(step))
+        stack.execute(step)
         assert stack.invariants() == []
     filled = with_expectations(program, harness.run(program, engine))
     assert stack.program() == format_program(filled)
