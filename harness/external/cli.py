@@ -69,7 +69,7 @@ def cmd_conformance(args: argparse.Namespace) -> int:
     finally:
         engine.close()
     print(render_text(report), end="")
-    shown = [f"--engine {args.engine}", *(str(c) for c in args.corpora)]
+    shown = ["--engine", args.engine, *(str(c) for c in args.corpora)]
     command = "wsa-harness conformance " + " ".join(shlex.quote(w) for w in shown)
     table = render_markdown(report, command)
     if args.markdown:

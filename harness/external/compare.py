@@ -86,9 +86,7 @@ def judge(
         kind = ERROR if real.failed else SKIPPED
         return Verdict(kind, real.stopped[1], compared=n)
     if model.cut:
-        return Verdict(
-            SKIPPED, f"stopped at {model.cut[1]}; the {n} steps before agree", compared=n
-        )
+        return Verdict(SKIPPED, f"stopped {model.cut[1]}; the {n} steps before agree", compared=n)
     return Verdict(AGREE, compared=n)
 
 

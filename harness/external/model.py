@@ -85,7 +85,7 @@ def model_run(program: Program, profile: Profile, caps: Capabilities) -> ModelRu
         if cut is None:
             reason = _gate(step, record, before, slots, saturated, caps)
             if reason:
-                cut = (i, f"{reason} (line {step.line}: `{format_step(step)}`)")
+                cut = (i, f"before line {step.line} (`{format_step(step)}`): {reason}")
         if step.bind is not None:
             slots[step.bind] = record[0]
         before = after
@@ -135,7 +135,7 @@ def _gate(
                     f"the model's buffers hold back data on socket {sid}; a real stack's would not"
                 )
         elif sid in saturated:
-            return f"the real stack's buffers are full on socket {sid}; the model's are not"
+            return f"a real stack's buffers are full on socket {sid}; the model's are not"
     op = step.op
     kind, r1 = record[1], record[2]
     if op == Op.PEER_RECV and isinstance(step.target, Var) and slots.get(step.target.name) in full:
@@ -151,7 +151,7 @@ def _gate(
             or (kind == trace.R_SOCKET_ERROR and r1 in (WSAEWOULDBLOCK, WSA_IO_PENDING))
         )
         if limited and target not in saturated:
-            return f"the model's buffers limit this send of {n} bytes; the real stack's would not"
+            return f"the model's buffers limit this send of {n} bytes; a real stack's would not"
     if op in (Op.SOCKET, Op.DUPLICATE) and kind == trace.R_INVALID_SOCKET:
         if r1 in (WSAENOBUFS, WSAEMFILE):
             return "the model's sockets/descriptors limit refuses a socket"

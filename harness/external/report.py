@@ -139,12 +139,14 @@ def render_markdown(report: Report, command: str) -> str:
         )
     out += ["", "First differing steps:", ""]
     for r in report.rows:
+        by_step: dict[str, list[str]] = {}
         for p in profiles:
             v = r.verdicts[p]
-            if v.kind == DIFFER:
-                got = v.detail[2].strip() if len(v.detail) > 2 else ""
-                want = v.detail[1].strip() if len(v.detail) > 1 else ""
-                out.append(f"- `{Path(r.name).name}` [{p}] {v.reason} -- {want}; {got}")
+            if v.kind == DIFFER and len(v.detail) == 3:
+                where = v.reason.rsplit(": ", 1)[0]
+                by_step.setdefault(where, [v.detail[2].strip()]).insert(-1, v.detail[1].strip())
+        for where, texts in by_step.items():
+            out.append(f"- `{Path(r.name).name}` {where}: " + "; ".join(texts))
     out += ["", "Skipped (first reason per program):", ""]
     for r in report.rows:
         v = r.verdicts[profiles[0]]
