@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
+        if argv is not None and any("\x00" in a for a in argv):
+            # (a real command line cannot hold one; main() called with a list can)
+            raise UsageError("wsa-harness: an argument holds a NUL character")
         args = build_parser().parse_args(argv)
         from harness import cli_more
 
