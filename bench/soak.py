@@ -1,0 +1,325 @@
+#!/usr/bin/env python3
+"""Soak: millions of steps of mixed churn on one long-lived engine, RSS sampled.
+
+One ``Engine`` (the compiled core by default) runs a seeded, endless mix of
+socket / connect / linger options / send / recv / overlapped operations /
+duplicates into the other process / shutdowns / all kinds of close / peer
+traffic, closes and resets / messages / routines / time / net down and up,
+with an occasional cleanup and startup, through the stepwise API.  Every
+``--every`` steps it prints the resident set size next to the number of
+sockets and operations created so far.
+
+The model keeps every socket and operation for the final snapshot (destroyed
+ones included, SEMANTICS.md section 11), so memory grows with what was
+created; the report gives that growth in bytes per created record.  Anything
+much beyond a few hundred bytes per record is a leak.
+
+    python bench/soak.py                 # 10**7 steps on the core
+    python bench/soak.py --steps 200000 --engine reference
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from harness.constants import (  # noqa: E402
+    FD_CLOSE,
+    FD_READ,
+    FD_WRITE,
+    WSAEWOULDBLOCK,  # noqa: E402
+    Mode,
+    Op,
+    SockType,
+)
+from harness.engines import load_engine  # noqa: E402
+from harness.profiles import DOCUMENTED, PROFILES, Limits  # noqa: E402
+from harness.trace import E_COMPLETE, EVENT_WIDTH, R_BLOCKED, R_SOCKET_ERROR  # noqa: E402
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+POOL = 48  # live descriptors kept per process
+PEERS = 4 * POOL  # peers remembered (every live connection's, and some old ones)
+MASKS = (0, FD_READ, FD_WRITE | FD_CLOSE, FD_READ | FD_WRITE | FD_CLOSE)
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * PAGE
+
+
+@dataclass
+class Churn:
+    """The generator's own bookkeeping (bounded), fed by each step's record.
+
+    In each process the first thread (t0, t2) is the *admin*: it never makes a
+    call that can block (sockets, options, duplicates, overlapped operations,
+    messages, and closes made abortive when they would block), so it can
+    always end a long block of the *worker* (t1, t3), which does the blocking
+    sends, recvs and linger closes: by closing the descriptor the worker is
+    blocked on (CS-7 cancels the call), or, last, by cleanup.
+    """
+
+    engine: object
+    rng: random.Random
+    steps: int = 0
+    sockets: int = 0
+    ops: int = 0
+    pools: tuple[list[int], list[int]] = field(default_factory=lambda: ([], []))
+    peers: list[int] = field(default_factory=list)
+    overlapped: list[int] = field(default_factory=list)
+    blocked: dict[int, int] = field(default_factory=dict)  # worker -> step it blocked at
+    blocked_on: dict[int, tuple[int, int]] = field(default_factory=dict)  # worker -> (p, value)
+
+    def step(self, op: Op, thread: int = -1, target: int = 0, x1: int = 0, x2: int = 0,
+             x3: int = 0) -> tuple[int, ...]:  # fmt: skip
+        record: tuple[int, ...] = self.engine.step(op, thread, target, x1, x2, x3)  # type: ignore[attr-defined]
+        self.steps += 1
+        if record[1] == R_BLOCKED:
+            assert thread % 2 == 1, f"admin thread t{thread} blocked in {op.name}"
+            self.blocked[thread] = self.steps
+            self.ops += 1
+        for k in range(record[5]):
+            if record[6 + EVENT_WIDTH * k] == E_COMPLETE:
+                worker = record[7 + EVENT_WIDTH * k]
+                self.blocked.pop(worker, None)
+                self.blocked_on.pop(worker, None)
+        return record
+
+    def forget(self, process: int, value: int) -> None:
+        pool = self.pools[process]
+        if value in pool:
+            pool.remove(value)
+
+    # --- one action -------------------------------------------------------------------
+
+    def action(self) -> None:
+        rng = self.rng
+        p = rng.randrange(2)
+        admin, worker = 2 * p, 2 * p + 1
+        since = self.blocked.get(worker)
+        if since is not None and self.steps - since > 40:
+            self.unblock(worker)
+            return
+        if rng.random() < 0.10 or not self.pools[p]:
+            self.open(p)
+            return
+        d = rng.choice(self.pools[p])
+        free = worker not in self.blocked
+        t = worker if free and rng.random() < 0.5 else admin
+        pick: list[tuple[float, Callable[[], None]]] = [
+            (0.05, lambda: self.connect(admin, d)),
+            (0.12 if free else 0.0, lambda: self.transfer(p, worker, d)),
+            (0.06, lambda: self.overlapped_op(t, d)),
+            (0.10, lambda: self.peer_traffic()),
+            (0.05, lambda: self.option(admin, d)),
+            (0.03, lambda: self.duplicate(p, admin, d)),
+            (0.05, lambda: self.admin_close(p, d)),
+            (0.05 if free else 0.0, lambda: self.worker_close(p, d)),
+            (0.05, lambda: self.observe(t)),
+            (0.03, lambda: self.step(Op.ADVANCE, -1, 0, rng.choice((1, 10, 1000, 6000)))),
+            (0.02, lambda: self.step(Op.SHUTDOWN, admin, d, rng.randrange(3))),
+            (0.002, lambda: self.net_flap()),
+            (0.0002, lambda: self.restart(p)),
+        ]
+        x = rng.random() * sum(w for w, _ in pick)
+        for w, fn in pick:
+            x -= w
+            if w and x <= 0:
+                fn()
+                return
+
+    def open(self, p: int) -> None:
+        if len(self.pools[p]) >= POOL:
+            self.admin_close(p, self.pools[p][0])
+            return
+        kind = SockType.STREAM if self.rng.random() < 0.9 else SockType.DGRAM
+        r = self.step(Op.SOCKET, 2 * p, 0, kind)
+        if r[0] >= 0:
+            self.sockets += 1
+            self.pools[p].append(r[0])
+            if self.rng.random() < 0.5:
+                self.step(Op.IOCTLSOCKET_FIONBIO, 2 * p, r[0], 1)
+
+    def connect(self, t: int, d: int) -> None:
+        r = self.step(Op.CONNECT, t, d, self.rng.choice((-1, 0, 1, 100, 5000)))
+        if r[0] > 0:
+            self.peers.append(r[0])
+            del self.peers[:-PEERS]
+
+    def transfer(self, p: int, worker: int, d: int) -> None:
+        n = self.rng.choice((0, 1, 100, 3000, 20000))
+        self.step(Op.SEND if self.rng.random() < 0.55 else Op.RECV, worker, d, n)
+        if worker in self.blocked:
+            self.blocked_on[worker] = (p, d)
+
+    def overlapped_op(self, t: int, d: int) -> None:
+        op = Op.WSASEND if self.rng.random() < 0.5 else Op.WSARECV
+        mode = Mode.EVENT if self.rng.random() < 0.5 else Mode.ROUTINE
+        r = self.step(op, t, d, self.rng.choice((1, 500, 9000)), mode)
+        if r[0] > 0:
+            self.ops += 1
+            self.overlapped.append(r[0])
+            del self.overlapped[:-64]
+
+    def peer_traffic(self) -> None:
+        if not self.peers:
+            self.step(Op.ADVANCE, -1, 0, 1)
+            return
+        c = self.rng.choice(self.peers)
+        roll = self.rng.random()
+        if roll < 0.45:
+            self.step(Op.PEER_RECV, -1, c, self.rng.choice((1, 1000, 100000)))
+        elif roll < 0.9:
+            self.step(Op.PEER_SEND, -1, c, self.rng.choice((1, 700, 5000)))
+        elif roll < 0.97:
+            self.step(Op.PEER_CLOSE, -1, c)
+        else:
+            self.step(Op.PEER_RESET, -1, c)
+
+    def option(self, t: int, d: int) -> None:
+        roll = self.rng.random()
+        if roll < 0.5:
+            self.step(Op.SETSOCKOPT_LINGER, t, d, self.rng.randrange(2), self.rng.choice((0, 1, 5)))
+        elif roll < 0.7:
+            self.step(Op.SETSOCKOPT_DONTLINGER, t, d, self.rng.randrange(2))
+        elif roll < 0.85:
+            self.step(Op.ASYNCSELECT, t, d, self.rng.choice(MASKS))
+        else:
+            self.step(Op.GETSOCKOPT_LINGER, t, d)
+
+    def duplicate(self, p: int, t: int, d: int) -> None:
+        other = 1 - p
+        if len(self.pools[other]) < POOL:
+            r = self.step(Op.DUPLICATE, t, d, other)
+            if r[0] >= 0:
+                self.pools[other].append(r[0])
+
+    def admin_close(self, p: int, d: int) -> None:
+        """A close that never blocks: nonblocking first (a linger close would then
+        be WSAEWOULDBLOCK, CS-6), and abortive if it would block."""
+        admin = 2 * p
+        self.step(Op.IOCTLSOCKET_FIONBIO, admin, d, 1)
+        r = self.step(Op.CLOSESOCKET, admin, d)
+        if r[1] == R_SOCKET_ERROR and r[2] == WSAEWOULDBLOCK:
+            self.step(Op.SETSOCKOPT_LINGER, admin, d, 1, 0)
+            self.step(Op.CLOSESOCKET, admin, d)
+        self.forget(p, d)
+
+    def worker_close(self, p: int, d: int) -> None:
+        """Any close, a blocking linger close included (the entry goes at once, CS-7)."""
+        r = self.step(Op.CLOSESOCKET, 2 * p + 1, d)
+        if r[1] != R_SOCKET_ERROR or r[2] != WSAEWOULDBLOCK:
+            self.forget(p, d)
+
+    def observe(self, t: int) -> None:
+        roll = self.rng.random()
+        if roll < 0.5:
+            self.step(Op.GETMESSAGE, t)
+        elif roll < 0.7:
+            self.step(Op.SLEEPEX, t)
+        elif roll < 0.85 and self.overlapped:
+            self.step(Op.OVL, -1, self.rng.choice(self.overlapped))
+        else:
+            self.step(Op.GETLASTERROR, t)
+
+    def net_flap(self) -> None:
+        self.step(Op.NET_DOWN)
+        self.step(Op.ADVANCE, -1, 0, 10)
+        self.step(Op.NET_UP)
+
+    def unblock(self, worker: int) -> None:
+        """Let time end a linger close (secs <= 5 here); else close the descriptor
+        the worker is blocked on from the admin (CS-7 cancels the call); else
+        clean the process up."""
+        p = worker // 2
+        self.step(Op.ADVANCE, -1, 0, 6000)
+        where = self.blocked_on.get(worker)
+        if worker in self.blocked and where is not None:
+            self.admin_close(p, where[1])
+        if worker in self.blocked:
+            self.restart(p)
+        assert worker not in self.blocked, f"t{worker} still blocked"
+
+    def restart(self, p: int) -> None:
+        """cleanup (resets and frees everything of p, interrupts its threads), startup."""
+        self.step(Op.CLEANUP, 2 * p)
+        self.step(Op.STARTUP, 2 * p, 0, 2, 2)
+        self.pools[p].clear()
+
+
+def soak(
+    module: ModuleType,
+    steps: int,
+    every: int,
+    seed: int = 1,
+    report: Callable[[str], None] | None = print,
+    profile_name: str = "documented",
+) -> list[tuple[int, float, int, int, int]]:
+    """Run the churn; returns samples (steps, seconds, rss, sockets, ops)."""
+    limits = Limits(sockets=1 << 20, descriptors=1 << 20)
+    engine = module.Engine(PROFILES.get(profile_name, DOCUMENTED), limits)
+    churn = Churn(engine, random.Random(seed))
+    churn.step(Op.STARTUP, 0, 0, 2, 2)
+    churn.step(Op.STARTUP, 2, 0, 2, 2)
+    samples = []
+    start = time.perf_counter()
+    next_sample = 0
+    while True:
+        if churn.steps >= next_sample:
+            sample = (churn.steps, time.perf_counter() - start, rss_bytes(), churn.sockets,
+                      churn.ops)  # fmt: skip
+            samples.append(sample)
+            if report:
+                report(_row(sample, samples[0]))
+            next_sample += every
+        if churn.steps >= steps:
+            break
+        churn.action()
+    return samples
+
+
+def _row(s: tuple[int, float, int, int, int], first: tuple[int, float, int, int, int]) -> str:
+    n, secs, rss, socks, ops = s
+    per = (rss - first[2]) / max(1, socks + ops - first[3] - first[4])
+    rate = n / secs if secs else 0.0
+    return (f"{n:>10} steps {secs:8.1f} s {rate:>9.0f} steps/s  rss {rss / 2**20:8.1f} MiB  "
+            f"sockets {socks:>8} ops {ops:>8}  +{per:6.0f} B/record")  # fmt: skip
+
+
+def growth_per_record(samples: list[tuple[int, float, int, int, int]]) -> float:
+    """RSS growth from the second sample to the last, per socket or operation created."""
+    a, b = samples[1], samples[-1]
+    return (b[2] - a[2]) / max(1, (b[3] + b[4]) - (a[3] + a[4]))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--steps", type=int, default=10**7)
+    ap.add_argument("--every", type=int, default=None, help="sample RSS every N steps")
+    ap.add_argument("--engine", choices=("core", "reference"), default="core")
+    ap.add_argument("--profile", choices=sorted(PROFILES), default="documented")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+    every = args.every or max(1, args.steps // 20)
+    print(
+        f"soak: {args.steps} steps on the {args.engine} engine ({args.profile}), seed {args.seed}"
+    )
+    samples = soak(load_engine(args.engine), args.steps, every, args.seed,
+                   profile_name=args.profile)  # fmt: skip
+    if len(samples) >= 3:
+        print(f"RSS growth after the first sample: {growth_per_record(samples):.0f} bytes per "
+              f"socket or operation created")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
