@@ -146,36 +146,49 @@ class Campaign:
         )
         cmd = command(cfg, corpus)
         log = (cfg.out / "libfuzzer.log").open("w")
-        child = subprocess.Popen(
-            cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-            errors="replace", start_new_session=True,
-        )  # fmt: skip
         lines: queue.Queue[str | None] = queue.Queue()
-        reader = threading.Thread(target=_pump, args=(child.stderr, lines, log), daemon=True)
-        reader.start()
         previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
         stop = threading.Event()
+        started: list[subprocess.Popen[str]] = []
 
         def on_signal(signum: int, frame: object) -> None:
             self.summary.interrupted = True
             stop.set()
-            _signal_child(child, signal.SIGINT)
+            for c in started:
+                _signal_child(c, signal.SIGINT)
 
+        # The handlers come first: a signal while the child starts must stop it,
+        # not leave it running in its own session after this process has gone.
         for s in previous:
             signal.signal(s, on_signal)
+        reader = None
         try:
+            child = subprocess.Popen(
+                cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                errors="replace", start_new_session=True,
+            )  # fmt: skip
+            started.append(child)
+            if stop.is_set():
+                _signal_child(child, signal.SIGINT)
+            reader = threading.Thread(target=_pump, args=(child.stderr, lines, log), daemon=True)
+            reader.start()
             self._watch(child, lines, stop)
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
-            if child.poll() is None:
-                _signal_child(child, signal.SIGINT)
-                try:
-                    child.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    _signal_child(child, signal.SIGKILL)
-                    child.wait()
-            reader.join(timeout=5)
+            for c in started:
+                if c.poll() is None:
+                    _signal_child(c, signal.SIGINT)
+                    try:
+                        c.wait(timeout=10)
+                    except subprocess.TimeoutExpired:
+                        _signal_child(c, signal.SIGKILL)
+                        c.wait()
+            if reader is not None:
+                reader.join(timeout=5)
+            for c in started:  # the reader has seen the end of it
+                if c.stderr is not None and (reader is None or not reader.is_alive()):
+                    c.stderr.close()
             log.close()
         self.summary.child_status = child.returncode
         self._minimize_new()
