@@ -7,7 +7,8 @@ duplicates into the other process / shutdowns / all kinds of close / peer
 traffic, closes and resets / messages / routines / time / net down and up,
 with an occasional cleanup and startup, through the stepwise API.  Every
 ``--every`` steps it prints the resident set size next to the number of
-sockets and operations created so far.
+sockets and operations created so far, and checks the SEMANTICS.md
+section 11 invariants.
 
 The model keeps every socket and operation for the final snapshot (destroyed
 ones included, SEMANTICS.md section 11), so memory grows with what was
@@ -280,6 +281,9 @@ def soak(
             samples.append(sample)
             if report:
                 report(_row(sample, samples[0]))
+            bad = engine.check_invariants()
+            if bad:
+                raise AssertionError(f"invariants broken after {churn.steps} steps: {bad[:5]}")
             next_sample += every
         if churn.steps >= steps:
             break
