@@ -132,3 +132,31 @@ def test_apply_site_changes_one_line_and_sampling_is_seeded() -> None:
             site.line - 1
         ]
         assert apply_site(src, site) == mutant.sources
+
+
+def test_bench_report_rewrites_from_the_json_record(tmp_path: Path) -> None:
+    m = load_mutants(only=["01"])[0]
+    record = {
+        "params": {"budget": "5 s per trial"},
+        "budget": 5.0,
+        "trials_per": 2,
+        "mutants": [{"name": m.name, "rule": m.rule, "profile": m.profile, "description": "d"}],
+        "trials": [_t("harness", m.name, True, 0.5).to_json(),
+                   _t("harness", m.name, False, 5.0).to_json()],
+        "control": [_t("harness", "00-control", False, 5.0).to_json()],
+    }  # fmt: skip
+    (tmp_path / "bugs.json").write_text(json.dumps(record))
+    assert main(["bench", "report", "--out", str(tmp_path)]) == 0
+    text = (tmp_path / "bugs.md").read_text()
+    assert "| 01-dup-close-keeps-ref | CS-8 | documented | 1/2 | 0.50 |" in text
+    assert "(detections / trials): harness 0/1." in text
+    assert (tmp_path / "survival.png").stat().st_size > 1000
+
+
+def test_bench_report_on_a_bad_record_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "bugs.json").write_text('{"params": {}}')
+    assert main(["bench", "report", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bugs.json: not a bench bugs record" in err[0]

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import platform
+import shlex
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from harness.bugbench.mutants import REPO, Mutant, MutantError, core_sources, load_mutants
 from harness.errors import HarnessError
@@ -48,6 +51,9 @@ def add_arguments(bench: argparse.ArgumentParser) -> None:
         help="also run the unmodified core, built the same way: any detection is a false alarm",
     )  # fmt: skip
 
+    rep = sub.add_parser("report", help="rewrite bugs.md and survival.png from bugs.json")
+    rep.add_argument("--out", type=Path, default=RESULTS, help="results folder")
+
     mut = sub.add_parser("mutation", help="automatic mutation score of the harness campaign")
     mut.add_argument("--sample", type=_positive, default=20, help="mutants to draw")
     mut.add_argument("--budget", type=_positive_float, default=60.0, help="seconds per trial")
@@ -71,6 +77,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     try:
         if args.bench_command == "bugs":
             return _bugs(args)
+        if args.bench_command == "report":
+            return _report(args)
         return _mutation(args)
     except MutantError as exc:
         raise HarnessError(str(exc)) from None
@@ -95,7 +103,7 @@ def _build_all(mutants: list[Mutant]) -> dict[str, Path]:
 
 
 def _bugs(args: argparse.Namespace) -> int:
-    from harness.bugbench.report import markdown, summarize, survival_png, write_results
+    from harness.bugbench.report import summarize
     from harness.bugbench.trials import TOOLS, Trial, run_trial
 
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
@@ -124,7 +132,7 @@ def _bugs(args: argparse.Namespace) -> int:
         budget = max([t.seconds for t in trials] + [1e-3])
     params: dict[str, object] = {
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": "wsa-harness bench bugs " + " ".join(sys.argv[3:]),
+        "command": "wsa-harness bench bugs " + shlex.join(sys.argv[3:]),
         "trials per mutant and tool": args.trials,
         "budget": f"{args.runs} programs per trial" if args.runs else f"{budget:g} s per trial",
         "seeds": f"{args.seed}..{args.seed + args.trials - 1} (trial i: libFuzzer -seed, "
@@ -132,21 +140,47 @@ def _bugs(args: argparse.Namespace) -> int:
         "machine": _machine(args.note),
         "wall time": f"{time.monotonic() - started:.0f} s",
     }
-    text = markdown(mutants, trials, params, budget, controls)
-    record = {"params": params, "budget": budget,
+    record = {"params": params, "budget": budget, "trials_per": args.trials,
               "mutants": [{"name": m.name, "rule": m.rule, "profile": m.profile,
                            "description": m.description} for m in mutants],
               "trials": [t.to_json() for t in trials],
               "control": [t.to_json() for t in controls]}  # fmt: skip
-    png = survival_png(trials, budget, f"{len(mutants)} mutants × {args.trials} trials")
-    for path in write_results(args.out, "bugs", text, record, png):
-        _say(f"wrote {path}")
+    _write_bugs(args.out, record)
     summary = summarize(trials, [m.name for m in mutants], budget)
     for s in summary.values():
         _say(
             f"{s.tool}: {s.mutants_killed}/{s.mutants} mutants killed, "
             f"mean RMST {s.mean_rmst_s:.2f} s"
         )
+    return 0
+
+
+def _write_bugs(out: Path, record: dict[str, Any]) -> None:
+    from harness.bugbench.report import markdown, survival_png, write_results
+    from harness.bugbench.trials import Trial
+
+    mutants = [Mutant(m["name"], m["rule"], m["profile"], m["description"])
+               for m in record["mutants"]]  # fmt: skip
+    trials = [Trial.from_json(t) for t in record["trials"]]
+    controls = [Trial.from_json(t) for t in record.get("control", [])]
+    budget = float(record["budget"])
+    text = markdown(mutants, trials, record["params"], budget, controls)
+    per = record.get("trials_per") or record["params"].get("trials per mutant and tool", "?")
+    title = f"{len(mutants)} mutants × {per} trials"
+    for path in write_results(out, "bugs", text, record, survival_png(trials, budget, title)):
+        _say(f"wrote {path}")
+
+
+def _report(args: argparse.Namespace) -> int:
+    source = args.out / "bugs.json"
+    try:
+        record = json.loads(source.read_text())
+    except (OSError, ValueError) as exc:
+        raise HarnessError(f"{source}: cannot read it ({exc})") from None
+    try:
+        _write_bugs(args.out, record)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise HarnessError(f"{source}: not a bench bugs record ({exc!r})") from None
     return 0
 
 
@@ -201,7 +235,7 @@ def _mutation_markdown(
     share = 100 * len(killed) / len(built) if built else 0.0
     params: dict[str, object] = {
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": "wsa-harness bench mutation " + " ".join(sys.argv[3:]),
+        "command": "wsa-harness bench mutation " + shlex.join(sys.argv[3:]),
         "sampled": len(rows), "site seed": args.seed,
         "budget": f"{args.budget:g} s per trial, up to {args.trials} trial(s)",
         "machine": _machine(args.note), "wall time": f"{wall:.0f} s",

@@ -14,7 +14,7 @@ from harness.bugbench.trials import TOOLS, Trial
 from harness.fsutil import write_atomic
 
 #: the plot's time axis is logarithmic from here (earlier kills show at it)
-LOG_FLOOR = 0.1
+LOG_FLOOR = 0.05
 
 
 @dataclass(frozen=True)
