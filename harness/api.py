@@ -11,7 +11,6 @@ The command line goes through these functions too.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from harness.engines import ENGINES, EngineError, default_engine
 from harness.errors import HarnessError
@@ -139,8 +138,3 @@ def minimize(
             f"{program.filename}: {sa.label} and {sb.label} agree; there is nothing to minimize"
         )
     return build(program, sa, sb, found.signature, None).program
-
-
-def is_program_file(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` names a program file by its suffix."""
-    return Path(path).suffix == PROGRAM_SUFFIX
