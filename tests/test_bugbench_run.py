@@ -160,3 +160,46 @@ def test_bench_report_on_a_bad_record_is_one_line(
     assert main(["bench", "report", "--out", str(tmp_path)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "bugs.json: not a bench bugs record" in err[0]
+
+
+# --- reading a trial's end ------------------------------------------------------------
+
+
+def _end(tmp_path: Path, tool: str, status: int, log: str, result: str | None = None) -> Trial:
+    from harness.bugbench.trials import _outcome
+
+    (tmp_path / "log.txt").write_text(log)
+    if result is not None:
+        (tmp_path / "result.json").write_text(result)
+    return _outcome(tool, "m", 1, 20.0, status, 3.5, tmp_path)
+
+
+def test_a_libfuzzer_crash_is_a_detection(tmp_path: Path) -> None:
+    log = "==1== ERROR: libFuzzer: deadly signal\nstat::number_of_executed_units: 7\n"
+    t = _end(tmp_path, "harness", 77, log)
+    assert (t.detected, t.kind, t.execs, t.seconds) == (True, "crash", 7, 3.5)
+    assert "deadly signal" in t.signature
+
+
+def test_a_libfuzzer_hang_is_a_detection(tmp_path: Path) -> None:
+    log = "ALARM: working on the last Unit for 10 seconds\n==1== ERROR: libFuzzer: timeout after 10"
+    assert _end(tmp_path, "harness", 70, log).kind == "timeout"
+
+
+def test_the_end_of_the_budget_is_censored(tmp_path: Path) -> None:
+    t = _end(tmp_path, "harness", 0, "stat::number_of_executed_units: 1234\n")
+    assert (t.detected, t.kind, t.execs, t.seconds) == (False, "censored", 1234, 20.0)
+
+
+def test_a_detection_after_the_budget_is_censored(tmp_path: Path) -> None:
+    late = '{"detected": true, "seconds": 20.5, "execs": 9, "kind": "divergence", "signature": "x"}'
+    t = _end(tmp_path, "harness", 42, "", late)
+    assert (t.detected, t.seconds) == (False, 20.0)
+
+
+def test_a_broken_trial_is_an_error_not_a_detection(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="status 1 and no result"):
+        _end(tmp_path, "harness", 1, "Traceback ...\nImportError: no module\n")
+    with pytest.raises(RuntimeError, match="status 2 and no result"):
+        _end(tmp_path, "random", 2, "usage: ...")
+    assert _end(tmp_path, "random", -11, "").kind == "crash"

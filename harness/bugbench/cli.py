@@ -205,11 +205,18 @@ def _mutation(args: argparse.Namespace) -> int:
             rows.append(row)
             continue
         trials: list[Trial] = []
-        for i in range(args.trials):
-            trials.append(run_trial("harness", mutant.name, b.module, "documented", args.seed + i,
-                                    float(args.budget)))  # fmt: skip
-            if trials[-1].detected:
-                break
+        try:
+            for i in range(args.trials):
+                trials.append(run_trial("harness", mutant.name, b.module, "documented",
+                                        args.seed + i, float(args.budget)))  # fmt: skip
+                if trials[-1].detected:
+                    break
+        except RuntimeError as exc:  # the trial, not the mutant, failed: list it apart
+            row["result"] = "error"
+            row["signature"] = str(exc).splitlines()[0]
+            _say(f"[{n}/{len(chosen)}] {site.name}: trial error: {row['signature']}")
+            rows.append(row)
+            continue
         hit = next((t for t in trials if t.detected), None)
         row["result"] = "killed" if hit else "survived"
         row["seconds"] = hit.seconds if hit else None
@@ -229,7 +236,8 @@ def _mutation(args: argparse.Namespace) -> int:
 def _mutation_markdown(
     rows: list[dict[str, object]], args: argparse.Namespace, wall: float
 ) -> tuple[str, dict[str, object]]:
-    built = [r for r in rows if r["result"] != "no-build"]
+    built = [r for r in rows if r["result"] in ("killed", "survived")]
+    errors = [r for r in rows if r["result"] == "error"]
     killed = [r for r in built if r["result"] == "killed"]
     survivors = [r for r in built if r["result"] == "survived"]
     share = 100 * len(killed) / len(built) if built else 0.0
@@ -242,8 +250,9 @@ def _mutation_markdown(
     }  # fmt: skip
     lines = ["# Automatic mutation score of the harness campaign", ""]
     lines += [f"- {k}: {v}" for k, v in params.items()]
+    no_build = sum(r["result"] == "no-build" for r in rows)
     lines += ["", f"**{len(killed)}/{len(built)} built mutants killed ({share:.0f}%)**; "
-              f"{len(rows) - len(built)} did not compile (not counted).", "",
+              f"{no_build} did not compile and {len(errors)} had a trial error (not counted).", "",
               "| site | operator | result | seconds | original | mutated |",
               "|---|---|---|---|---|---|"]  # fmt: skip
     for r in rows:

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from harness.bugbench.mutants import REPO
-from harness.bugbench.worker import DETECTED_EXIT, RESULT_ENV
+from harness.bugbench.worker import RESULT_ENV
 from harness.engines import CORE_PATH_ENV
 from harness.fuzzing import DEFAULT_MAX_STEPS, MAX_STEPS_ENV, SIDES_ENV
 from harness.oracle import Side
@@ -41,6 +41,8 @@ SEEDS = REPO / "corpus" / "seeds"
 HANG_SECONDS = 10
 #: time the parent allows beyond the budget before it kills a child
 GRACE = 60
+#: libFuzzer's exit statuses (-error_exitcode, -timeout_exitcode defaults)
+LIBFUZZER_CRASH, LIBFUZZER_HANG = 77, 70
 _FINAL = re.compile(r"stat::number_of_executed_units:\s+(\d+)")
 
 
@@ -167,30 +169,23 @@ def _outcome(
 ) -> Trial:  # fmt: skip
     result = work / "result.json"
     log = (work / "log.txt").read_text(errors="replace")
+    found = _FINAL.findall(log)
+    fuzz_execs = int(found[-1]) if found else -1
     if result.exists():
         data = json.loads(result.read_text())
         detected, seconds = bool(data["detected"]), float(data["seconds"])
         execs, kind, sig = int(data["execs"]), str(data["kind"]), str(data["signature"])
-    elif (
-        tool.startswith("harness")
-        and status not in (0, DETECTED_EXIT)
-        and status != -signal.SIGKILL
-    ):
-        # libFuzzer saw the target crash or hang: a detection, at the child's end
-        hang = "libFuzzer: timeout" in log
-        found = _FINAL.findall(log)
-        detected, seconds, kind = True, elapsed, "timeout" if hang else "crash"
-        execs, sig = int(found[-1]) if found else -1, _last_error_line(log)
-    elif tool.startswith("harness") and status == 0:
-        found = _FINAL.findall(log)
-        detected, seconds, execs, kind, sig = (
-            False,
-            elapsed,
-            int(found[-1]) if found else -1,
-            "censored",
-            "",
-        )
-    else:
+    elif status == -signal.SIGKILL:  # the parent's limit: the child hung past any budget
+        detected, seconds, execs, kind, sig = False, elapsed, fuzz_execs, "censored", ""
+    elif tool.startswith("harness") and status in (LIBFUZZER_CRASH, LIBFUZZER_HANG):
+        # libFuzzer saw the target die or hang: a detection, when the child ended
+        kind = "timeout" if status == LIBFUZZER_HANG or "libFuzzer: timeout" in log else "crash"
+        detected, seconds, execs, sig = True, elapsed, fuzz_execs, _last_error_line(log)
+    elif tool.startswith("harness") and status == 0:  # libFuzzer's budget ran out
+        detected, seconds, execs, kind, sig = False, elapsed, fuzz_execs, "censored", ""
+    elif not tool.startswith("harness") and status < 0:  # an anchor killed by a signal
+        detected, seconds, execs, kind, sig = True, elapsed, -1, "crash", f"signal {-status}"
+    else:  # the benchmark itself failed (an import error, a bad flag): never a detection
         tail = "\n".join(log.splitlines()[-15:])
         raise RuntimeError(f"{tool} trial ended with status {status} and no result:\n{tail}")
     if budget is not None and (not detected or seconds > budget):

@@ -28,7 +28,8 @@ from pathlib import Path  # noqa: E402
 from harness.oracle import Side  # noqa: E402
 
 RESULT_ENV = "WSA_BENCH_RESULT"
-DETECTED_EXIT = 77
+#: the target's exit status once it has written its result (not one of libFuzzer's)
+DETECTED_EXIT = 42
 
 
 @dataclass
