@@ -37,6 +37,19 @@ class Growth:
     base: str
     engine: str
     target: str
+    #: a suite whose cost per unit is taken off both first (a fixed overhead)
+    minus: str | None = None
+
+    def value(self, speed: Speed) -> float | None:
+        top, base = speed.per_unit(self.suite, self.engine), speed.per_unit(self.base, self.engine)
+        if top is None or base is None:
+            return None
+        if self.minus is not None:
+            off = speed.per_unit(self.minus, self.engine)
+            if off is None:
+                return None
+            top, base = top - off, base - off
+        return top / base if top > 0 and base > 0 else None
 
 
 @dataclass
@@ -44,8 +57,6 @@ class Speed:
     """Everything the benchmarks recorded in this session."""
 
     rows: dict[tuple[str, str], Row] = field(default_factory=dict)
-    #: (suite, engine) -> seconds of a prefix to subtract from the best round
-    derived: dict[tuple[str, str], float] = field(default_factory=dict)
     not_run: dict[tuple[str, str], str] = field(default_factory=dict)
     targets: dict[str, str] = field(default_factory=dict)
     growths: list[Growth] = field(default_factory=list)
@@ -72,36 +83,22 @@ class Speed:
         )
         return row
 
-    def record_difference(
-        self, benchmark: Any, suite: str, engine: str, prefix_seconds: float, units: int,
-        unit: str, target: str | None = None,
-    ) -> None:  # fmt: skip
-        """``benchmark`` ran a prefix and then ``units`` units of work; what is
-        reported is its best round less ``prefix_seconds`` (the prefix alone)."""
-        self._suite(suite, target)
-        self.rows[suite, engine] = Row(
-            suite, engine, float(benchmark.stats.stats.min), units, unit, benchmark.extra_info
-        )
-        self.derived[suite, engine] = prefix_seconds
-        benchmark.extra_info.update(suite=suite, engine=engine, units=units, unit=unit)
-
     def skip(self, suite: str, engine: str, reason: str, target: str | None = None) -> None:
         self._suite(suite, target)
         self.not_run[suite, engine] = reason
 
-    def growth(self, label: str, suite: str, base: str, engine: str, target: str) -> None:
+    def growth(
+        self, label: str, suite: str, base: str, engine: str, target: str,
+        minus: str | None = None,
+    ) -> None:  # fmt: skip
         if all(g.label != label for g in self.growths):
-            self.growths.append(Growth(label, suite, base, engine, target))
+            self.growths.append(Growth(label, suite, base, engine, target, minus))
 
     # --- results --------------------------------------------------------------------
 
     def per_unit(self, suite: str, engine: str) -> float | None:
         row = self.rows.get((suite, engine))
-        if row is None:
-            return None
-        if (suite, engine) in self.derived:
-            return (row.seconds - self.derived[suite, engine]) / row.units * 1e9
-        return row.per_unit_ns
+        return None if row is None else row.per_unit_ns
 
     def speedup(self, suite: str) -> float | None:
         ref, core = self.per_unit(suite, "reference"), self.per_unit(suite, "core")
@@ -116,10 +113,9 @@ class Speed:
             if (s := self.speedup(suite)) is not None:
                 row.extra_info["core_speedup"] = s
         for g in self.growths:
-            top, base = self.per_unit(g.suite, g.engine), self.per_unit(g.base, g.engine)
-            row = self.rows.get((g.suite, g.engine))
-            if top and base and row is not None:
-                row.extra_info[f"growth vs {g.base}"] = top / base
+            value, row = g.value(self), self.rows.get((g.suite, g.engine))
+            if value is not None and row is not None:
+                row.extra_info[g.label] = value
 
     def table(self) -> list[str]:
         head = f"{'suite':<46} {'unit':<8} {'reference':>11} {'core':>11} {'speed-up':>9}  target"
@@ -135,9 +131,11 @@ class Speed:
                 f"{self.targets.get(suite, '')}"
             )
         for g in self.growths:
-            top, base = self.per_unit(g.suite, g.engine), self.per_unit(g.base, g.engine)
-            value = f"{top / base:.2f}x" if top and base else "not measured"
-            lines.append(f"{g.label}: {value}  (target {g.target})")
+            value = g.value(self)
+            shown = f"{value:.2f}x" if value is not None else "not measured"
+            if value is None and g.minus is not None and (g.suite, g.engine) in self.rows:
+                shown = "n/a (a churn row is within the call overhead's noise)"
+            lines.append(f"{g.label}: {shown}  (target {g.target})")
         for (suite, engine), reason in self.not_run.items():
             lines.append(f"not run: {suite} on {engine}: {reason}")
         lines += self.notes

@@ -11,15 +11,14 @@ work.  The generators read only their own bookkeeping of the names they bound
   real work rather than fail a common check (``outcome_mix`` reports it).
 * :func:`fuzzer_programs` - programs of the size the fuzzer runs, decoded
   from seeded random bytes by harness.encoding.decode.
-* :func:`churn_setup`, :func:`run_churn`, :func:`churn_lowered` - descriptor
-  churn (socket / duplicate / closesocket) beside N live descriptors, through
-  the stepwise API or as one lowered program.
+* :func:`churn_setup`, :func:`run_churn` - descriptor churn (socket /
+  duplicate / closesocket) beside N live descriptors, through the stepwise
+  API; :func:`run_idle` - the same loop doing no table work.
 """
 
 from __future__ import annotations
 
 import random
-from array import array
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,7 +39,7 @@ from harness.constants import (
 )
 from harness.encoding import decode
 from harness.profiles import DOCUMENTED, Limits, Profile
-from harness.program import TARGET_NONE, TARGET_SLOT, Program, Step, Var, variable_slots
+from harness.program import Program, Step, Var, variable_slots
 
 #: the two processes' threads: p0 has t0 and t1, p1 has t2 and t3
 PROCESS_THREADS = ((0, 1), (2, 3))
@@ -348,26 +347,20 @@ def run_churn(step: StepFn, cycles: int) -> int:
     return ok
 
 
-def churn_lowered(live: int, cycles: int) -> array[int]:
-    """The same churn as a lowered program (harness.program.lower's layout):
-    :func:`churn_setup`'s steps, then ``cycles`` churn cycles.  ``cycles=0``
-    gives the prefix alone."""
-    slot, none = TARGET_SLOT, TARGET_NONE
-    stream = int(SockType.STREAM)
-    out = array("q", [3])  # slots: s, its duplicate in p0, its duplicate in p1
-    for op, thread, _, x1, x2, x3 in churn_setup(live):
-        out.extend((op, thread, -1, none, 0, x1, x2, x3))
-    cycle = (
-        (Op.SOCKET, 0, 0, none, 0, stream, 0, 0),
-        (Op.DUPLICATE, 0, 1, slot, 0, 0, 0, 0),
-        (Op.DUPLICATE, 1, 2, slot, 0, 1, 0, 0),
-        (Op.CLOSESOCKET, 1, -1, slot, 1, 0, 0, 0),
-        (Op.CLOSESOCKET, 2, -1, slot, 2, 0, 0, 0),
-        (Op.CLOSESOCKET, 0, -1, slot, 0, 0, 0, 0),
-    )
-    flat = [int(v) for step in cycle for v in step]
-    out.extend(flat * cycles)
-    return out
+def run_idle(step: StepFn, cycles: int) -> int:
+    """:func:`run_churn`'s loop with every step a ``getlasterror`` (no table
+    work): the stepwise call overhead the churn pays whatever the table size."""
+    ok = 0
+    ask = int(Op.GETLASTERROR)
+    for _ in range(cycles):
+        s = step(ask, 0, 0, 0, 0, 0)[0]
+        d0 = step(ask, 0, s, 0, 0, 0)[0]
+        d1 = step(ask, 1, s, 0, 0, 0)[0]
+        r0 = step(ask, 1, d0, 0, 0, 0)[1:3]
+        r1 = step(ask, 2, d1, 0, 0, 0)[1:3]
+        r2 = step(ask, 0, s, 0, 0, 0)[1:3]
+        ok += r0[0] == r1[0] == r2[0] == trace.R_LASTERROR
+    return ok
 
 
 # --- reporting on a workload --------------------------------------------------------
