@@ -239,12 +239,12 @@ cdef class Engine:
         self.procs[0].tab.hw = 1
         self.procs[1].tab.hw = 1
         self.net_up = True
-        self.port_owner = <i64*>calloc(NPORTS, sizeof(i64))
+        self.port_owner = NULL  # allocated at the first bind (most runs never bind)
         self.cap_socks = 16
         self.socks = <Sock*>calloc(self.cap_socks, sizeof(Sock))
         self.cap_ops = 16
         self.ops = <OpRec*>calloc(self.cap_ops, sizeof(OpRec))
-        if self.port_owner == NULL or self.socks == NULL or self.ops == NULL:
+        if self.socks == NULL or self.ops == NULL:
             raise MemoryError()
 
     def __init__(self, profile, limits):

@@ -61,6 +61,10 @@ cdef int _call(Engine e, i64 op, int th, int p, i64 target, i64 x1, i64 x2, i64 
     e._mark(sid)
     cdef Sock* s = &e.socks[sid]
     if op == OP_BIND:
+        if e.port_owner == NULL:
+            e.port_owner = <i64*>calloc(NPORTS, sizeof(i64))
+            if e.port_owner == NULL:
+                raise MemoryError()
         if s.port != 0 or s.connected:
             e._err(th, R_SOCKET_ERROR, WSAEINVAL)
         elif e.port_owner[x1] != 0:
