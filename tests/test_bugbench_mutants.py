@@ -30,6 +30,8 @@ from harness.profiles import PROFILES
 from harness.rules import RULES
 
 PATCHES = sorted(MUTANTS_DIR.glob("*.patch"))
+#: marks a cache entry whose sources Cython translated without error
+TRANSLATED = "translated.ok"
 
 
 def test_there_are_at_least_fifteen_mutants_with_distinct_numbers() -> None:
@@ -88,13 +90,15 @@ cythonize(["harness/_core.pyx"], quiet=True, compiler_directives={"language_leve
 def test_mutant_builds(patch: Path, tmp_path: Path) -> None:
     """The mutant compiles.  A benchmark build from the very same sources in
     the build cache proves it (a cached failure fails); otherwise Cython must
-    translate it, which is where a patch can break."""
+    translate it, which is where a patch can break.  A translation that
+    passed is remembered there too (the key covers the sources and the tool
+    versions), so only a change of the core costs the translations again."""
     m: Mutant = parse_header(patch)
     assert m.path is not None
     sources = apply_patch(m.path, core_sources())
     entry = cache_dir() / build_key(sources)
     assert not (entry / "build-error.log").exists(), (entry / "build-error.log").read_text()
-    if list(entry.glob("_core*")):
+    if list(entry.glob("_core*")) or (entry / TRANSLATED).exists():
         return
     write_tree(tmp_path, sources)
     done = subprocess.run(
@@ -102,4 +106,6 @@ def test_mutant_builds(patch: Path, tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert (tmp_path / "harness" / "_core.c").stat().st_size > 0
+    entry.mkdir(parents=True, exist_ok=True)
+    (entry / TRANSLATED).write_text(f"{patch.name}\n")
     shutil.rmtree(tmp_path / "harness", ignore_errors=True)
