@@ -69,7 +69,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 
     conformance_arguments(conformance)
 
-    bench = sub.add_parser("bench", help="bug-finding benchmark: planted mutants, time to detection")
+    bench = sub.add_parser("bench", help="bug-finding benchmark: planted mutants, time to find")
     from harness.bugbench.cli import add_arguments
 
     add_arguments(bench)
