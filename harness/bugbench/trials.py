@@ -95,10 +95,20 @@ def _run_child(cmd: list[str], env: dict[str, str], log: Path, limit: float) -> 
         try:
             status = child.wait(timeout=limit)
         except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
+            _kill(child)
             status = -signal.SIGKILL
+        except BaseException:  # Ctrl-C or SIGTERM of the benchmark: no orphan fuzzer
+            _kill(child)
+            raise
     return status, time.monotonic() - start
+
+
+def _kill(child: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    child.wait()
 
 
 def run_trial(
