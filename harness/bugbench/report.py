@@ -11,6 +11,7 @@ from pathlib import Path
 from harness.bugbench.mutants import Mutant
 from harness.bugbench.stats import km_curve, km_median, rmst
 from harness.bugbench.trials import TOOLS, Trial
+from harness.errors import HarnessError
 from harness.fsutil import write_atomic
 
 #: the plot's time axis is logarithmic from here (earlier kills show at it)
@@ -134,8 +135,12 @@ def markdown(
 def survival_png(trials: Sequence[Trial], budget: float, title: str) -> bytes:
     """Pooled Kaplan-Meier curves, one per tool: the share of (mutant, trial)
     pairs still undetected at each time."""
-    import matplotlib
-
+    try:
+        import matplotlib
+    except ImportError:
+        raise HarnessError(
+            "the survival plot needs matplotlib: `make` installs it, or pip install '.[bench]'"
+        ) from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
