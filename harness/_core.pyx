@@ -230,6 +230,7 @@ cdef class Engine:
         i64 gp_head, gp_tail
         i64* port_owner
         I64Buf ev, dirty, scratch, dl     # events, dirty sockets, temp, lingering sockets
+        I64Buf conn                       # connected sockets, pruned of destroyed ones at net_up
         bint fdread_posted
         bint full_settle
         i64 serial, inv7_bad
@@ -270,6 +271,7 @@ cdef class Engine:
         buf_free(&self.dirty)
         buf_free(&self.scratch)
         buf_free(&self.dl)
+        buf_free(&self.conn)
         free(self.socks)
         free(self.ops)
         free(self.port_owner)

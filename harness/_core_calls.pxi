@@ -83,6 +83,7 @@ cdef int _call(Engine e, i64 op, int th, int p, i64 target, i64 x1, i64 x2, i64 
             s.has_peer = True
             s.p_window = x1 if x1 >= 0 else e.lim_window
             s.p_reset_code = WSAECONNRESET
+            buf_push(&e.conn, sid)
             e._ok(th, 0)
             e.r_bound = sid
             e._post(sid, FD_WRITE, 0)

@@ -1,7 +1,7 @@
 # Environment steps: SEMANTICS.md section 7.  Included by _core.pyx.
 
 cdef int _env(Engine e, i64 op, i64 target, i64 x1) except -1:
-    cdef i64 sid
+    cdef i64 sid, i, kept
     if op == OP_ADVANCE:
         e.clock += x1
         e.r_kind = R_OK
@@ -13,9 +13,16 @@ cdef int _env(Engine e, i64 op, i64 target, i64 x1) except -1:
     elif op == OP_NET_UP:
         if not e.net_up:
             e.net_up = True
-            for sid in range(1, e.nsocks + 1):
-                if e.socks[sid].connected and e.socks[sid].lifecycle != LC_DESTROYED:
+            # every connected socket that is not destroyed may now deliver or
+            # send FIN; destroyed ones leave the list for good
+            kept = 0
+            for i in range(e.conn.n):
+                sid = e.conn.p[i]
+                if e.socks[sid].lifecycle != LC_DESTROYED:
+                    e.conn.p[kept] = sid
+                    kept += 1
                     e._mark(sid)
+            e.conn.n = kept
         e.r_kind = R_OK
     else:
         _peer_step(e, op, target, x1)
