@@ -7,6 +7,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from examples import SPEC_EXAMPLE_BARE
 
 import harness
 from harness.constants import INVALID_SOCKET
@@ -19,20 +20,7 @@ SEED = CORPUS / "seeds" / "031-abortive-close-discards-backlog.wsa"
 PROFILE_SEED = CORPUS / "seeds" / "050-cancel-status-documented.wsa"
 
 #: The PROGRAMS.md example, as the Stack session below must print it.
-EXAMPLE = """\
-@profile documented
-t0: startup 2.2                  -> 0
-t0: s1 = socket stream           -> 4
-t0: c1 = connect s1 window=100   -> 0
-t0: send s1 300                  -> 300
-t0: setsockopt s1 SO_LINGER 1 5  -> 0
-t0: closesocket s1               -> blocked
-advance 5000                     -> ok
-  ! c1 reset
-  ! socket 1 destroyed
-  ! t0 closesocket -> 0
-peer_recv c1 100                 -> SOCKET_ERROR WSAECONNRESET
-"""
+EXAMPLE = SPEC_EXAMPLE_BARE
 
 
 def _engine_name(module: ModuleType) -> str:

@@ -10,6 +10,7 @@ import random
 from array import array
 
 import pytest
+from examples import SPEC_EXAMPLE
 
 from harness import trace
 from harness.constants import Op
@@ -30,22 +31,7 @@ pytestmark = pytest.mark.core
 
 PROGRAMS = {
     # PROGRAMS.md's example, verbatim.
-    "linger_timeout": """
-# abortive close after a linger timeout
-@profile documented
-@limits sockets=16 sndbuf=8192 window=65536 descriptors=64
-t0: startup 2.2                  -> 0
-t0: s1 = socket stream           -> 4
-t0: c1 = connect s1 window=100   -> 0
-t0: send s1 300                  -> 300
-t0: setsockopt s1 SO_LINGER 1 5  -> 0
-t0: closesocket s1               -> blocked
-advance 5000                     -> ok
-  ! c1 reset
-  ! socket 1 destroyed
-  ! t0 closesocket -> 0
-peer_recv c1 100                 -> SOCKET_ERROR WSAECONNRESET
-""",
+    "linger_timeout": SPEC_EXAMPLE,
     # Section 4 checks, options, lowest-free descriptor values.
     "common_checks": """
 t0: s1 = socket stream           -> INVALID_SOCKET WSANOTINITIALISED

@@ -6,6 +6,7 @@ import pickle
 from pathlib import Path
 
 import pytest
+from examples import SPEC_EXAMPLE
 
 from harness.constants import Mode, Op, SockType
 from harness.errors import HarnessError, ProgramError
@@ -13,23 +14,6 @@ from harness.parser import parse, parse_file
 from harness.profiles import DEFAULT_LIMITS, WINDOWS, Limits
 from harness.program import Expect, Invalid, Program, Raw, Step, Var
 from harness.render import format_program, format_step, same_program
-
-SPEC_EXAMPLE = """\
-# abortive close after a linger timeout
-@profile documented
-@limits sockets=16 sndbuf=8192 window=65536 descriptors=64
-t0: startup 2.2                  -> 0
-t0: s1 = socket stream           -> 4
-t0: c1 = connect s1 window=100   -> 0
-t0: send s1 300                  -> 300
-t0: setsockopt s1 SO_LINGER 1 5  -> 0
-t0: closesocket s1               -> blocked
-advance 5000                     -> ok
-  ! c1 reset
-  ! socket 1 destroyed
-  ! t0 closesocket -> 0
-peer_recv c1 100                 -> SOCKET_ERROR WSAECONNRESET
-"""
 
 S = "t0: s1 = socket stream\n"
 C = S + "t0: c1 = connect s1\n"
