@@ -52,7 +52,7 @@ $(CORE_STAMP): $(DEPS_STAMP) $(CORE_SOURCES) $(CORE_MISSING)
 	fi
 	touch $@
 
-test: $(CORE_STAMP)
+test: $(CORE_STAMP) clang
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # cython-lint runs pycodestyle from PATH, hence the venv's bin/ first there.
