@@ -264,13 +264,27 @@ def soak(
     seed: int = 1,
     report: Callable[[str], None] | None = print,
     profile_name: str = "documented",
+    world_steps: int = 0,
 ) -> list[tuple[int, float, int, int, int]]:
-    """Run the churn; returns samples (steps, seconds, rss, sockets, ops)."""
+    """Run the churn; returns samples (steps, seconds, rss, sockets, ops).
+
+    With ``world_steps`` > 0 the engine is replaced by a fresh one every that
+    many steps (the old world and its records are dropped), so RSS must stay
+    flat: any growth is a leak."""
     limits = Limits(sockets=1 << 20, descriptors=1 << 20)
-    engine = module.Engine(PROFILES.get(profile_name, DOCUMENTED), limits)
-    churn = Churn(engine, random.Random(seed))
-    churn.step(Op.STARTUP, 0, 0, 2, 2)
-    churn.step(Op.STARTUP, 2, 0, 2, 2)
+
+    def new_world(old: Churn | None) -> Churn:
+        fresh = Churn(module.Engine(PROFILES.get(profile_name, DOCUMENTED), limits),
+                      old.rng if old else random.Random(seed))  # fmt: skip
+        if old is not None:
+            fresh.steps, fresh.sockets, fresh.ops = old.steps, old.sockets, old.ops
+        fresh.step(Op.STARTUP, 0, 0, 2, 2)
+        fresh.step(Op.STARTUP, 2, 0, 2, 2)
+        return fresh
+
+    churn = new_world(None)
+    engine = churn.engine
+    world_start = 0
     samples = []
     start = time.perf_counter()
     next_sample = 0
@@ -287,6 +301,10 @@ def soak(
             next_sample += every
         if churn.steps >= steps:
             break
+        if world_steps and churn.steps - world_start >= world_steps:
+            churn = new_world(churn)
+            engine = churn.engine
+            world_start = churn.steps
         churn.action()
     return samples
 
@@ -312,13 +330,16 @@ def main() -> int:
     ap.add_argument("--engine", choices=("core", "reference"), default="core")
     ap.add_argument("--profile", choices=sorted(PROFILES), default="documented")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--world-steps", type=int, default=0, help="a fresh engine every N steps (flat RSS)"
+    )
     args = ap.parse_args()
     every = args.every or max(1, args.steps // 20)
     print(
         f"soak: {args.steps} steps on the {args.engine} engine ({args.profile}), seed {args.seed}"
     )
     samples = soak(load_engine(args.engine), args.steps, every, args.seed,
-                   profile_name=args.profile)  # fmt: skip
+                   profile_name=args.profile, world_steps=args.world_steps)  # fmt: skip
     if len(samples) >= 3:
         print(f"RSS growth after the first sample: {growth_per_record(samples):.0f} bytes per "
               f"socket or operation created")  # fmt: skip
