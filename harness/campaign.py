@@ -104,7 +104,7 @@ def command(cfg: Config, corpus: Path) -> list[str]:
         f"-artifact_prefix={cfg.out / 'crashes'}/",
         "-timeout=20",
     ]
-    dictionary = PACKAGE / "data" / "fuzz_differential.dict"
+    dictionary = PACKAGE / "fuzz_differential.dict"
     if dictionary.exists():
         cmd.append(f"-dict={dictionary}")
     if cfg.jobs > 1:

@@ -4,7 +4,7 @@ Each entry is the 4-byte encoding of one step that reaches a rare branch of
 the close path (abortive and lingering closes, duplicates, overlapped
 operations, peer pressure, time), encoded in the context of the prelude
 (``s1`` and ``c1`` live), so libFuzzer can splice whole meaningful steps.
-Regenerate with ``python -m harness.fuzzdict > harness/data/fuzz_differential.dict``;
+Regenerate with ``python -m harness.fuzzdict > harness/fuzz_differential.dict``;
 a test checks that the shipped file is current.
 """
 

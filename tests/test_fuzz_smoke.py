@@ -27,9 +27,9 @@ def _env() -> dict[str, str]:
 
 
 def test_dictionary_is_current() -> None:
-    shipped = (REPO / "harness" / "data" / "fuzz_differential.dict").read_text()
+    shipped = (REPO / "harness" / "fuzz_differential.dict").read_text()
     assert shipped == render(), (
-        "regenerate: python -m harness.fuzzdict > harness/data/fuzz_differential.dict"
+        "regenerate: python -m harness.fuzzdict > harness/fuzz_differential.dict"
     )
 
 
