@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.engines import ENGINES, default_engine
+from harness.engines import CORE_DIR_ENV, ENGINES, default_engine
 from harness.errors import HarnessError
 from harness.profiles import PROFILES
 
@@ -123,7 +123,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
             raise HarnessError("--native instruments the core: give --engines with core")
         print(f"building the native-coverage core in {native.build_dir('coverage')}", flush=True)
         native.build("coverage")
-        cfg.env = {native.CORE_DIR_ENV: str(native.core_dir("coverage"))}
+        cfg.env = {CORE_DIR_ENV: str(native.core_dir("coverage"))}
     summary = Campaign(cfg).run()
     return 130 if summary.interrupted else 0
 

@@ -4,24 +4,25 @@
 then never imported and asking for it is an error.  Otherwise a missing core
 is an error with instructions, never a silent fallback.
 
-``WSA_HARNESS_CORE_PATH=/path/to/_core.*.so`` makes :func:`load_engine` load
-the core from that file (as ``harness._core``) instead of the package's own.
-Only the bug-finding benchmark (``wsa-harness bench``) sets it, to run a
-campaign against a mutant core built outside the working tree.
+``WSA_HARNESS_CORE_DIR=/folder`` makes ``harness._core`` come from that folder
+(``harness/__init__`` searches it first): the instrumented builds of
+``harness.native`` and the bug-finding benchmark's mutants live there, apart
+from the in-place core.  :func:`load_engine` checks that the core it got is
+really that folder's, so a wrong folder is an error, never a quiet fallback to
+the in-place core.
 """
 
 from __future__ import annotations
 
 import os
-import sys
-from importlib import import_module, util
+from importlib import import_module
 from types import ModuleType
 
 from harness.errors import HarnessError
 
 ENGINES = ("reference", "core")
 NO_CORE_ENV = "WSA_HARNESS_NO_CORE"
-CORE_PATH_ENV = "WSA_HARNESS_CORE_PATH"
+CORE_DIR_ENV = "WSA_HARNESS_CORE_DIR"
 
 
 class EngineError(HarnessError):
@@ -45,32 +46,16 @@ def load_engine(name: str) -> ModuleType:
         raise EngineError(f"unknown engine {name!r} (known: {', '.join(ENGINES)})")
     if no_core():
         raise EngineError(f"the compiled core is disabled by {NO_CORE_ENV}=1")
-    if path := os.environ.get(CORE_PATH_ENV):
-        return _load_core_file(path)
     try:
-        return import_module("harness._core")
+        module = import_module("harness._core")
     except ImportError as exc:
         raise EngineError(
             "the compiled core harness._core is not built: run `make` (or "
             f"`pip install .`), or set {NO_CORE_ENV}=1 for pure-Python mode ({exc})"
         ) from None
-
-
-def _load_core_file(path: str) -> ModuleType:
-    """The core compiled at ``path``, imported once as ``harness._core``."""
-    loaded = sys.modules.get("harness._core")
-    if loaded is not None:
-        if os.path.realpath(getattr(loaded, "__file__", "") or "") != os.path.realpath(path):
-            raise EngineError(f"{CORE_PATH_ENV}={path}: another harness._core is already loaded")
-        return loaded
-    spec = util.spec_from_file_location("harness._core", path)
-    if spec is None or spec.loader is None or not os.path.isfile(path):
-        raise EngineError(f"{CORE_PATH_ENV}={path}: not a compiled core module")
-    module = util.module_from_spec(spec)
-    sys.modules["harness._core"] = module
-    try:
-        spec.loader.exec_module(module)
-    except ImportError as exc:
-        del sys.modules["harness._core"]
-        raise EngineError(f"{CORE_PATH_ENV}={path}: cannot load it ({exc})") from None
+    folder = os.environ.get(CORE_DIR_ENV)
+    if folder and os.path.dirname(os.path.realpath(module.__file__ or "")) != os.path.realpath(
+        folder
+    ):
+        raise EngineError(f"{CORE_DIR_ENV}={folder}: no compiled core there ({module.__file__})")
     return module

@@ -30,10 +30,10 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from harness.engines import CORE_DIR_ENV
 from harness.errors import HarnessError
 
 REPO = Path(__file__).resolve().parent.parent
-CORE_DIR_ENV = "WSA_HARNESS_CORE_DIR"
 CLANG_ENV = "WSA_HARNESS_CLANG"
 
 #: -fno-sanitize=function: clang 17+ enables it for C under -fsanitize=undefined,

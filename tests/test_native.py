@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from harness import native
-from harness.engines import no_core
+from harness.engines import CORE_DIR_ENV, no_core
 
 REPO = Path(__file__).resolve().parent.parent
 needs_clang = pytest.mark.skipif(
@@ -39,7 +39,7 @@ def test_sanitize_environment_preloads_the_asan_runtime() -> None:
     (preload,) = env["LD_PRELOAD"].split()
     assert preload.endswith("asan_with_fuzzer.so") and Path(preload).is_file()
     assert "detect_leaks=0" in env["ASAN_OPTIONS"]
-    assert env[native.CORE_DIR_ENV] == str(native.core_dir("sanitize"))
+    assert env[CORE_DIR_ENV] == str(native.core_dir("sanitize"))
     coverage = native.environment("coverage", {"PATH": "/usr/bin"})
     assert "LD_PRELOAD" not in coverage  # atheris's own libFuzzer is loaded by the target
 

@@ -11,7 +11,7 @@ Theory of operation
   copy and compiled there; the module lands in a cache keyed by the hash of
   the patched sources.  The working tree and its ``harness/_core*.so`` are
   never touched.  A campaign loads the mutant through
-  ``WSA_HARNESS_CORE_PATH`` (:mod:`harness.engines`).
+  ``WSA_HARNESS_CORE_DIR`` (:mod:`harness.engines`).
 * **Trials** (:mod:`.trials`, :mod:`.worker`).  One trial is one tool run
   against one mutant with one seed, in its own process, until the first
   divergence from the reference model or the budget.  Tools: ``harness``

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from harness.bugbench.mutants import REPO
 from harness.bugbench.worker import RESULT_ENV
-from harness.engines import CORE_PATH_ENV
+from harness.engines import CORE_DIR_ENV
 from harness.fuzzing import DEFAULT_MAX_STEPS, MAX_STEPS_ENV, SIDES_ENV
 from harness.oracle import Side
 from harness.profiles import get_profile
@@ -67,9 +67,8 @@ class Trial:
 
 def _env(module: Path, result: Path) -> dict[str, str]:
     env = dict(os.environ)
-    env[CORE_PATH_ENV] = str(module)
+    env[CORE_DIR_ENV] = str(module.parent)  # the build's own folder: its _core alone
     env[RESULT_ENV] = str(result)
-    env.pop("WSA_HARNESS_CORE_DIR", None)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     return env
 

@@ -1,6 +1,6 @@
 """What runs inside one trial's process (one tool, one mutant, one seed).
 
-The mutant core is the one ``WSA_HARNESS_CORE_PATH`` names; each entry point
+The mutant core is the one in the folder ``WSA_HARNESS_CORE_DIR`` names; each entry point
 writes its outcome as JSON to the file ``WSA_BENCH_RESULT`` (or ``--out``)
 the moment the first divergence shows, and stops.  Times count from the
 start of the process (``T0``), imports and seed loading included, the same
