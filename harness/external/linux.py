@@ -39,12 +39,11 @@ import socket
 import threading
 
 from harness.constants import Op
-from harness.external import COMPLETIONS, PEER, RESULTS, Capabilities, RealRun
+from harness.external import COMPLETIONS, PEER, RESULTS, Capabilities
 from harness.external import posix as px
 from harness.external.errnomap import wsa_error
-from harness.external.session import OvlRaw, Raw, Session
+from harness.external.session import OvlRaw, Raw, SessionEngine
 from harness.external.workers import Workers
-from harness.program import Program
 
 #: WSACleanup, overlapped I/O, WSAAsyncSelect and blocking hooks have no POSIX
 #: counterpart; the network cannot be taken down from a test.
@@ -217,18 +216,11 @@ class LinuxBackend:
         return (ret, wsa_error(err), 0, 0)
 
 
-class LinuxEngine:
+class LinuxEngine(SessionEngine):
     """The Linux kernel's TCP sockets behind the conformance oracle."""
 
     name = "linux"
     capabilities = LINUX_CAPABILITIES
 
     def __init__(self) -> None:
-        self._backend = LinuxBackend()
-        self._session = Session(self._backend, self.capabilities)
-
-    def run(self, program: Program, limit: int) -> RealRun:
-        return self._session.run(program, limit)
-
-    def close(self) -> None:
-        self._backend.close()
+        super().__init__(LinuxBackend())

@@ -82,6 +82,7 @@ class Backend(Protocol):
     """The calls a real implementation offers the session."""
 
     def reset(self) -> None: ...
+    def close(self) -> None: ...
     def call(
         self, thread: int, name: str, handle: int, x: tuple[int, int, int], wait: float
     ) -> Raw | None: ...
@@ -325,3 +326,20 @@ def unsupported(program: Program, caps: Capabilities) -> tuple[Step, str] | None
             if step.args[0] > caps.max_count:
                 return step, f"{text}: counts above {caps.max_count} bytes"
     return None
+
+
+class SessionEngine:
+    """An external engine made of a backend driven by a :class:`Session`."""
+
+    name: str
+    capabilities: Capabilities
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+        self._session = Session(backend, self.capabilities)
+
+    def run(self, program: Program, limit: int) -> RealRun:
+        return self._session.run(program, limit)
+
+    def close(self) -> None:
+        self._backend.close()

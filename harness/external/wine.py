@@ -31,7 +31,7 @@ from pathlib import Path
 
 from harness.constants import Op
 from harness.errors import HarnessError
-from harness.external import COMPLETIONS, OVERLAPPED, PEER, RESULTS, Capabilities, RealRun
+from harness.external import COMPLETIONS, OVERLAPPED, PEER, RESULTS, Capabilities
 from harness.external.protocol import (
     END,
     ProtocolError,
@@ -40,8 +40,7 @@ from harness.external.protocol import (
     parse_response,
     request,
 )
-from harness.external.session import EngineFailure, OvlRaw, Raw, Session
-from harness.program import Program
+from harness.external.session import EngineFailure, OvlRaw, Raw, SessionEngine
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("WSA_CONFORMANCE_BUILD", REPO / "build" / "conformance"))
@@ -266,7 +265,7 @@ class WineBackend:
         return _result(p.ask(request("preset" if reset else "pclose", peer)), "peer_close")
 
 
-class WineEngine:
+class WineEngine(SessionEngine):
     """Wine's ws2_32 behind the conformance oracle."""
 
     name = "wine"
@@ -274,11 +273,4 @@ class WineEngine:
 
     def __init__(self) -> None:
         wine_command()
-        self._backend = WineBackend()
-        self._session = Session(self._backend, self.capabilities)
-
-    def run(self, program: Program, limit: int) -> RealRun:
-        return self._session.run(program, limit)
-
-    def close(self) -> None:
-        self._backend.close()
+        super().__init__(WineBackend())
