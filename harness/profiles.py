@@ -13,10 +13,13 @@ from enum import IntEnum
 
 from harness.constants import (
     ERROR_CONNECTION_ABORTED,
+    ERROR_HANDLES_CLOSED,
     MAX_U31,
     WSA_OPERATION_ABORTED,
     WSAECONNABORTED,
     WSAECONNRESET,
+    WSAEINTR,
+    WSAEINVAL,
 )
 
 
@@ -25,6 +28,8 @@ class CancelScope(IntEnum):
     DESCRIPTOR = 1
     #: Only when the last descriptor closes: every pending operation on the socket.
     LAST_REFERENCE = 2
+    #: Never; a blocked call keeps its socket alive (docs/profiles.md PF-12).
+    NONE = 3
 
 
 class FdCloseTiming(IntEnum):
@@ -41,6 +46,87 @@ class DataAfterClose(IntEnum):
     RESET = 2
 
 
+class CheckOrder(IntEnum):
+    #: CS-E1, E2, E3, E4 (SEMANTICS.md section 4).
+    INITIALISED_FIRST = 1
+    #: CS-E3 first for calls that take a descriptor (PF-2).
+    DESCRIPTOR_FIRST = 2
+
+
+class LingerOption(IntEnum):
+    #: SEMANTICS.md section 5.1.
+    WINSOCK = 1
+    #: onoff stored as 0/1, onoff=0 keeps secs, datagram accepted (PF-3a).
+    BSD = 2
+    #: As BSD, and SO_DONTLINGER V is SO_LINGER {V == 0, 0} (PF-3b).
+    WINE = 3
+
+
+class LingerClose(IntEnum):
+    #: SEMANTICS.md section 8.
+    WINSOCK = 1
+    #: No CS-6/CS-9f, and no reset at the linger deadline (PF-4).
+    BSD = 2
+
+
+class ResetReporting(IntEnum):
+    #: Every transfer call fails with WSAECONNRESET (TX-2).
+    STICKY = 1
+    #: The first call gets the error, later ones see end of file / EPIPE (PF-5a-d).
+    ONCE = 2
+    #: recv reads a reset as end of file; sends still fail (PF-5e).
+    EOF = 3
+
+
+class PeerCloseUnread(IntEnum):
+    #: peer_close is a FIN (PC-1).
+    FIN = 1
+    #: peer_close with unread data is a reset (PF-7).
+    RESET = 2
+
+
+class PortSpace(IntEnum):
+    #: BI-2: a port is held against sockets of either type.
+    SHARED = 1
+    #: Stream and datagram ports are separate (PF-8).
+    PER_TYPE = 2
+
+
+class RecvAfterShutdown(IntEnum):
+    #: TX-3: WSAESHUTDOWN.
+    ERROR = 1
+    #: Queued data, then 0 (PF-9).
+    DRAIN = 2
+
+
+class ShutdownUnconnected(IntEnum):
+    #: SD-2: WSAENOTCONN, nothing recorded.
+    ERROR = 1
+    #: WSAENOTCONN, but sd_send/sd_recv are set (PF-10).
+    RECORDS = 2
+
+
+class LastErrorOnSuccess(IntEnum):
+    #: A successful call sets last_error to 0.
+    CLEAR = 1
+    #: A successful call leaves last_error alone (PF-11).
+    KEEP = 2
+
+
+class CleanupClose(IntEnum):
+    #: Cleanup resets every connection (CU-3).
+    RESET = 1
+    #: Cleanup closes each descriptor as closesocket would (PF-14).
+    AS_CLOSESOCKET = 2
+
+
+class CancelBlocking(IntEnum):
+    #: WSACancelBlockingCall as SEMANTICS.md section 5.1.
+    CHECKED = 1
+    #: Always 0, no effect (PF-15).
+    STUB = 2
+
+
 @dataclass(frozen=True)
 class Profile:
     """One named set of switches.  Every field is a switch both engines read."""
@@ -52,6 +138,21 @@ class Profile:
     fd_close_reset_error: int
     fd_close_timing: FdCloseTiming
     data_after_close: DataAfterClose
+    # docs/profiles.md: the switches the measured profiles need.
+    startup_required: bool = True
+    check_order: CheckOrder = CheckOrder.INITIALISED_FIRST
+    linger_option: LingerOption = LingerOption.WINSOCK
+    linger_close: LingerClose = LingerClose.WINSOCK
+    reset_reporting: ResetReporting = ResetReporting.STICKY
+    reset_keeps_received: bool = False
+    peer_close_unread: PeerCloseUnread = PeerCloseUnread.FIN
+    port_space: PortSpace = PortSpace.SHARED
+    recv_after_shutdown: RecvAfterShutdown = RecvAfterShutdown.ERROR
+    shutdown_unconnected: ShutdownUnconnected = ShutdownUnconnected.ERROR
+    last_error_on_success: LastErrorOnSuccess = LastErrorOnSuccess.CLEAR
+    blocking_cancel_error: int = WSAEINTR
+    cleanup_close: CleanupClose = CleanupClose.RESET
+    cancelblocking: CancelBlocking = CancelBlocking.CHECKED
 
     def switches(self) -> dict[str, object]:
         """The switches by name (everything but the profile's name)."""
@@ -86,7 +187,44 @@ WINDOWS = Profile(
     data_after_close=DataAfterClose.RESET,
 )
 
-PROFILES: dict[str, Profile] = {p.name: p for p in (DOCUMENTED, WINDOWS)}
+#: Measured on the Linux kernel (docs/profiles.md, docs/conformance.md).
+LINUX = dataclasses.replace(
+    DOCUMENTED,
+    name="linux",
+    cancel_scope=CancelScope.NONE,
+    startup_required=False,
+    linger_option=LingerOption.BSD,
+    linger_close=LingerClose.BSD,
+    reset_reporting=ResetReporting.ONCE,
+    reset_keeps_received=True,
+    peer_close_unread=PeerCloseUnread.RESET,
+    port_space=PortSpace.PER_TYPE,
+    recv_after_shutdown=RecvAfterShutdown.DRAIN,
+    shutdown_unconnected=ShutdownUnconnected.RECORDS,
+    last_error_on_success=LastErrorOnSuccess.KEEP,
+)
+
+#: Measured on Wine's ws2_32 (docs/profiles.md, docs/conformance.md).
+WINE = dataclasses.replace(
+    DOCUMENTED,
+    name="wine",
+    cancel_scope=CancelScope.LAST_REFERENCE,
+    cancel_status=ERROR_HANDLES_CLOSED,
+    cancel_notifies=True,
+    fd_close_reset_error=0,
+    check_order=CheckOrder.DESCRIPTOR_FIRST,
+    linger_option=LingerOption.WINE,
+    linger_close=LingerClose.BSD,
+    reset_reporting=ResetReporting.EOF,
+    reset_keeps_received=True,
+    peer_close_unread=PeerCloseUnread.RESET,
+    port_space=PortSpace.PER_TYPE,
+    blocking_cancel_error=WSAEINVAL,
+    cleanup_close=CleanupClose.AS_CLOSESOCKET,
+    cancelblocking=CancelBlocking.STUB,
+)
+
+PROFILES: dict[str, Profile] = {p.name: p for p in (DOCUMENTED, WINDOWS, LINUX, WINE)}
 SWITCHES: tuple[str, ...] = tuple(DOCUMENTED.switches())
 
 

@@ -7,7 +7,8 @@ by this project for the numbered rules SEMANTICS.md states without an id
 * ``doc``: the source document ``closesocket.txt`` (quoted);
 * ``ev X``: EVIDENCE.md item X;
 * ``spec``: SEMANTICS.md states it (as a model rule or restriction);
-* ``decision``: SEMANTICS.md marks it as the model's choice.
+* ``decision``: SEMANTICS.md marks it as the model's choice;
+* ``measured P``: docs/profiles.md, from the conformance program(s) P.
 """
 
 from __future__ import annotations
@@ -430,7 +431,68 @@ _RULES = [
         "fd_close_timing = after_data: a FIN's FD_CLOSE waits until "
         "recv_queue is empty; the recv or wsarecv that empties it posts FD_CLOSE.",
     ),
-]
+    # docs/profiles.md: the switches of the measured profiles (source: the
+    # conformance program that shows the behaviour)
+    _r("PF-1", "profiles startup_required", "measured c10",
+       "startup_required = false: CS-E1 is never checked; duplicate skips its startup check."),
+    _r("PF-2", "profiles check_order", "measured 002",
+       "check_order = descriptor_first: a descriptor argument is checked (CS-E3) before CS-E1."),
+    _r("PF-3a", "profiles linger_option", "measured 012 c15 c17",
+       "linger_option = bsd: l_onoff stored as 0 or 1, l_onoff = 0 keeps l_linger, "
+       "and datagram sockets accept the linger options."),
+    _r("PF-3b", "profiles linger_option", "measured 012 c15",
+       "linger_option = wine: SO_DONTLINGER V is SO_LINGER {V == 0, 0} under the bsd rule."),
+    _r("PF-4a", "profiles linger_close", "measured c06",
+       "linger_close = bsd: no WSAEWOULDBLOCK; a linger close with data unsent blocks, "
+       "nonblocking or not."),
+    _r("PF-4b", "profiles linger_close", "measured c07",
+       "linger_close = bsd: at the deadline the close returns 0 and the socket goes on "
+       "closing gracefully, with no reset."),
+    _r("PF-5a", "profiles reset_reporting", "measured c04 c13",
+       "reset_reporting = once: the first transfer call after a reset fails with "
+       "WSAECONNRESET (WSAESHUTDOWN after the peer's FIN); later recv reads end of file "
+       "and send fails with WSAESHUTDOWN."),
+    _r("PF-5b", "profiles reset_reporting", "measured c04",
+       "reset_reporting = once: the first waiting operation gets the reset; the others "
+       "see end of file (recv) or WSAESHUTDOWN (send)."),
+    _r("PF-5c", "profiles reset_reporting", "measured c04",
+       "reset_reporting = once: shutdown on a reset socket fails with WSAENOTCONN."),
+    _r("PF-5d", "profiles reset_reporting", "measured c01",
+       "reset_reporting = once: the peer's first step after a reset fails with reset_code; "
+       "then peer_recv reads end of file and peer_send fails with WSAESHUTDOWN."),
+    _r("PF-5e", "profiles reset_reporting", "measured c04 c12 016",
+       "reset_reporting = eof: recv and peer_recv read a reset as end of file; sends fail "
+       "and waiting operations still fail with WSAECONNRESET."),
+    _r("PF-6", "profiles reset_keeps_received", "measured c01",
+       "reset_keeps_received = true: bytes that arrived before a reset are read before "
+       "the reset is reported."),
+    _r("PF-7", "profiles peer_close_unread", "measured c05",
+       "peer_close_unread = reset: a peer that closes with our data unread resets the "
+       "connection (peer_reset)."),
+    _r("PF-8", "profiles port_space", "measured 010",
+       "port_space = per_type: stream and datagram sockets have separate ports."),
+    _r("PF-9", "profiles recv_after_shutdown", "measured c16",
+       "recv_after_shutdown = drain: recv after SD_RECEIVE returns the queued data, then 0."),
+    _r("PF-10", "profiles shutdown_unconnected", "measured 014",
+       "shutdown_unconnected = records: shutdown of an unconnected socket fails with "
+       "WSAENOTCONN but sets sd_send/sd_recv."),
+    _r("PF-11", "profiles last_error_on_success", "measured c09",
+       "last_error_on_success = keep: a successful call leaves last_error alone."),
+    _r("PF-12a", "profiles cancel_scope", "measured c03 c08",
+       "cancel_scope = none: closesocket cancels nothing; a blocked call through the "
+       "released descriptor holds a reference to the socket."),
+    _r("PF-12b", "profiles cancel_scope", "measured c03",
+       "cancel_scope = none: settling drops the references of finished holders; the last "
+       "one closes the socket as CS-9 does, never blocking."),
+    _r("PF-13", "profiles blocking_cancel_error", "measured c03",
+       "blocking_cancel_error: the error of a blocking call cancelled by CS-7 or CS-D."),
+    _r("PF-14", "profiles cleanup_close", "measured c11 045 047",
+       "cleanup_close = as_closesocket: cleanup closes each descriptor as closesocket "
+       "would under the profile, never blocking."),
+    _r("PF-15", "profiles cancelblocking", "measured 004 005",
+       "cancelblocking = stub: WSACancelBlockingCall checks nothing, returns 0 and "
+       "changes nothing."),
+]  # fmt: skip
 
 RULES: dict[str, Rule] = {r.id: r for r in _RULES}
 

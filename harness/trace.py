@@ -120,13 +120,15 @@ SOCKET_FIELDS = (
     "reg_process", "reg_value", "reg_mask",
     "close_seen", "close_error", "close_posted",
     "linger_deadline", "lifecycle", "accepted", "delivered", "discarded",
+    "reset_reported",
 )  # fmt: skip
 PEER_FIELDS = (
     "id", "window", "buffered", "fin", "reset", "closed", "reset_code", "read", "dropped",
+    "reset_reported",
 )  # fmt: skip
 OP_FIELDS = (
     "id", "kind", "thread", "entry_process", "entry_value", "socket", "n",
-    "done_bytes", "mode", "status", "error", "note",
+    "done_bytes", "mode", "status", "error", "note", "holds",
 )  # fmt: skip
 
 Result = tuple[int, int, int, int]

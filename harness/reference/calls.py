@@ -36,7 +36,15 @@ from harness.constants import (
     OpKind,
     SockType,
 )
-from harness.profiles import FdCloseTiming
+from harness.profiles import (
+    CancelBlocking,
+    FdCloseTiming,
+    LingerOption,
+    PortSpace,
+    RecvAfterShutdown,
+    ResetReporting,
+    ShutdownUnconnected,
+)
 from harness.reference import effects
 from harness.reference.world import Entry, Operation, Peer, Registration, Socket, Thread, World
 
@@ -47,7 +55,7 @@ BLOCKED: Result = (trace.R_BLOCKED, 0, 0, 0)
 def ok(w: World, t: Thread, value: int, rule: str) -> Result:
     """A successful call: last_error becomes 0 (section 4)."""
     w.apply(rule)
-    t.last_error = 0
+    effects.clear_last_error(w, t)
     return (trace.R_VALUE, value, 0, 0)
 
 
@@ -85,8 +93,14 @@ def socket(w: World, t: Thread, type_: int) -> tuple[Result, int]:
 def bind(w: World, t: Thread, sock: Socket, port: int) -> Result:
     if sock.port or sock.connected:
         return fail(w, t, WSAEINVAL, "BI-1")
-    held = any(s.port == port and s.lifecycle != Lifecycle.DESTROYED for s in w.sockets.values())
-    if held:
+    holders = [
+        s for s in w.sockets.values() if s.port == port and s.lifecycle != Lifecycle.DESTROYED
+    ]
+    if w.profile.port_space == PortSpace.PER_TYPE and holders:
+        if any(s.type != sock.type for s in holders):
+            w.apply("PF-8")  # only sockets of the caller's type hold the port
+        holders = [s for s in holders if s.type == sock.type]
+    if holders:
         return fail(w, t, WSAEADDRINUSE, "BI-2")
     sock.port = port
     return ok(w, t, 0, "BI-3")
@@ -104,29 +118,56 @@ def connect(w: World, t: Thread, sock: Socket, window: int) -> tuple[Result, int
     return result, sock.id
 
 
+def _refuses_linger(w: World, sock: Socket) -> bool:
+    """OPT-1: datagram sockets refuse the linger options, except under linger_option
+    bsd/wine (PF-3a)."""
+    if sock.type != SockType.DGRAM:
+        return False
+    if w.profile.linger_option == LingerOption.WINSOCK:
+        return True
+    w.apply("PF-3a")
+    return False
+
+
+def _bsd_linger(w: World, sock: Socket, onoff: int, secs: int) -> None:
+    """PF-3a: l_onoff stored as 0 or 1; l_onoff = 0 keeps l_linger."""
+    w.apply("PF-3a")
+    if onoff:
+        sock.linger_onoff, sock.linger_secs = 1, secs
+    else:
+        sock.linger_onoff = 0
+
+
 def setsockopt_linger(w: World, t: Thread, sock: Socket, onoff: int, secs: int) -> Result:
-    if sock.type == SockType.DGRAM:
+    if _refuses_linger(w, sock):
         return fail(w, t, WSAENOPROTOOPT, "OPT-1")
-    sock.linger_onoff, sock.linger_secs = onoff, secs
+    if w.profile.linger_option == LingerOption.WINSOCK:
+        sock.linger_onoff, sock.linger_secs = onoff, secs
+    else:
+        _bsd_linger(w, sock, onoff, secs)
     return ok(w, t, 0, "OPT-2")
 
 
 def setsockopt_dontlinger(w: World, t: Thread, sock: Socket, value: int) -> Result:
-    if sock.type == SockType.DGRAM:
+    if _refuses_linger(w, sock):
         return fail(w, t, WSAENOPROTOOPT, "OPT-1")
-    sock.linger_onoff = 0 if value else 1
+    if w.profile.linger_option == LingerOption.WINE:
+        w.apply("PF-3b")  # SO_LINGER {V == 0, 0} under the bsd rule
+        _bsd_linger(w, sock, 0 if value else 1, 0)
+    else:
+        sock.linger_onoff = 0 if value else 1
     return ok(w, t, 0, "OPT-3")
 
 
 def getsockopt_linger(w: World, t: Thread, sock: Socket) -> Result:
-    if sock.type == SockType.DGRAM:
+    if _refuses_linger(w, sock):
         return fail(w, t, WSAENOPROTOOPT, "OPT-1")
     ok(w, t, 0, "OPT-4")
     return (trace.R_LINGER, sock.linger_onoff, sock.linger_secs, 0)
 
 
 def getsockopt_dontlinger(w: World, t: Thread, sock: Socket) -> Result:
-    if sock.type == SockType.DGRAM:
+    if _refuses_linger(w, sock):
         return fail(w, t, WSAENOPROTOOPT, "OPT-1")
     ok(w, t, 0, "OPT-5")
     return (trace.R_DONTLINGER, 1 if sock.linger_onoff == 0 else 0, 0, 0)
@@ -143,12 +184,21 @@ def shutdown(w: World, t: Thread, sock: Socket, how: int) -> Result:
     if how not in (SD_RECEIVE, SD_SEND, SD_BOTH):
         return fail(w, t, WSAEINVAL, "SD-1")
     if not sock.connected:
+        if w.profile.shutdown_unconnected == ShutdownUnconnected.RECORDS:
+            w.apply("PF-10")  # recorded, though it fails
+            _shut(sock, how)
         return fail(w, t, WSAENOTCONN, "SD-2")
+    if sock.reset and w.profile.reset_reporting == ResetReporting.ONCE:
+        return fail(w, t, WSAENOTCONN, "PF-5c")
+    _shut(sock, how)
+    return ok(w, t, 0, "SD-3")
+
+
+def _shut(sock: Socket, how: int) -> None:
     if how in (SD_RECEIVE, SD_BOTH):
         sock.sd_recv = True
     if how in (SD_SEND, SD_BOTH):
         sock.sd_send = True
-    return ok(w, t, 0, "SD-3")
 
 
 def asyncselect(w: World, t: Thread, entry: Entry, sock: Socket, mask: int) -> Result:
@@ -179,7 +229,9 @@ def duplicate(w: World, t: Thread, sock: Socket, pid: int) -> tuple[Result, int]
     if pid not in (0, 1):
         return fail(w, t, WSAEINVAL, "DU-1", bad), -1
     if w.processes[pid].startup_count == 0:
-        return fail(w, t, WSANOTINITIALISED, "DU-2", bad), -1
+        if w.profile.startup_required:
+            return fail(w, t, WSANOTINITIALISED, "DU-2", bad), -1
+        w.apply("PF-1")
     if w.table_full(pid):
         return fail(w, t, WSAEMFILE, "DU-3", bad), -1
     entry = w.add_entry(pid, sock.id)
@@ -190,6 +242,9 @@ def duplicate(w: World, t: Thread, sock: Socket, pid: int) -> tuple[Result, int]
 def cancelblocking(w: World, t: Thread) -> Result:
     from harness.reference.close import make_abortive
 
+    if w.profile.cancelblocking == CancelBlocking.STUB:
+        w.apply("PF-15")  # no check, no effect, last_error untouched
+        return (trace.R_VALUE, 0, 0, 0)
     if w.processes[t.process].version != 1:
         return fail(w, t, WSAEOPNOTSUPP, "CB-1")
     if not t.blocked_in:
@@ -230,14 +285,47 @@ def sleepex(w: World, t: Thread) -> Result:
 
 
 def transfer_checks(w: World, t: Thread, sock: Socket, sending: bool) -> Result | None:
-    """Checks 1-3 of section 5.2, after the common rules."""
+    """Checks 1-3 of section 5.2, after the common rules.  A receive that passes
+    them on a reset socket (reset_reporting once/eof, reset_keeps_received) goes
+    on to read what is queued, then end of file (:func:`at_eof`)."""
     if sock.type == SockType.DGRAM or not sock.connected:
         return fail(w, t, WSAENOTCONN, "TX-1")
-    if sock.reset:
-        return fail(w, t, WSAECONNRESET, "TX-2")
-    if sock.sd_send if sending else sock.sd_recv:
+    if sock.reset and (err := _reset_check(w, t, sock, sending)) is not None:
+        return err
+    if sending and sock.sd_send:
         return fail(w, t, WSAESHUTDOWN, "TX-3")
+    if not sending and sock.sd_recv:
+        if w.profile.recv_after_shutdown != RecvAfterShutdown.DRAIN:
+            return fail(w, t, WSAESHUTDOWN, "TX-3")
+        w.apply("PF-9")  # queued data, then 0
     return None
+
+
+def _reset_check(w: World, t: Thread, sock: Socket, sending: bool) -> Result | None:
+    """Check 2 (TX-2) under reset_reporting and reset_keeps_received."""
+    reporting = w.profile.reset_reporting
+    if not sending and w.profile.reset_keeps_received and sock.recv_queue > 0:
+        w.apply("PF-6")  # data that arrived before the reset is read first
+        return None
+    if reporting == ResetReporting.ONCE:
+        if not sock.reset_reported:
+            sock.reset_reported = True
+            return fail(w, t, WSAESHUTDOWN if sock.peer_fin else WSAECONNRESET, "PF-5a")
+        if sending:
+            return fail(w, t, WSAESHUTDOWN, "PF-5a")
+        w.apply("PF-5a")  # reported: the receive reads end of file
+        return None
+    if reporting == ResetReporting.EOF and not sending:
+        w.apply("PF-5e")
+        return None
+    return fail(w, t, WSAECONNRESET, "TX-2")
+
+
+def at_eof(sock: Socket) -> bool:
+    """Nothing more will arrive: FIN, a reset that reads as end of file, or
+    (recv_after_shutdown = drain) SD_RECEIVE.  Only receives that passed the
+    checks get here, so a reset or SD_RECEIVE socket here reads as FIN."""
+    return sock.peer_fin or sock.reset or sock.sd_recv
 
 
 def _queue(sock: Socket, k: int) -> None:
@@ -319,7 +407,7 @@ def recv(w: World, t: Thread, entry: Entry, sock: Socket, n: int) -> Result:
         result = ok(w, t, k, "RECV-1")
         _after_take(w, sock)
         return result
-    if sock.peer_fin:
+    if at_eof(sock):
         return ok(w, t, 0, "RECV-2")
     if sock.nonblocking:
         return fail(w, t, WSAEWOULDBLOCK, "RECV-3")
@@ -339,7 +427,7 @@ def wsarecv(
         result = ok(w, t, 0, "TX-4")
         effects.complete(w, op, 0, 0, "TX-4")
         return result, op.id
-    if sock.recv_queue > 0 or sock.peer_fin:
+    if sock.recv_queue > 0 or at_eof(sock):
         k = _take(w, sock, n)
         result = ok(w, t, 0, "WRECV-1")
         effects.complete(w, op, k, 0, "WRECV-1")  # decision D14: completion, then messages

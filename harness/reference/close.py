@@ -28,21 +28,21 @@ from harness.constants import (
     SockType,
     Status,
 )
-from harness.profiles import CancelScope
+from harness.profiles import CancelScope, CleanupClose, LingerClose
 from harness.reference import effects
 from harness.reference.calls import BLOCKED, fail, ok
-from harness.reference.world import Entry, Socket, Thread, World
+from harness.reference.world import Entry, Operation, Socket, Thread, World
 
 Result = trace.Result
 
 
 def closesocket(w: World, t: Thread, entry: Entry, sock: Socket) -> Result:
     w.apply("CS-5")
-    last = sock.refs == 1
+    last = _is_last(w, entry, sock)
     if _would_block(w, sock, last):
         return fail(w, t, WSAEWOULDBLOCK, "CS-6")
-    scope = w.profile.cancel_scope
-    release(w, entry, sock, last, scope, w.profile.cancel_status, w.profile.cancel_notifies)
+    p = w.profile
+    release(w, entry, sock, last, p.cancel_scope, p.cancel_status, p.cancel_notifies)
     w.apply("CS-8")
     sock.refs -= 1
     if sock.refs > 0:
@@ -50,13 +50,31 @@ def closesocket(w: World, t: Thread, entry: Entry, sock: Socket) -> Result:
     return _last_reference(w, t, entry, sock)
 
 
+def _is_last(w: World, entry: Entry, sock: Socket) -> bool:
+    """CS-5; under cancel_scope = none a call blocked through the entry will
+    hold a reference (PF-12a), so this close is not the last."""
+    return sock.refs == 1 and not _blocked_through(w, entry, sock)
+
+
+def _blocked_through(w: World, entry: Entry, sock: Socket) -> list[Operation]:
+    """cancel_scope = none: the blocking calls issued through ``entry`` that will
+    hold the socket once the entry is released (PF-12a)."""
+    if w.profile.cancel_scope != CancelScope.NONE:
+        return []
+    return [
+        o for o in w.pending_on(sock)
+        if o.entry is entry and o.kind in (OpKind.SEND, OpKind.RECV)
+    ]  # fmt: skip
+
+
 def _unsent(w: World, sock: Socket) -> bool:
     return sock.send_queue > 0 or bool(w.waiting_sends(sock))
 
 
 def _would_block(w: World, sock: Socket, last: bool) -> bool:
-    """CS-6: the reading of the remarks (SEMANTICS.md decision)."""
-    return (
+    """CS-6: the reading of the remarks (SEMANTICS.md decision); never under
+    linger_close = bsd (PF-4a)."""
+    would = (
         sock.type == SockType.STREAM
         and last
         and sock.linger_onoff != 0
@@ -67,6 +85,10 @@ def _would_block(w: World, sock: Socket, last: bool) -> bool:
         and not sock.sd_send
         and _unsent(w, sock)
     )
+    if would and w.profile.linger_close == LingerClose.BSD:
+        w.apply("PF-4a")
+        return False
+    return would
 
 
 def release(
@@ -77,19 +99,29 @@ def release(
     scope: CancelScope,
     status: int,
     notifies: bool,
+    blocking_error: int | None = None,
 ) -> None:
-    """CS-7: remove the entry and its registration, then cancel by scope."""
+    """CS-7: remove the entry and its registration, then cancel by scope.
+    ``blocking_error`` None means the profile's blocking_cancel_error."""
     w.apply("CS-7")
+    holders = _blocked_through(w, entry, sock) if scope == CancelScope.NONE else []
     w.remove_entry(entry)
     reg = sock.registration
     if reg is not None and (reg.process, reg.value) == (entry.process, entry.value):
         sock.registration = None
+    if scope == CancelScope.NONE:
+        for op in holders:  # PF-12a: nothing is cancelled; blocked calls hold the socket
+            w.apply("PF-12a")
+            op.holds = True
+            w.holders.add(op.id)
+            sock.refs += 1
+        return
     if scope == CancelScope.DESCRIPTOR:
         victims = [o for o in w.pending_on(sock) if o.entry is entry]
     else:
         victims = w.pending_on(sock) if last else []
     for op in victims:
-        effects.cancel(w, op, "CS-7", status=status, notifies=notifies)
+        effects.cancel(w, op, "CS-7", status=status, notifies=notifies, error=blocking_error)
 
 
 def _last_reference(w: World, t: Thread, entry: Entry, sock: Socket) -> Result:
@@ -108,7 +140,10 @@ def _last_reference(w: World, t: Thread, entry: Entry, sock: Socket) -> Result:
             effects.send_fin(w, sock, "CS-9d")
         effects.destroy(w, sock)
         return ok(w, t, 0, "CS-9d")
-    if not sock.nonblocking:
+    bsd = w.profile.linger_close == LingerClose.BSD
+    if bsd and sock.nonblocking:
+        w.apply("PF-4a")  # blocks, nonblocking or not
+    if not sock.nonblocking or bsd:
         w.apply("CS-9e")
         sock.lifecycle = Lifecycle.CLOSING
         sock.linger_deadline = w.clock + 1000 * sock.linger_secs
@@ -118,6 +153,30 @@ def _last_reference(w: World, t: Thread, entry: Entry, sock: Socket) -> Result:
         return BLOCKED
     sock.lifecycle = Lifecycle.CLOSING
     return ok(w, t, 0, "CS-9f")
+
+
+def close_without_caller(w: World, sock: Socket, rule: str) -> None:
+    """The last reference goes with nobody to block: the deferred last close of
+    cancel_scope = none (PF-12b) and cleanup_close = as_closesocket (PF-14).
+    CS-9's branches, except that the linger case (CS-9e) is CS-9b."""
+    w.apply(rule)
+    discard_naming(w, sock)
+    if sock.type == SockType.DGRAM or not sock.connected or sock.reset:
+        w.apply("CS-9a")
+        effects.destroy(w, sock)
+    elif sock.linger_onoff == 0:
+        w.apply("CS-9b")
+        sock.lifecycle = Lifecycle.CLOSING
+    elif sock.linger_secs == 0:
+        make_abortive(w, sock, "CS-9c")
+    elif not _unsent(w, sock):
+        w.apply("CS-9d")
+        if not sock.fin_sent:
+            effects.send_fin(w, sock, "CS-9d")
+        effects.destroy(w, sock)
+    else:
+        w.apply("CS-9b")  # nobody waits: graceful, in the background
+        sock.lifecycle = Lifecycle.CLOSING
 
 
 def discard_naming(w: World, sock: Socket) -> None:
@@ -147,14 +206,26 @@ def cleanup(w: World, t: Thread) -> Result:
         return ok(w, t, 0, "CU-2")
     # CU-3: every descriptor, in ascending value, as if closesocket were called
     w.apply("CU-3")
+    p = w.profile
+    as_close = p.cleanup_close == CleanupClose.AS_CLOSESOCKET
     for value in sorted(proc.table):
         entry = proc.table[value]
         sock = w.sockets[entry.socket]
-        last = sock.refs == 1
-        release(w, entry, sock, last, CancelScope.DESCRIPTOR, WSA_OPERATION_ABORTED, False)
+        if as_close:  # PF-14: closed as closesocket closes, under the profile
+            last = _is_last(w, entry, sock)
+            release(w, entry, sock, last, p.cancel_scope, p.cancel_status, p.cancel_notifies)
+        else:
+            last = sock.refs == 1
+            release(
+                w, entry, sock, last, CancelScope.DESCRIPTOR, WSA_OPERATION_ABORTED, False,
+                WSAEINTR,
+            )  # fmt: skip
         w.apply("CS-8")
         sock.refs -= 1
         if sock.refs > 0:
+            continue
+        if as_close:
+            close_without_caller(w, sock, "PF-14")
             continue
         discard_naming(w, sock)
         if sock.type == SockType.DGRAM or not sock.connected or sock.reset:
@@ -176,6 +247,9 @@ def cleanup(w: World, t: Thread) -> Result:
     for op in list(w.ops.values()):
         if op.status == Status.PENDING and w.threads[op.thread].process == t.process:
             w.apply("CU-5")
+            if as_close:
+                effects.cancel(w, op, "CU-5", status=p.cancel_status, notifies=p.cancel_notifies)
+                continue
             op.status = Status.FAILED
             op.error = WSA_OPERATION_ABORTED
             op.done_bytes = 0

@@ -11,14 +11,26 @@ from harness.constants import (
     SOCKET_ERROR,
     WSAECONNRESET,
     WSAEINTR,
+    WSAESHUTDOWN,
     Lifecycle,
     Mode,
     Note,
     OpKind,
     Status,
 )
-from harness.profiles import FdCloseTiming
-from harness.reference.world import Operation, Socket, World
+from harness.profiles import FdCloseTiming, LastErrorOnSuccess, LingerClose, ResetReporting
+from harness.reference.world import Operation, Socket, Thread, World
+
+
+def clear_last_error(w: World, t: Thread) -> None:
+    """A success sets last_error to 0 (section 4), unless last_error_on_success
+    is keep (PF-11)."""
+    if w.profile.last_error_on_success == LastErrorOnSuccess.KEEP:
+        if t.last_error:
+            w.apply("PF-11")
+        return
+    t.last_error = 0
+
 
 # --- completing operations -----------------------------------------------------
 
@@ -36,7 +48,10 @@ def complete(w: World, op: Operation, nbytes: int, error: int, rule: str) -> Non
     if op.mode == Mode.BLOCKING:
         thread = w.threads[op.thread]
         thread.blocked_in = 0
-        thread.last_error = error
+        if error:
+            thread.last_error = error
+        else:
+            clear_last_error(w, thread)
         ret = SOCKET_ERROR if error else nbytes
         w.emit((trace.E_COMPLETE, op.thread, int(op.kind), ret, error), rule)
         return
@@ -58,11 +73,18 @@ def _emit_ovl(w: World, op: Operation, rule: str) -> None:
     w.emit((trace.E_OVL, op.id, int(op.status), value, int(op.note)), rule)
 
 
-def cancel(w: World, op: Operation, rule: str, *, status: int, notifies: bool) -> None:
-    """CS-7 cancellation: a blocking call completes with WSAEINTR; an
-    overlapped operation fails with ``status``, notified only if ``notifies``."""
+def cancel(
+    w: World, op: Operation, rule: str, *, status: int, notifies: bool, error: int | None = None
+) -> None:
+    """CS-7 cancellation: a blocking call completes with ``error`` (default: the
+    profile's blocking_cancel_error, WSAEINTR but for PF-13); an overlapped
+    operation fails with ``status``, notified only if ``notifies``."""
     if op.mode == Mode.BLOCKING:
-        complete(w, op, 0, WSAEINTR, rule)
+        if error is None:
+            error = w.profile.blocking_cancel_error
+            if error != WSAEINTR:
+                w.apply("PF-13")
+        complete(w, op, 0, error, rule)
         return
     op.status = Status.FAILED
     op.error = status
@@ -111,6 +133,9 @@ def reset_ours(w: World, sock: Socket, code: int, rule: str) -> None:
     peer.reset_code = code
     sock.discarded += sock.send_queue
     sock.send_queue = 0
+    if w.profile.reset_keeps_received and peer.buffered:
+        w.apply("PF-6")  # the peer still reads what had arrived
+        return
     peer.dropped += peer.buffered
     peer.buffered = 0
 
@@ -130,9 +155,19 @@ def peer_reset_effects(w: World, sock: Socket, rule: str) -> None:
     sock.reset = True
     sock.discarded += sock.send_queue
     sock.send_queue = 0
+    once = w.profile.reset_reporting == ResetReporting.ONCE
     for op in w.pending_on(sock):
-        if op.kind != OpKind.LINGER_CLOSE:
+        if op.kind == OpKind.LINGER_CLOSE:
+            continue
+        if not once:
             complete(w, op, 0, WSAECONNRESET, rule)
+        elif not sock.reset_reported:  # PF-5b: the first one gets the error
+            w.apply("PF-5b")
+            sock.reset_reported = True
+            complete(w, op, 0, WSAESHUTDOWN if sock.peer_fin else WSAECONNRESET, "PF-5b")
+        else:
+            w.apply("PF-5b")
+            complete(w, op, 0, 0 if op.is_recv else WSAESHUTDOWN, "PF-5b")
     sock.close_seen = True
     sock.close_error = w.profile.fd_close_reset_error
     sock.close_posted = True
@@ -168,6 +203,8 @@ def after_receive(w: World, sock: Socket) -> None:
 
 def settle(w: World) -> None:
     for sock in list(w.sockets.values()):  # ascending id: the dict is in creation order
+        if w.holders and sock.lifecycle == Lifecycle.OPEN:
+            _drop_holders(w, sock)
         if sock.connected and sock.lifecycle != Lifecycle.DESTROYED and not _quiet(w, sock):
             _settle_socket(w, sock)
     if not w.lingering:
@@ -180,9 +217,32 @@ def settle(w: World) -> None:
     for _, sid in expiring:
         sock = w.sockets[sid]
         w.apply("CS-9e")
+        if w.profile.linger_close == LingerClose.BSD:
+            w.apply("PF-4b")  # no reset: the close returns, the socket goes on closing
+            sock.linger_deadline = None
+            w.lingering.discard(sid)
+            finish_linger(w, sock, "PF-4b")
+            continue
         reset_ours(w, sock, WSAECONNRESET, "CS-9e")
         destroy(w, sock)
         finish_linger(w, sock, "CS-9e")
+
+
+def _drop_holders(w: World, sock: Socket) -> None:
+    """Settling step 0 (PF-12b): finished holders drop their references; the
+    last one closes the socket without a caller."""
+    from harness.reference.close import close_without_caller
+
+    for op_id in sorted(w.holders):
+        op = w.ops[op_id]
+        if op.socket != sock.id or op.status == Status.PENDING:
+            continue
+        w.apply("PF-12b")
+        op.holds = False
+        w.holders.discard(op_id)
+        sock.refs -= 1
+        if sock.refs == 0:
+            close_without_caller(w, sock, "PF-12b")
 
 
 def _quiet(w: World, sock: Socket) -> bool:

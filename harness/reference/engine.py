@@ -19,7 +19,7 @@ from harness.constants import (
     WSANOTINITIALISED,
     Op,
 )
-from harness.profiles import Limits, Profile
+from harness.profiles import CancelBlocking, CheckOrder, Limits, Profile
 from harness.program import RECORD_WIDTH, TARGET_SLOT
 from harness.reference import calls, close, effects, environment
 from harness.reference.world import Entry, Socket, Thread, World
@@ -115,6 +115,19 @@ class Engine:
         if op == Op.STARTUP:
             kind = trace.R_DIRECT
         err, rule = 0, ""
+        profile = w.profile
+        if not profile.startup_required and "E1" in checks:
+            checks = checks.replace("E1", "")
+            if proc.startup_count == 0:
+                w.apply("PF-1")  # CS-E1 is never checked
+        if (
+            profile.check_order == CheckOrder.DESCRIPTOR_FIRST
+            and "E3" in checks
+            and target not in proc.table
+        ):
+            if ("E1" in checks and proc.startup_count == 0) or not w.network_up:
+                w.apply("PF-2")  # E3 before E1 and E2
+            return calls.fail(w, t, WSAENOTSOCK, "CS-E3", kind)
         if "E1" in checks and proc.startup_count == 0:
             err, rule = WSANOTINITIALISED, "CS-E1"
             if op == Op.CLEANUP:
@@ -137,6 +150,8 @@ class Engine:
         self, op: Op, t: Thread, target: int, x1: int, x2: int, x3: int
     ) -> tuple[int, Result]:
         w = self.world
+        if op == Op.CANCELBLOCKING and w.profile.cancelblocking == CancelBlocking.STUB:
+            return 0, calls.cancelblocking(w, t)  # PF-15: no check at all
         if (failure := self._common(op, t, target)) is not None:
             return _FAILED_BINDING.get(op, 0), failure
         if op in DESCRIPTOR_OPS:

@@ -8,13 +8,14 @@ from harness.constants import (
     WSAECONNABORTED,
     WSAENETDOWN,
     WSAENOTSOCK,
+    WSAESHUTDOWN,
     WSAEWOULDBLOCK,
     Lifecycle,
     Status,
 )
-from harness.profiles import DataAfterClose
+from harness.profiles import DataAfterClose, PeerCloseUnread, ResetReporting
 from harness.reference import effects
-from harness.reference.world import World
+from harness.reference.world import Peer, World
 
 Result = trace.Result
 OK: Result = (trace.R_OK, 0, 0, 0)
@@ -40,7 +41,9 @@ def set_network(w: World, up: bool) -> Result:
     return OK
 
 
-def _peer_checks(w: World, peer_id: int) -> Result | None:
+def _peer_checks(w: World, peer_id: int, step: str = "") -> Result | None:
+    """The three peer checks; ``step`` is "recv" or "send" for the transfer
+    steps, whose check 3 follows reset_reporting and reset_keeps_received."""
     if not w.network_up:
         w.apply("PEER-1")
         return _error(WSAENETDOWN)
@@ -49,13 +52,31 @@ def _peer_checks(w: World, peer_id: int) -> Result | None:
         w.apply("PEER-2")
         return _error(WSAENOTSOCK)
     if peer.reset:
-        w.apply("PEER-3")
-        return _error(peer.reset_code)
+        return _peer_reset_check(w, peer, step)
     return None
 
 
+def _peer_reset_check(w: World, peer: Peer, step: str) -> Result | None:
+    """Check 3 on a reset peer.  peer_close and peer_reset keep it as written."""
+    p = w.profile
+    if step == "recv" and p.reset_keeps_received and peer.buffered > 0:
+        w.apply("PF-6")  # what had arrived is read first
+        return None
+    if step and p.reset_reporting == ResetReporting.ONCE:
+        w.apply("PF-5d")
+        if not peer.reset_reported:
+            peer.reset_reported = True
+            return _error(peer.reset_code)
+        return None if step == "recv" else _error(WSAESHUTDOWN)
+    if step == "recv" and p.reset_reporting == ResetReporting.EOF:
+        w.apply("PF-5e")  # read as end of file
+        return None
+    w.apply("PEER-3")
+    return _error(peer.reset_code)
+
+
 def peer_recv(w: World, peer_id: int, n: int) -> Result:
-    if (err := _peer_checks(w, peer_id)) is not None:
+    if (err := _peer_checks(w, peer_id, "recv")) is not None:
         return err
     peer = w.peers[peer_id]
     if n == 0:
@@ -67,7 +88,7 @@ def peer_recv(w: World, peer_id: int, n: int) -> Result:
         peer.buffered -= k
         peer.read += k
         return _value(k)
-    if peer.fin:
+    if peer.fin or peer.reset:  # a reset that passed check 3 reads as end of file
         w.apply("PR-2")
         return _value(0)
     w.apply("PR-3")
@@ -75,7 +96,7 @@ def peer_recv(w: World, peer_id: int, n: int) -> Result:
 
 
 def peer_send(w: World, peer_id: int, n: int) -> Result:
-    if (err := _peer_checks(w, peer_id)) is not None:
+    if (err := _peer_checks(w, peer_id, "send")) is not None:
         return err
     if n == 0:
         w.apply("PS-1")
@@ -120,8 +141,12 @@ def _data_after_close(w: World, peer_id: int) -> None:
 def peer_close(w: World, peer_id: int) -> Result:
     if (err := _peer_checks(w, peer_id)) is not None:
         return err
-    w.apply("PC-1")
     peer, sock = w.peers[peer_id], w.sockets[peer_id]
+    if w.profile.peer_close_unread == PeerCloseUnread.RESET and peer.buffered > 0:
+        w.apply("PF-7")  # closing with our data unread resets the connection
+        effects.peer_reset_effects(w, sock, "PF-7")
+        return _value(0)
+    w.apply("PC-1")
     peer.closed = True
     peer.dropped += peer.buffered
     peer.buffered = 0

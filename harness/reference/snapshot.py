@@ -31,21 +31,21 @@ def snapshot(w: World) -> tuple[int, ...]:
             0 if reg is None else reg.mask,
             int(s.close_seen), s.close_error, int(s.close_posted),
             -1 if s.linger_deadline is None else s.linger_deadline,
-            int(s.lifecycle), s.accepted, s.delivered, s.discarded,
+            int(s.lifecycle), s.accepted, s.delivered, s.discarded, int(s.reset_reported),
         ]  # fmt: skip
     out.append(len(w.peers))
     for pid in sorted(w.peers):
         p = w.peers[pid]
         out += [
             p.id, p.window, p.buffered, int(p.fin), int(p.reset), int(p.closed),
-            p.reset_code, p.read, p.dropped,
+            p.reset_code, p.read, p.dropped, int(p.reset_reported),
         ]  # fmt: skip
     out.append(len(w.ops))
     for oid in sorted(w.ops):
         o = w.ops[oid]
         out += [
             o.id, int(o.kind), o.thread, o.entry.process, o.entry.value, o.socket, o.n,
-            o.done_bytes, int(o.mode), int(o.status), o.error, int(o.note),
+            o.done_bytes, int(o.mode), int(o.status), o.error, int(o.note), int(o.holds),
         ]  # fmt: skip
     return tuple(out)
 
@@ -59,13 +59,16 @@ def invariants(w: World) -> list[str]:
             refs[entry.socket] = refs.get(entry.socket, 0) + 1
             if w.sockets[entry.socket].lifecycle == Lifecycle.DESTROYED:
                 bad.append(f"2: descriptor p{entry.process} #{entry.value} -> destroyed socket")
+    for o in w.ops.values():  # cancel_scope = none: a holder counts as a reference (PF-12a)
+        if o.holds:
+            refs[o.socket] = refs.get(o.socket, 0) + 1
     live = 0
     for s in w.sockets.values():
         if s.lifecycle == Lifecycle.DESTROYED:
             continue
         live += 1
         if s.refs != refs.get(s.id, 0):
-            bad.append(f"1: socket {s.id} refs {s.refs} != {refs.get(s.id, 0)} entries")
+            bad.append(f"1: socket {s.id} refs {s.refs} != {refs.get(s.id, 0)} entries + holders")
         if (s.refs == 0) != (s.lifecycle == Lifecycle.CLOSING):
             bad.append(f"1: socket {s.id} refs {s.refs} but lifecycle {s.lifecycle.name}")
     for s in w.sockets.values():

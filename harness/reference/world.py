@@ -107,6 +107,8 @@ class Socket:
     accepted: int = 0
     delivered: int = 0
     discarded: int = 0
+    #: reset_reporting = once: the reset has been reported to a call (PF-5a)
+    reset_reported: bool = False
 
     @property
     def stream(self) -> bool:
@@ -124,6 +126,8 @@ class Peer:
     reset_code: int = WSAECONNRESET
     read: int = 0
     dropped: int = 0
+    #: reset_reporting = once: the reset has been reported to a peer step (PF-5d)
+    reset_reported: bool = False
 
 
 @dataclass
@@ -139,6 +143,8 @@ class Operation:
     status: Status = Status.PENDING
     error: int = 0
     note: Note = Note.NONE
+    #: cancel_scope = none: this blocked call holds a reference (PF-12a)
+    holds: bool = False
 
     @property
     def overlapped(self) -> bool:
@@ -168,6 +174,8 @@ class World:
         self.ops: dict[int, Operation] = {}
         #: sockets with a linger deadline (CS-9e), for settling's expiry check
         self.lingering: set[int] = set()
+        #: operations holding a reference under cancel_scope = none (PF-12a)
+        self.holders: set[int] = set()
         self._serial = 0
         # per step
         self.events: list[tuple[trace.Event, str]] = []
