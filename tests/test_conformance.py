@@ -5,13 +5,15 @@ static support check and the verdicts."""
 from __future__ import annotations
 
 import errno
+from pathlib import Path
 
 import pytest
 
 from harness.constants import Op
 from harness.external import COMPLETIONS, PEER, RESULTS, Observation, RealRun
-from harness.external.compare import AGREE, DIFFER, ERROR, SKIPPED, judge
+from harness.external.compare import AGREE, DIFFER, ERROR, KNOWN, SKIPPED, Verdict, judge
 from harness.external.errnomap import POSIX_ONLY, error_text, wsa_error
+from harness.external.known import KnownEntry, KnownFileError, apply_known, load_known, parse_known
 from harness.external.linux import LINUX_CAPABILITIES
 from harness.external.model import count_text, model_run
 from harness.external.protocol import (
@@ -21,10 +23,12 @@ from harness.external.protocol import (
     parse_response,
     request,
 )
+from harness.external.report import Report, judge_row, render_markdown, render_text, run_report
 from harness.external.session import render_call, unsupported
 from harness.external.wine import WINE_CAPABILITIES
 from harness.parser import parse
 from harness.profiles import DOCUMENTED, WINDOWS
+from harness.program import Program
 
 # --- errno -> Winsock ------------------------------------------------------------
 
@@ -261,3 +265,225 @@ def test_a_cut_with_an_agreeing_prefix_is_skipped_and_names_the_reason() -> None
     model = model_run(program, WINDOWS, LINUX_CAPABILITIES)
     v = judge(program, WINDOWS, "linux", ALL, model, RealRun(model.observations[:4]))
     assert v.kind == SKIPPED and "the 4 steps before agree" in v.reason
+
+
+# --- known differences ---------------------------------------------------------------
+
+KNOWN_TEXT = """\
+# differences no switch expresses
+c08-close-wakes-blocked-send.wsa 8  Wine bug: a blocked send is not woken by closesocket
+
+017-asyncselect.wsa   12 model restriction (connect completes at once) # not a comment
+"""
+
+
+def test_known_file_entries_skip_comments_and_blank_lines() -> None:
+    entries = parse_known(KNOWN_TEXT, "wine.txt")
+    assert list(entries) == ["c08-close-wakes-blocked-send.wsa", "017-asyncselect.wsa"]
+    e = entries["c08-close-wakes-blocked-send.wsa"]
+    assert (e.line, e.reason, e.source) == (
+        8,
+        "Wine bug: a blocked send is not woken by closesocket",
+        "wine.txt:2",
+    )
+    assert entries["017-asyncselect.wsa"].reason.endswith("# not a comment")
+    assert parse_known("", "empty.txt") == {}
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("c08 8 reason", "'c08' is not a program's file name"),
+        ("conformance/programs/c08.wsa 8 reason", "no folder"),
+        ("c08.wsa", "missing the line number and the reason"),
+        ("c08.wsa 8", "missing the reason"),
+        ("c08.wsa eight reason", "the line must be a positive number, not 'eight'"),
+        ("c08.wsa 0 reason", "positive number"),
+        ("c08.wsa -3 reason", "positive number"),
+        ("c08.wsa ８ reason", "positive number"),
+    ],
+)
+def test_malformed_known_lines_say_file_and_line(line: str, message: str) -> None:
+    with pytest.raises(KnownFileError) as info:
+        parse_known("# head\n\n" + line + "\n", "known/wine.txt")
+    assert str(info.value).startswith("known/wine.txt:3: ")
+    assert message in str(info.value)
+
+
+def test_a_program_listed_twice_is_malformed() -> None:
+    with pytest.raises(KnownFileError, match=r"^k.txt:2: a.wsa is already listed at k.txt:1$"):
+        parse_known("a.wsa 3 one\na.wsa 4 two\n", "k.txt")
+
+
+def test_unreadable_known_files_are_known_file_errors(tmp_path: Path) -> None:
+    with pytest.raises(KnownFileError, match="missing.txt: "):
+        load_known(tmp_path / "missing.txt")
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"a.wsa 1 fine\nb.wsa 2 caf\xe9\n")
+    with pytest.raises(KnownFileError, match=r"bad.txt:2: not UTF-8 text"):
+        load_known(bad)
+    good = tmp_path / "good.txt"
+    good.write_text(KNOWN_TEXT)
+    assert load_known(good)["c08-close-wakes-blocked-send.wsa"].source == f"{good}:2"
+
+
+ENTRY = KnownEntry("p.wsa", 8, "a bug", "k.txt:1")
+
+
+def _differ(line: int) -> Verdict:
+    return Verdict(DIFFER, f"line {line}: `t0: send s1 10`: result", ("a", "b", "c"), 5, line)
+
+
+def test_a_listed_difference_at_its_line_is_known() -> None:
+    v, stale = apply_known(_differ(8), ENTRY, "wine")
+    assert stale is None
+    assert (v.kind, v.note, v.line, v.detail) == (KNOWN, "a bug", 8, ("a", "b", "c"))
+    assert v.summary() == "known: line 8: `t0: send s1 10`: result (a bug)"
+
+
+@pytest.mark.parametrize(
+    ("verdict", "now"),
+    [
+        (Verdict(AGREE, compared=9), "the program now agrees with `wine`"),
+        (_differ(9), "the program now differs from `wine` at line 9, not 8"),
+        (Verdict(SKIPPED, "stopped before line 3"), "is skipped under `wine` (stopped before"),
+    ],
+)
+def test_an_entry_that_no_longer_matches_is_stale(verdict: Verdict, now: str) -> None:
+    v, stale = apply_known(verdict, ENTRY, "wine")
+    assert v == verdict
+    assert stale is not None and stale.startswith("k.txt:1: stale known entry `p.wsa 8`: ")
+    assert now in stale
+
+
+def test_no_entry_or_an_error_leaves_the_verdict_alone() -> None:
+    assert apply_known(_differ(8), None, "wine") == (_differ(8), None)
+    err = Verdict(ERROR, "engine failed: x")
+    assert apply_known(err, ENTRY, "wine") == (err, None)
+
+
+def _report(rows: list[tuple[str, dict[str, Verdict]]], known: dict[str, KnownEntry]) -> Report:
+    judged = [judge_row(name, v, "wine", known) for name, v in rows]
+    return Report(
+        "wine",
+        ("documented", "windows", "wine"),
+        tuple(r for r, _ in judged),
+        1.0,
+        "wine",
+        "conformance/known/wine.txt",
+        tuple(s for _, s in judged if s),
+    )
+
+
+def test_only_the_engines_own_profile_and_errors_fail_the_check() -> None:
+    agree = Verdict(AGREE, compared=3)
+    report = _report(
+        [
+            ("a/x.wsa", {"documented": _differ(8), "windows": _differ(8), "wine": agree}),
+            ("a/p.wsa", {"documented": _differ(8), "windows": agree, "wine": _differ(8)}),
+            ("a/q.wsa", {"documented": agree, "windows": agree, "wine": _differ(4)}),
+            ("a/r.wsa", {"documented": Verdict(ERROR, "boom"), "windows": agree, "wine": agree}),
+        ],
+        {"p.wsa": ENTRY},
+    )
+    assert report.rows[1].verdicts["wine"].kind == KNOWN
+    assert report.rows[1].verdicts["documented"].kind == DIFFER  # the list is for `wine` only
+    assert report.failures() == [
+        "a/q.wsa [wine]: differ: line 4: `t0: send s1 10`: result",
+        "a/r.wsa [documented]: error: boom",
+    ]
+    assert report.counts("wine") == {AGREE: 2, DIFFER: 1, KNOWN: 1, SKIPPED: 0, ERROR: 0}
+
+
+def test_a_stale_entry_fails_the_check() -> None:
+    agree = Verdict(AGREE, compared=3)
+    report = _report(
+        [("a/p.wsa", {"documented": agree, "windows": agree, "wine": agree})], {"p.wsa": ENTRY}
+    )
+    assert report.failures() == [
+        "k.txt:1: stale known entry `p.wsa 8`: the program now agrees with `wine`"
+    ]
+
+
+def test_known_verdicts_show_in_the_tables_with_their_reason() -> None:
+    v = Verdict(
+        DIFFER,
+        "line 8: `t0: send s1 10`: result",
+        ("a/p.wsa:8: t0: send s1 10", "  model (wine): -> 10", "  wine: -> blocked"),
+        5,
+        8,
+    )
+    report = _report([("a/p.wsa", {"documented": v, "windows": v, "wine": v})], {"p.wsa": ENTRY})
+    text = render_text(report)
+    assert "a/p.wsa: documented=differ line 8  windows=differ line 8  wine=known line 8" in text
+    assert "  known (wine): a bug" in text
+    assert "wine vs wine (the engine's own profile): 0 agree, 0 differ, 1 known" in text
+    md = render_markdown(report, "wsa-harness conformance --engine wine a")
+    assert "| `p.wsa` | differ line 8 | differ line 8 | known line 8 |" in md
+    assert "- known differences: `conformance/known/wine.txt`" in md
+    assert (
+        "- `p.wsa` line 8: `t0: send s1 10`: model (wine): -> 10; model (wine): -> 10; "
+        "model (wine): -> 10; wine: -> blocked (known (wine): a bug)"
+    ) in md
+
+
+class _FakeEngine:
+    """The model's own observations under `documented`, with one result changed."""
+
+    name = "fake"
+    capabilities = LINUX_CAPABILITIES
+
+    def __init__(self, change: dict[str, tuple[int, str]]) -> None:
+        self.change = change
+
+    def run(self, program: Program, limit: int) -> RealRun:
+        obs = list(model_run(program, DOCUMENTED, self.capabilities).observations[:limit])
+        if program.filename in self.change:
+            i, text = self.change[program.filename]
+            obs[i] = Observation(text)
+        return RealRun(tuple(obs))
+
+    def close(self) -> None:
+        pass
+
+
+def test_run_report_applies_the_known_list_to_the_measured_profile() -> None:
+    programs = [parse(TEXT, f"d/{n}.wsa") for n in ("same", "listed", "moved", "new")]
+    engine = _FakeEngine(
+        {
+            "d/listed.wsa": (3, "SOCKET_ERROR WSAENOTSOCK"),
+            "d/moved.wsa": (4, "0"),
+            "d/new.wsa": (3, "SOCKET_ERROR WSAENOTSOCK"),
+        }
+    )
+    known = {
+        "listed.wsa": KnownEntry("listed.wsa", 4, "listed", "k:1"),
+        "moved.wsa": KnownEntry("moved.wsa", 4, "moved", "k:2"),
+        "gone.wsa": KnownEntry("gone.wsa", 4, "not run", "k:3"),
+    }
+    report = run_report(engine, programs, [DOCUMENTED, WINDOWS], "documented", None, known, "k")
+    kinds = [r.verdicts["documented"].kind for r in report.rows]
+    assert kinds == [AGREE, KNOWN, DIFFER, DIFFER]
+    assert [r.verdicts["windows"].kind for r in report.rows] == [AGREE, DIFFER, DIFFER, DIFFER]
+    assert report.stale == (
+        "k:2: stale known entry `moved.wsa 4`: the program now differs from `documented` "
+        "at line 5, not 4",
+    )
+    assert report.unused == ("k:3: known entry `gone.wsa` matches no program run",)
+    assert [f.split(" [")[0] for f in report.failures()] == [
+        "d/moved.wsa",
+        "d/new.wsa",
+        report.stale[0],
+    ]
+
+
+def test_a_malformed_known_file_exits_2_with_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.cli import main
+
+    bad = tmp_path / "linux.txt"
+    bad.write_text("# ok\nc08.wsa x reason\n")
+    assert main(["conformance", "--engine", "linux", "--known", str(bad), "--check"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"{bad}:2: c08.wsa: the line must be a positive number, not 'x'\n"

@@ -9,7 +9,11 @@ For one program and one external engine:
 4. per profile, the steps before the cut are compared on the declared
    observables: the first difference makes the verdict *differ*; otherwise a
    cut or an early stop of the real run makes it *skipped*, and a full match
-   *agree*.  An engine failure is an *error*.
+   *agree*.  A failure of the engine, or of the model under that profile, is
+   an *error*.
+
+A *differ* under the engine's own profile that its known-differences list
+names becomes *known* (:mod:`harness.external.known`).
 """
 
 from __future__ import annotations
@@ -32,22 +36,29 @@ from harness.profiles import Profile
 from harness.program import Program
 from harness.render import format_step
 
-AGREE, DIFFER, SKIPPED, ERROR = "agree", "differ", "skipped", "error"
+AGREE, DIFFER, KNOWN, SKIPPED, ERROR = "agree", "differ", "known", "skipped", "error"
+VERDICTS = (AGREE, DIFFER, KNOWN, SKIPPED, ERROR)
 
 
 @dataclass(frozen=True)
 class Verdict:
     kind: str
-    #: skipped/error: why; differ: a one-line summary.
+    #: skipped/error: why; differ/known: a one-line summary.
     reason: str = ""
-    #: differ: the rendered first differing step.
+    #: differ/known: the rendered first differing step.
     detail: tuple[str, ...] = ()
     #: How many steps were compared.
     compared: int = 0
+    #: differ/known: the program line of the first differing step.
+    line: int = 0
+    #: known: the reason the known-differences list gives.
+    note: str = ""
 
     def summary(self) -> str:
         if self.kind == AGREE:
             return f"agree ({self.compared} steps)"
+        if self.kind == KNOWN:
+            return f"known: {self.reason} ({self.note})"
         return f"{self.kind}: {self.reason}"
 
 
@@ -81,7 +92,7 @@ def judge(
                 f"  model ({profile.name}): {_show(want, diff)}",
                 f"  {engine}: {_show(got, diff)}",
             )
-            return Verdict(DIFFER, f"{where}: {diff}", detail, i + 1)
+            return Verdict(DIFFER, f"{where}: {diff}", detail, i + 1, step.line)
     if real.stopped and real.stopped[0] < limit:
         kind = ERROR if real.failed else SKIPPED
         return Verdict(kind, real.stopped[1], compared=n)
@@ -117,11 +128,20 @@ def compare_program(
     bad = unsupported(program, caps)
     if bad is not None:
         return {p.name: Verdict(SKIPPED, bad[1]) for p in profiles}
-    models = {p.name: model_run(program, p, caps) for p in profiles}
+    models: dict[str, ModelRun] = {}
+    failed: dict[str, Verdict] = {}
+    for p in profiles:
+        try:
+            models[p.name] = model_run(program, p, caps)
+        except Exception as exc:  # a model failure is that profile's verdict, not a crash
+            failed[p.name] = Verdict(ERROR, f"the model failed under {p.name}: {exc!r}")
+    if not models:
+        return failed
     limit = max(m.cut[0] if m.cut else len(program.steps) for m in models.values())
     real = engine.run(program, limit)
     return {
-        p.name: judge(program, p, engine.name, caps.observables, models[p.name], real)
+        p.name: failed.get(p.name)
+        or judge(program, p, engine.name, caps.observables, models[p.name], real)
         for p in profiles
     }
 
