@@ -110,12 +110,16 @@ bench: $(CORE_STAMP)
 	$(PY) -m pytest bench --benchmark-only $(PYTEST_ARGS)
 
 # Conformance against real implementations (docs/conformance.md): both engines over
-# the seed corpus and conformance/programs.  Installs wine64 and the MinGW compiler
+# the seed corpus and conformance/programs, each also under its own measured profile
+# (docs/profiles.md).  --check fails on a difference from that profile unless
+# conformance/known/ENGINE.txt lists it, on a stale entry there, and on an error;
+# both engines run even when the first fails.  Installs wine64 and the MinGW compiler
 # with apt when they are missing (Debian, as root).  Build output and the private
 # WINEPREFIX live in build/conformance/.
 MINGW_CC ?= x86_64-w64-mingw32-gcc
 CONFORMANCE_DRIVER = build/conformance/wsa-driver.exe
 CONFORMANCE_CORPORA ?= corpus/seeds conformance/programs
+CONFORMANCE_KNOWN ?= conformance/known
 CONFORMANCE_ARGS ?=
 .PHONY: conformance conformance-deps conformance-driver
 
@@ -138,10 +142,16 @@ $(CONFORMANCE_DRIVER): conformance/wine/driver.c
 
 conformance: $(CORE_STAMP) conformance-deps
 	$(MAKE) conformance-driver
-	$(VENV)/bin/wsa-harness conformance --engine linux --check \
-		--markdown build/conformance/linux.md $(CONFORMANCE_ARGS) $(CONFORMANCE_CORPORA)
-	$(VENV)/bin/wsa-harness conformance --engine wine --check \
-		--markdown build/conformance/wine.md $(CONFORMANCE_ARGS) $(CONFORMANCE_CORPORA)
+	@status=0; \
+	for engine in linux wine; do \
+		echo "$(VENV)/bin/wsa-harness conformance --engine $$engine --check" \
+			"--known $(CONFORMANCE_KNOWN)/$$engine.txt --markdown build/conformance/$$engine.md" \
+			"$(CONFORMANCE_ARGS) $(CONFORMANCE_CORPORA)"; \
+		$(VENV)/bin/wsa-harness conformance --engine $$engine --check \
+			--known $(CONFORMANCE_KNOWN)/$$engine.txt --markdown build/conformance/$$engine.md \
+			$(CONFORMANCE_ARGS) $(CONFORMANCE_CORPORA) || status=$$?; \
+	done; \
+	exit $$status
 
 clean:
 	rm -rf build/ *.egg-info
