@@ -53,7 +53,7 @@ from harness.constants import (
     SockType,
 )
 from harness.encoding import LIMIT_PRESETS
-from harness.profiles import DOCUMENTED, WINDOWS, Limits, Profile
+from harness.profiles import DOCUMENTED, PROFILES, Limits, Profile
 from harness.program import Invalid, Program, Raw, Step, Target, Var
 from harness.render import format_program
 
@@ -124,7 +124,7 @@ class Lockstep(RuleBasedStateMachine):
 
     @initialize(
         target=peers,
-        profile=st.sampled_from([DOCUMENTED, WINDOWS]),
+        profile=st.sampled_from(list(PROFILES.values())),
         limits=limits,
         prelude=st.sampled_from([0, 1, 2, 2]),
     )
