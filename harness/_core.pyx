@@ -48,6 +48,7 @@ cdef enum:
     WSANOTINITIALISED = 10093
     WSA_IO_PENDING = 997
     WSA_OPERATION_ABORTED = 995
+    ERROR_HANDLES_CLOSED = 676
 
 cdef enum:
     FD_READ = 0x01
@@ -113,10 +114,38 @@ cdef enum:
 cdef enum:
     SCOPE_DESCRIPTOR = 1
     SCOPE_LAST_REFERENCE = 2
+    SCOPE_NONE = 3
     TIMING_AFTER_DATA = 1
     TIMING_IMMEDIATE = 2
     DAC_DISCARD = 1
     DAC_RESET = 2
+
+# docs/profiles.md switches (harness/profiles.py IntEnum values)
+cdef enum:
+    ORDER_INITIALISED_FIRST = 1
+    ORDER_DESCRIPTOR_FIRST = 2
+    LOPT_WINSOCK = 1
+    LOPT_BSD = 2
+    LOPT_WINE = 3
+    LCLOSE_WINSOCK = 1
+    LCLOSE_BSD = 2
+    RR_STICKY = 1
+    RR_ONCE = 2
+    RR_EOF = 3
+    PCU_FIN = 1
+    PCU_RESET = 2
+    PORTS_SHARED = 1
+    PORTS_PER_TYPE = 2
+    RAS_ERROR = 1
+    RAS_DRAIN = 2
+    SDU_ERROR = 1
+    SDU_RECORDS = 2
+    LEOS_CLEAR = 1
+    LEOS_KEEP = 2
+    CUC_RESET = 1
+    CUC_AS_CLOSESOCKET = 2
+    CB_CHECKED = 1
+    CB_STUB = 2
 
 cdef enum:
     R_VALUE = 1
@@ -161,6 +190,21 @@ cdef struct Prof:
     i64 fd_close_reset_error
     int fd_close_timing
     int data_after_close
+    # docs/profiles.md
+    bint startup_required           # PF-1
+    int check_order                 # PF-2
+    int linger_option               # PF-3
+    int linger_close                # PF-4
+    int reset_reporting             # PF-5
+    bint reset_keeps_received       # PF-6
+    int peer_close_unread           # PF-7
+    int port_space                  # PF-8
+    int recv_after_shutdown         # PF-9
+    int shutdown_unconnected        # PF-10
+    bint keep_last_error            # PF-11 (last_error_on_success = keep)
+    i64 blocking_cancel_error       # PF-13
+    int cleanup_close               # PF-14
+    int cancelblocking              # PF-15
 
 cdef struct Proc:
     i64 count               # startup_count
@@ -183,15 +227,18 @@ cdef struct Sock:
     i64 khead[2]                      # the same, per class: [0] sends, [1] recvs
     i64 ktail[2]
     i64 nwait_send, nwait_recv, linger_op
+    i64 nholds                        # ops with holds on this socket (PF-12)
     # the peer (same id), valid when has_peer
     i64 p_window, p_buffered, p_reset_code, p_read, p_dropped
     bint nonblocking, connected, sd_send, sd_recv, fin_sent, peer_fin, reset
     bint write_blocked, close_seen, close_posted, dirty
     bint has_peer, p_fin, p_reset, p_closed
+    bint reset_reported, p_reset_reported     # PF-5 (reset_reporting = once)
 
 cdef struct OpRec:
     i64 kind, thread, eproc, evalue, eserial, sock, n, done
     i64 mode, status, error, note
+    bint holds                        # PF-12a: this blocking call holds its socket
     i64 sprev, snext                  # socket's pending list
     i64 kprev, knext                  # socket's pending list of this op's class
     i64 gprev, gnext                  # global pending list
@@ -231,6 +278,7 @@ cdef class Engine:
         i64* port_owner
         I64Buf ev, dirty, scratch, dl     # events, dirty sockets, temp, lingering sockets
         I64Buf conn                       # connected sockets, pruned of destroyed ones at net_up
+        I64Buf held                       # op ids with holds (PF-12; a handful at most)
         bint fdread_posted
         bint full_settle
         i64 serial, inv7_bad
@@ -255,6 +303,20 @@ cdef class Engine:
         self.prof.fd_close_reset_error = int(profile.fd_close_reset_error)
         self.prof.fd_close_timing = int(profile.fd_close_timing)
         self.prof.data_after_close = int(profile.data_after_close)
+        self.prof.startup_required = bool(profile.startup_required)
+        self.prof.check_order = int(profile.check_order)
+        self.prof.linger_option = int(profile.linger_option)
+        self.prof.linger_close = int(profile.linger_close)
+        self.prof.reset_reporting = int(profile.reset_reporting)
+        self.prof.reset_keeps_received = bool(profile.reset_keeps_received)
+        self.prof.peer_close_unread = int(profile.peer_close_unread)
+        self.prof.port_space = int(profile.port_space)
+        self.prof.recv_after_shutdown = int(profile.recv_after_shutdown)
+        self.prof.shutdown_unconnected = int(profile.shutdown_unconnected)
+        self.prof.keep_last_error = int(profile.last_error_on_success) == LEOS_KEEP
+        self.prof.blocking_cancel_error = int(profile.blocking_cancel_error)
+        self.prof.cleanup_close = int(profile.cleanup_close)
+        self.prof.cancelblocking = int(profile.cancelblocking)
         self.lim_sockets = int(limits.sockets)
         self.lim_desc = int(limits.descriptors)
         self.lim_sndbuf = int(limits.sndbuf)
@@ -272,6 +334,7 @@ cdef class Engine:
         buf_free(&self.scratch)
         buf_free(&self.dl)
         buf_free(&self.conn)
+        buf_free(&self.held)
         free(self.socks)
         free(self.ops)
         free(self.port_owner)
@@ -331,7 +394,8 @@ cdef class Engine:
     cdef inline int _ok(self, int th, i64 v) except -1:
         self.r_kind = R_VALUE
         self.r1 = v
-        self.thr[th].last_error = 0
+        if not self.prof.keep_last_error:       # PF-11
+            self.thr[th].last_error = 0
         return 0
 
     cdef inline int _err(self, int th, i64 kind, i64 err) except -1:
@@ -486,7 +550,8 @@ cdef class Engine:
         o.done = nbytes
         o.error = 0
         if o.mode == M_BLOCKING:
-            self.thr[o.thread].last_error = 0
+            if not self.prof.keep_last_error:   # PF-11
+                self.thr[o.thread].last_error = 0
             self._emit(E_COMPLETE, o.thread, o.kind, nbytes, 0)
         else:
             self._notify(oid, True)
@@ -508,10 +573,12 @@ cdef class Engine:
             self._emit(E_OVL, oid, ST_FAILED, err, self.ops[oid].note)
         return 0
 
-    cdef inline int _cancel(self, i64 oid, i64 status, bint notifies) except -1:
-        """Cancellation as CS-7 describes it."""
+    cdef inline int _cancel(self, i64 oid, i64 status, bint notifies, i64 berr) except -1:
+        """Cancellation as CS-7 describes it; a blocking call completes with berr
+        (the profile's blocking_cancel_error, PF-13, or WSAEINTR in cleanup's
+        documented-switch CS-7)."""
         if self.ops[oid].mode == M_BLOCKING:
-            return self._op_fail(oid, WSAEINTR, False)
+            return self._op_fail(oid, berr, False)
         return self._op_fail(oid, status, notifies)
 
     cdef int _post(self, i64 sid, i64 fd, i64 err) except -1:
@@ -561,8 +628,9 @@ cdef class Engine:
         s.p_reset_code = code
         s.discarded += s.send_queue
         s.send_queue = 0
-        s.p_dropped += s.p_buffered
-        s.p_buffered = 0
+        if not self.prof.reset_keeps_received:      # PF-6 keeps the peer's bytes
+            s.p_dropped += s.p_buffered
+            s.p_buffered = 0
         return 0
 
     cdef int _destroy(self, i64 sid) except -1:
@@ -583,7 +651,8 @@ cdef class Engine:
         while oid:
             nxt = self.ops[oid].snext
             if self.ops[oid].kind != K_LINGER:
-                self._cancel(oid, self.prof.cancel_status, self.prof.cancel_notifies)
+                self._cancel(oid, self.prof.cancel_status, self.prof.cancel_notifies,
+                             self.prof.blocking_cancel_error)
             oid = nxt
         return 0
 
@@ -598,14 +667,26 @@ cdef class Engine:
         """Section 7 peer_reset step 2 (our socket is not destroyed)."""
         cdef Sock* s = &self.socks[sid]
         cdef i64 oid, nxt
+        cdef i64 kind
         s.reset = True
         s.discarded += s.send_queue
         s.send_queue = 0
         oid = s.pend_head
         while oid:
             nxt = self.ops[oid].snext
-            if self.ops[oid].kind != K_LINGER:
+            kind = self.ops[oid].kind
+            if kind == K_LINGER:
+                pass
+            elif self.prof.reset_reporting != RR_ONCE:
                 self._op_fail(oid, WSAECONNRESET, True)
+            elif not self.socks[sid].reset_reported:       # PF-5b: the first is told
+                self.socks[sid].reset_reported = True
+                self._op_fail(oid, WSAESHUTDOWN if self.socks[sid].peer_fin else WSAECONNRESET,
+                              True)
+            elif kind == K_RECV or kind == K_WSARECV:        # then recvs read end of file
+                self._op_done(oid, 0)
+            else:                                            # and sends get WSAESHUTDOWN
+                self._op_fail(oid, WSAESHUTDOWN, True)
             oid = nxt
         s = &self.socks[sid]
         s.close_seen = True
@@ -638,6 +719,11 @@ cdef class Engine:
         while changed:
             changed = False
             s = &self.socks[sid]
+            # 0. holds whose blocking call ended are released (PF-12b)
+            if s.nholds > 0 and s.lifecycle == LC_OPEN:
+                if self._release_holds(sid):
+                    changed = True
+                    s = &self.socks[sid]
             if s.lifecycle == LC_DESTROYED or not s.connected:
                 return 0
             if (s.nwait_send > 0 and not self.full_settle and self.lim_sndbuf > 0
@@ -692,6 +778,34 @@ cdef class Engine:
                 return 0
         return 0
 
+    cdef bint _release_holds(self, i64 sid) except -1:
+        """PF-12b: each op on sid with holds that is no longer pending, in id
+        order, drops its hold; refs reaching 0 is the deferred last close."""
+        cdef Sock* s = &self.socks[sid]
+        cdef i64 i, best, bi, oid
+        cdef bint any = False
+        while True:
+            best = 0
+            bi = -1
+            for i in range(self.held.n):
+                oid = self.held.p[i]
+                if (self.ops[oid].sock == sid and self.ops[oid].status != ST_PENDING
+                        and (best == 0 or oid < best)):
+                    best = oid
+                    bi = i
+            if best == 0:
+                break
+            any = True
+            self.held.p[bi] = self.held.p[self.held.n - 1]
+            self.held.n -= 1
+            self.ops[best].holds = False
+            s.nholds -= 1
+            s.refs -= 1
+            if s.refs == 0:
+                _cs9_quiet(self, sid)
+                break
+        return any
+
     cdef int _fast_forward(self, i64 sid) except -1:
         """Apply k passes of settling steps 1-2 at once, when each would move a
         full send queue (sndbuf bytes) to the peer and refill it from the oldest
@@ -745,6 +859,16 @@ cdef class Engine:
                     bd = self.socks[sid].deadline
             if best == 0:
                 break
+            if self.prof.linger_close == LCLOSE_BSD:
+                # PF-4b: no reset; the close completes and the socket keeps closing
+                self.socks[best].deadline = -1
+                for i in range(self.dl.n):
+                    if self.dl.p[i] == best:
+                        self.dl.p[i] = self.dl.p[self.dl.n - 1]
+                        self.dl.n -= 1
+                        break
+                self._finish_linger(best)
+                continue
             self._reset_ours(best, WSAECONNRESET)
             self._destroy(best)
             self._finish_linger(best)
@@ -802,7 +926,12 @@ cdef class Engine:
 
     cdef i64 _common(self, int th, int p, bint desc, i64 target, i64* idx) except -1:
         """CS-E1..E4 (E3 only when desc); returns the error, or 0."""
-        if self.procs[p].count == 0:
+        if desc and self.prof.check_order == ORDER_DESCRIPTOR_FIRST:    # PF-2
+            idx[0] = tab_lookup(&self.procs[p].tab, target)
+            if idx[0] == 0:
+                return WSAENOTSOCK
+            desc = False
+        if self.procs[p].count == 0 and self.prof.startup_required:     # PF-1
             return WSANOTINITIALISED
         if not self.net_up:
             return WSAENETDOWN

@@ -35,6 +35,10 @@ cdef int _call(Engine e, i64 op, int th, int p, i64 target, i64 x1, i64 x2, i64 
     if op == OP_SLEEPEX:
         return _sleepex(e, th)
     if op == OP_CANCELBLOCKING:
+        if e.prof.cancelblocking == CB_STUB:        # PF-15: no check, no effect
+            e.r_kind = R_VALUE
+            e.r1 = 0
+            return 0
         return _cancelblocking(e, th, p)
     if op == OP_SOCKET or op == OP_CLEANUP:
         err = e._common(th, p, False, 0, &idx)
@@ -62,16 +66,17 @@ cdef int _call(Engine e, i64 op, int th, int p, i64 target, i64 x1, i64 x2, i64 
     cdef Sock* s = &e.socks[sid]
     if op == OP_BIND:
         if e.port_owner == NULL:
-            e.port_owner = <i64*>calloc(NPORTS, sizeof(i64))
+            # [0, NPORTS): shared space, or stream under per_type; [NPORTS, 2N): dgram
+            e.port_owner = <i64*>calloc(2 * NPORTS, sizeof(i64))
             if e.port_owner == NULL:
                 raise MemoryError()
         if s.port != 0 or s.connected:
             e._err(th, R_SOCKET_ERROR, WSAEINVAL)
-        elif e.port_owner[x1] != 0:
+        elif e.port_owner[_port_slot(e, s.type, x1)] != 0:
             e._err(th, R_SOCKET_ERROR, WSAEADDRINUSE)
         else:
             s.port = x1
-            e.port_owner[x1] = sid
+            e.port_owner[_port_slot(e, s.type, x1)] = sid
             e._ok(th, 0)
     elif op == OP_CONNECT:
         if s.type == T_DGRAM:
@@ -88,20 +93,34 @@ cdef int _call(Engine e, i64 op, int th, int p, i64 target, i64 x1, i64 x2, i64 
             e.r_bound = sid
             e._post(sid, FD_WRITE, 0)
     elif op == OP_SETSOCKOPT_LINGER or op == OP_SETSOCKOPT_DONTLINGER:
-        if s.type == T_DGRAM:
+        if s.type == T_DGRAM and e.prof.linger_option == LOPT_WINSOCK:
             e._err(th, R_SOCKET_ERROR, WSAENOPROTOOPT)
         else:
-            if op == OP_SETSOCKOPT_LINGER:
-                s.onoff = x1
-                s.secs = x2
+            if e.prof.linger_option == LOPT_WINSOCK:
+                if op == OP_SETSOCKOPT_LINGER:
+                    s.onoff = x1
+                    s.secs = x2
+                else:
+                    s.onoff = 0 if x1 != 0 else 1
+            elif op == OP_SETSOCKOPT_LINGER:            # PF-3a
+                if x1 != 0:
+                    s.onoff = 1
+                    s.secs = x2
+                else:
+                    s.onoff = 0
+            elif x1 != 0:                               # SO_DONTLINGER V, V != 0
+                s.onoff = 0
             else:
-                s.onoff = 0 if x1 != 0 else 1
+                s.onoff = 1
+                if e.prof.linger_option == LOPT_WINE:   # PF-3b: SO_LINGER {1, 0}
+                    s.secs = 0
             e._ok(th, 0)
     elif op == OP_GETSOCKOPT_LINGER or op == OP_GETSOCKOPT_DONTLINGER:
-        if s.type == T_DGRAM:
+        if s.type == T_DGRAM and e.prof.linger_option == LOPT_WINSOCK:
             e._err(th, R_SOCKET_ERROR, WSAENOPROTOOPT)
         else:
-            e.thr[th].last_error = 0
+            if not e.prof.keep_last_error:              # PF-11
+                e.thr[th].last_error = 0
             if op == OP_GETSOCKOPT_LINGER:
                 e.r_kind = R_LINGER
                 e.r1 = s.onoff
@@ -118,7 +137,14 @@ cdef int _call(Engine e, i64 op, int th, int p, i64 target, i64 x1, i64 x2, i64 
     elif op == OP_SHUTDOWN:
         if x1 < 0 or x1 > 2:
             e._err(th, R_SOCKET_ERROR, WSAEINVAL)
+        elif s.reset and e.prof.reset_reporting == RR_ONCE:      # PF-5c
+            e._err(th, R_SOCKET_ERROR, WSAENOTCONN)
         elif not s.connected:
+            if e.prof.shutdown_unconnected == SDU_RECORDS:      # PF-10
+                if x1 != 0:
+                    s.sd_send = True
+                if x1 != 1:
+                    s.sd_recv = True
             e._err(th, R_SOCKET_ERROR, WSAENOTCONN)
         else:
             if x1 != 0:
@@ -152,7 +178,7 @@ cdef int _sleepex(Engine e, int th) except -1:
 
 cdef int _cancelblocking(Engine e, int th, int p) except -1:
     cdef i64 oid, sid
-    if e.procs[p].count == 0:
+    if e.procs[p].count == 0 and e.prof.startup_required:      # PF-1
         e._err(th, R_SOCKET_ERROR, WSANOTINITIALISED)
     elif not e.net_up:
         e._err(th, R_SOCKET_ERROR, WSAENETDOWN)
@@ -194,7 +220,7 @@ cdef int _duplicate(Engine e, int th, i64 sid, i64 pid) except -1:
     if pid != 0 and pid != 1:
         e._err(th, R_INVALID_SOCKET, WSAEINVAL)
         e.r_bound = -1
-    elif e.procs[pid].count == 0:
+    elif e.procs[pid].count == 0 and e.prof.startup_required:     # PF-1
         e._err(th, R_INVALID_SOCKET, WSANOTINITIALISED)
         e.r_bound = -1
     elif e.procs[pid].tab.count >= e.lim_desc:
@@ -245,14 +271,32 @@ cdef int _xfer(Engine e, int th, int p, i64 op, i64 value, i64 idx, i64 sid,
     cdef i64 serial = e.procs[p].tab.ent[idx].serial
     cdef i64 oid, k, space
     cdef bint waiting
+    cdef bint eof = False       # a recv that reads end of file without peer_fin
     if not ovl:
         mode = M_BLOCKING
     if s.type == T_DGRAM or not s.connected:
         return e._err(th, R_SOCKET_ERROR, WSAENOTCONN)
     if s.reset:
-        return e._err(th, R_SOCKET_ERROR, WSAECONNRESET)
-    if (is_send and s.sd_send) or (not is_send and s.sd_recv):
-        return e._err(th, R_SOCKET_ERROR, WSAESHUTDOWN)
+        if not is_send and (e.prof.reset_reporting == RR_EOF                  # PF-5e
+                            or (e.prof.reset_keeps_received and s.recv_queue > 0)):   # PF-6
+            eof = True
+        elif e.prof.reset_reporting == RR_ONCE:                               # PF-5a
+            if not s.reset_reported:
+                s.reset_reported = True
+                return e._err(th, R_SOCKET_ERROR,
+                              WSAESHUTDOWN if s.peer_fin else WSAECONNRESET)
+            if is_send:
+                return e._err(th, R_SOCKET_ERROR, WSAESHUTDOWN)
+            eof = True
+        else:
+            return e._err(th, R_SOCKET_ERROR, WSAECONNRESET)
+    if is_send:
+        if s.sd_send:
+            return e._err(th, R_SOCKET_ERROR, WSAESHUTDOWN)
+    elif s.sd_recv:
+        if e.prof.recv_after_shutdown != RAS_DRAIN:
+            return e._err(th, R_SOCKET_ERROR, WSAESHUTDOWN)
+        eof = True                                                            # PF-9
     if n == 0:
         e._ok(th, 0)
         if ovl:
@@ -294,7 +338,7 @@ cdef int _xfer(Engine e, int th, int p, i64 op, i64 value, i64 idx, i64 sid,
                 e.r_kind = R_BLOCKED
         return 0
     # recv / wsarecv
-    if s.recv_queue > 0 or s.peer_fin:
+    if s.recv_queue > 0 or s.peer_fin or eof:
         k = imin(n, s.recv_queue)
         s.recv_queue -= k
         if ovl:
@@ -331,25 +375,72 @@ cdef int _release(Engine e, int p, i64 idx, i64 sid, i64 value) except -1:
     return 0
 
 
-cdef int _cancel_on(Engine e, i64 sid, i64 serial, i64 status, bint notifies) except -1:
+cdef inline i64 _port_slot(Engine e, i64 type, i64 port) noexcept:
+    """Index into port_owner: one space (BI-2), or one per type (PF-8)."""
+    if e.prof.port_space == PORTS_PER_TYPE and type == T_DGRAM:
+        return NPORTS + port
+    return port
+
+
+cdef int _cancel_on(Engine e, i64 sid, i64 serial, i64 status, bint notifies,
+                    i64 berr) except -1:
     """Cancel pending ops on sid (those issued through entry `serial`, or all if 0)."""
     cdef i64 oid = e.socks[sid].pend_head
     cdef i64 nxt
     while oid:
         nxt = e.ops[oid].snext
         if e.ops[oid].kind != K_LINGER and (serial == 0 or e.ops[oid].eserial == serial):
-            e._cancel(oid, status, notifies)
+            e._cancel(oid, status, notifies, berr)
         oid = nxt
+    return 0
+
+
+cdef bint _holder_through(Engine e, i64 sid, i64 serial) noexcept:
+    """A pending blocking send/recv issued through entry `serial` (PF-12a)."""
+    cdef i64 oid = e.socks[sid].pend_head
+    while oid:
+        if (e.ops[oid].mode == M_BLOCKING and e.ops[oid].kind != K_LINGER
+                and e.ops[oid].eserial == serial):
+            return True
+        oid = e.ops[oid].snext
+    return False
+
+
+cdef int _cs7_scope(Engine e, i64 sid, i64 serial, bint last) except -1:
+    """CS-7 second half under the profile's cancel_scope (the entry is released)."""
+    cdef i64 oid
+    cdef Sock* s
+    if e.prof.cancel_scope == SCOPE_DESCRIPTOR:
+        _cancel_on(e, sid, serial, e.prof.cancel_status, e.prof.cancel_notifies,
+                   e.prof.blocking_cancel_error)
+    elif e.prof.cancel_scope == SCOPE_LAST_REFERENCE:
+        if last:
+            _cancel_on(e, sid, 0, e.prof.cancel_status, e.prof.cancel_notifies,
+                       e.prof.blocking_cancel_error)
+    else:
+        # PF-12a: blocked calls through the entry hold the socket; nothing is cancelled
+        s = &e.socks[sid]
+        oid = s.pend_head
+        while oid:
+            if (e.ops[oid].mode == M_BLOCKING and e.ops[oid].kind != K_LINGER
+                    and e.ops[oid].eserial == serial):
+                e.ops[oid].holds = True
+                s.refs += 1
+                s.nholds += 1
+                buf_push(&e.held, oid)
+            oid = e.ops[oid].snext
     return 0
 
 
 cdef int _cs9_common(Engine e, i64 sid) except -1:
     """CS-9: discard the recv_queue, release the port, remove the registration."""
     cdef Sock* s = &e.socks[sid]
+    cdef i64 slot
     s.recv_queue = 0
     if s.port:
-        if e.port_owner[s.port] == sid:
-            e.port_owner[s.port] = 0
+        slot = _port_slot(e, s.type, s.port)
+        if e.port_owner[slot] == sid:
+            e.port_owner[slot] = 0
         s.port = 0
     s.reg_process = -1
     s.reg_value = 0
@@ -357,22 +448,44 @@ cdef int _cs9_common(Engine e, i64 sid) except -1:
     return 0
 
 
+cdef int _cs9_quiet(Engine e, i64 sid) except -1:
+    """CS-9 where nobody waits (PF-12b deferred last close, PF-14 cleanup):
+    the usual branches, with the lingering case taking CS-9b."""
+    cdef Sock* s = &e.socks[sid]
+    _cs9_common(e, sid)
+    if s.type == T_DGRAM or not s.connected or s.reset:           # CS-9a
+        e._destroy(sid)
+    elif s.onoff == 0:                                            # CS-9b
+        s.lifecycle = LC_CLOSING
+    elif s.secs == 0:                                             # CS-9c
+        e._reset_ours(sid, WSAECONNRESET)
+        e._destroy(sid)
+    elif not (s.send_queue > 0 or s.nwait_send > 0):              # CS-9d
+        if not s.fin_sent:
+            s.fin_sent = True
+            s.p_fin = True
+            e._emit(E_FIN, sid, 0, 0, 0)
+        e._destroy(sid)
+    else:                                                         # as CS-9b
+        s.lifecycle = LC_CLOSING
+    return 0
+
+
 cdef int _closesocket(Engine e, int th, int p, i64 value, i64 idx, i64 sid) except -1:
     cdef Sock* s = &e.socks[sid]
+    cdef i64 serial = e.procs[p].tab.ent[idx].serial
     cdef bint last = s.refs == 1
     cdef bint unsent = s.send_queue > 0 or s.nwait_send > 0
-    cdef i64 serial, oid
-    # CS-6
-    if (s.type == T_STREAM and last and s.onoff != 0 and s.secs > 0 and s.nonblocking
-            and s.connected and not s.reset and not s.sd_send and unsent):
+    cdef bint bsd = e.prof.linger_close == LCLOSE_BSD
+    cdef i64 oid
+    # CS-6 (never under linger_close = bsd, PF-4a)
+    if (not bsd and s.type == T_STREAM and last and s.onoff != 0 and s.secs > 0
+            and s.nonblocking and s.connected and not s.reset and not s.sd_send and unsent
+            and not (e.prof.cancel_scope == SCOPE_NONE and _holder_through(e, sid, serial))):
         return e._err(th, R_SOCKET_ERROR, WSAEWOULDBLOCK)
     # CS-7
-    serial = e.procs[p].tab.ent[idx].serial
     _release(e, p, idx, sid, value)
-    if e.prof.cancel_scope == SCOPE_DESCRIPTOR:
-        _cancel_on(e, sid, serial, e.prof.cancel_status, e.prof.cancel_notifies)
-    elif last:
-        _cancel_on(e, sid, 0, e.prof.cancel_status, e.prof.cancel_notifies)
+    _cs7_scope(e, sid, serial, last)
     # CS-8
     s = &e.socks[sid]
     s.refs -= 1
@@ -398,7 +511,7 @@ cdef int _closesocket(Engine e, int th, int p, i64 value, i64 idx, i64 sid) exce
             s.p_fin = True
             e._emit(E_FIN, sid, 0, 0, 0)
         e._destroy(sid)
-    elif not s.nonblocking:                                       # CS-9e
+    elif bsd or not s.nonblocking:                                # CS-9e (PF-4a)
         s.lifecycle = LC_CLOSING
         s.deadline = e.clock + 1000 * s.secs
         buf_push(&e.dl, sid)
@@ -416,22 +529,34 @@ cdef int _cleanup(Engine e, int th, int p) except -1:
     cdef Table* tab = &pr.tab
     cdef i64 idx, sid, serial, oid, nxt
     cdef int t
+    cdef bint last
+    cdef bint as_close = e.prof.cleanup_close == CUC_AS_CLOSESOCKET
     cdef Sock* s
+    if pr.count == 0:       # step 1 (reached only when CS-E1 is off, PF-1)
+        return e._err(th, R_SOCKET_ERROR, WSANOTINITIALISED)
     pr.count -= 1
     if pr.count > 0:
         return e._ok(th, 0)
     # 3.1: every descriptor, ascending value, with the documented switches
+    # (or as closesocket under the profile, PF-14)
     for idx in range(1, tab.hw):
         sid = tab.ent[idx].sock
         if sid == 0:
             continue
         serial = tab.ent[idx].serial
         e._mark(sid)
+        last = e.socks[sid].refs == 1
         _release(e, p, idx, sid, idx * 4)
-        _cancel_on(e, sid, serial, WSA_OPERATION_ABORTED, False)
+        if as_close:
+            _cs7_scope(e, sid, serial, last)
+        else:
+            _cancel_on(e, sid, serial, WSA_OPERATION_ABORTED, False, WSAEINTR)
         s = &e.socks[sid]
         s.refs -= 1
         if s.refs > 0:
+            continue
+        if as_close:
+            _cs9_quiet(e, sid)
             continue
         _cs9_common(e, sid)
         if s.type == T_DGRAM or not s.connected or s.reset:
@@ -455,6 +580,9 @@ cdef int _cleanup(Engine e, int th, int p) except -1:
     while oid:
         nxt = e.ops[oid].gnext
         if (e.ops[oid].thread >> 1) == p:
-            e._op_fail(oid, WSA_OPERATION_ABORTED, False)
+            if as_close:
+                e._op_fail(oid, e.prof.cancel_status, e.prof.cancel_notifies)
+            else:
+                e._op_fail(oid, WSA_OPERATION_ABORTED, False)
         oid = nxt
     return e._ok(th, 0)

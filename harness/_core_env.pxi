@@ -45,14 +45,29 @@ cdef int _peer_step(Engine e, i64 op, i64 sid, i64 n) except -1:
     cdef Sock* s
     cdef i64 k, left, oid, nxt
     cdef bint was_empty
+    cdef bint eof = False       # peer_recv reads a reported reset as end of file
     if not e.net_up:
         return _perror(e, WSAENETDOWN)
     if sid <= 0 or sid > e.nsocks or not e.socks[sid].has_peer or e.socks[sid].p_closed:
         return _perror(e, WSAENOTSOCK)
     s = &e.socks[sid]
     if s.p_reset:
-        return _perror(e, s.p_reset_code)
+        # peer check 3; PF-5d, PF-5e and PF-6 concern peer_recv and peer_send only
+        if op == OP_PEER_RECV and (e.prof.reset_reporting == RR_EOF
+                                   or (e.prof.reset_keeps_received and s.p_buffered > 0)):
+            eof = True
+        elif e.prof.reset_reporting == RR_ONCE and (op == OP_PEER_RECV or op == OP_PEER_SEND):
+            if not s.p_reset_reported:
+                s.p_reset_reported = True
+                return _perror(e, s.p_reset_code)
+            if op == OP_PEER_SEND:
+                return _perror(e, WSAESHUTDOWN)
+            eof = True
+        else:
+            return _perror(e, s.p_reset_code)
     e._mark(sid)
+    if op == OP_PEER_CLOSE and s.p_buffered > 0 and e.prof.peer_close_unread == PCU_RESET:
+        op = OP_PEER_RESET      # PF-7: closing with our data unread resets
     if op == OP_PEER_RECV:
         if n == 0:
             _pvalue(e, 0)
@@ -61,7 +76,7 @@ cdef int _peer_step(Engine e, i64 op, i64 sid, i64 n) except -1:
             s.p_buffered -= k
             s.p_read += k
             _pvalue(e, k)
-        elif s.p_fin:
+        elif s.p_fin or eof:
             _pvalue(e, 0)
         else:
             _perror(e, WSAEWOULDBLOCK)

@@ -31,7 +31,7 @@ cdef int _snapshot_into(Engine e, I64Buf* b) except -1:
         buf_push(b, e.thr[t].routines.n)
         for i in range(e.thr[t].routines.n):
             buf_push(b, e.thr[t].routines.p[i])
-    buf_reserve(b, 1 + 27 * e.nsocks)
+    buf_reserve(b, 1 + 28 * e.nsocks)
     buf_push(b, e.nsocks)
     npeers = 0
     for i in range(1, e.nsocks + 1):
@@ -65,8 +65,9 @@ cdef int _snapshot_into(Engine e, I64Buf* b) except -1:
         w[24] = s.accepted
         w[25] = s.delivered
         w[26] = s.discarded
-        b.n += 27
-    buf_reserve(b, 1 + 9 * npeers)
+        w[27] = s.reset_reported
+        b.n += 28
+    buf_reserve(b, 1 + 10 * npeers)
     buf_push(b, npeers)
     for i in range(1, e.nsocks + 1):
         s = &e.socks[i]
@@ -82,8 +83,9 @@ cdef int _snapshot_into(Engine e, I64Buf* b) except -1:
         w[6] = s.p_reset_code
         w[7] = s.p_read
         w[8] = s.p_dropped
-        b.n += 9
-    buf_reserve(b, 1 + 12 * e.nops)
+        w[9] = s.p_reset_reported
+        b.n += 10
+    buf_reserve(b, 1 + 13 * e.nops)
     buf_push(b, e.nops)
     for i in range(1, e.nops + 1):
         o = &e.ops[i]
@@ -100,7 +102,8 @@ cdef int _snapshot_into(Engine e, I64Buf* b) except -1:
         w[9] = o.status
         w[10] = o.error
         w[11] = o.note
-        b.n += 12
+        w[12] = o.holds
+        b.n += 13
     return 0
 
 
@@ -108,15 +111,26 @@ cdef list _check_invariants(Engine e):
     cdef list bad = []
     cdef i64* cnt = <i64*>calloc(<size_t>(e.nsocks + 1), sizeof(i64))
     cdef i64* blk = <i64*>calloc(4, sizeof(i64))
-    cdef i64 i, idx, sid, live = 0, nsend, nrecv, oid, n, prev
+    cdef i64* hld = <i64*>calloc(<size_t>(e.nsocks + 1), sizeof(i64))
+    cdef i64 i, idx, sid, live = 0, nsend, nrecv, oid, n, prev, nheld = 0
     cdef int p
     cdef Sock* s
     cdef OpRec* o
-    if cnt == NULL or blk == NULL:
+    if cnt == NULL or blk == NULL or hld == NULL:
         free(cnt)
         free(blk)
+        free(hld)
         raise MemoryError()
     try:
+        # PF-12: operations with holds count as references
+        for i in range(1, e.nops + 1):
+            if e.ops[i].holds:
+                hld[e.ops[i].sock] += 1
+                nheld += 1
+                if e.ops[i].mode != M_BLOCKING or e.ops[i].kind == K_LINGER:
+                    bad.append(f"internal: op {i} holds but is not a blocking send/recv")
+        if nheld != e.held.n:
+            bad.append(f"internal: {nheld} holding ops but the held list has {e.held.n}")
         for p in range(2):
             for idx in range(1, e.procs[p].tab.hw):
                 sid = e.procs[p].tab.ent[idx].sock
@@ -132,8 +146,13 @@ cdef list _check_invariants(Engine e):
             s = &e.socks[sid]
             if s.lifecycle != LC_DESTROYED:
                 live += 1
-                if s.refs != cnt[sid]:
-                    bad.append(f"1: socket {sid} refs {s.refs} != {cnt[sid]} descriptors")
+                if s.refs != cnt[sid] + hld[sid]:
+                    bad.append(f"1: socket {sid} refs {s.refs} != {cnt[sid]} descriptors"
+                               f" + {hld[sid]} holding operations")
+                if s.nholds != hld[sid]:
+                    bad.append(f"internal: socket {sid} nholds {s.nholds} != {hld[sid]}")
+                if hld[sid] and s.lifecycle != LC_OPEN:
+                    bad.append(f"internal: socket {sid} is held but not open")
                 if (s.refs == 0) != (s.lifecycle == LC_CLOSING):
                     bad.append(f"1: socket {sid} refs {s.refs} with lifecycle {s.lifecycle}")
             if s.accepted != s.delivered + s.send_queue + s.discarded:
@@ -195,4 +214,5 @@ cdef list _check_invariants(Engine e):
     finally:
         free(cnt)
         free(blk)
+        free(hld)
     return bad
