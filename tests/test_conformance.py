@@ -315,6 +315,15 @@ def test_a_program_listed_twice_is_malformed() -> None:
         parse_known("a.wsa 3 one\na.wsa 4 two\n", "k.txt")
 
 
+def test_the_repository_known_files_parse() -> None:
+    root = Path(__file__).resolve().parent.parent
+    for engine in ("linux", "wine"):
+        entries = load_known(root / "conformance" / "known" / f"{engine}.txt")
+        for e in entries.values():
+            folders = (root / "corpus" / "seeds", root / "conformance" / "programs")
+            assert any((f / e.program).is_file() for f in folders), e
+
+
 def test_unreadable_known_files_are_known_file_errors(tmp_path: Path) -> None:
     with pytest.raises(KnownFileError, match="missing.txt: "):
         load_known(tmp_path / "missing.txt")

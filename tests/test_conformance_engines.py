@@ -18,7 +18,7 @@ from harness.external import ExternalEngine
 from harness.external.compare import AGREE, DIFFER, SKIPPED, compare_program
 from harness.external.linux import LinuxEngine
 from harness.parser import parse, parse_file
-from harness.profiles import DOCUMENTED, WINDOWS
+from harness.profiles import DOCUMENTED, LINUX, WINDOWS, WINE
 
 pytestmark = pytest.mark.conformance
 REPO = Path(__file__).resolve().parent.parent
@@ -67,6 +67,23 @@ def test_linux_linger_timeout_completes_the_close_without_a_reset(linux: LinuxEn
     # the model; only the peer's view differs: the data keeps coming, no reset.
     v = _verdicts(linux, "conformance/programs/c07-linger-timeout-resets.wsa")
     assert v["documented"] == (DIFFER, "line 17: `peer_recv c1 100`: result")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "conformance/programs/c01-abortive-close-peer-sees-reset.wsa",
+        "conformance/programs/c04-reset-reported-on-every-call.wsa",
+        "conformance/programs/c05-peer-close-with-unread-data.wsa",
+        "conformance/programs/c09-last-error-after-success.wsa",
+        "conformance/programs/c10-socket-before-startup.wsa",
+        "conformance/programs/c16-recv-after-shutdown-receive.wsa",
+        "corpus/seeds/014-shutdown-send-fin-and-errors.wsa",
+    ],
+)
+def test_linux_agrees_with_its_own_profile(linux: LinuxEngine, path: str) -> None:
+    v = compare_program(parse_file(REPO / path), linux, [LINUX])["linux"]
+    assert v.kind == AGREE, v.summary()
 
 
 def test_linux_skips_what_it_cannot_compare(linux: LinuxEngine) -> None:
@@ -124,5 +141,7 @@ def test_wine_engine_on_three_programs(wine: ExternalEngine) -> None:
     assert v["documented"][0] == AGREE
     v = _verdicts(wine, "conformance/programs/c03-close-wakes-blocked-recv.wsa")
     assert v["documented"] == (DIFFER, "line 7: `t0: closesocket s1`: completions")
+    program = parse_file(REPO / "conformance/programs/c03-close-wakes-blocked-recv.wsa")
+    assert compare_program(program, wine, [WINE])["wine"].kind == AGREE  # WSAEINVAL
     v = _verdicts(wine, "corpus/seeds/012-linger-option-values.wsa")
     assert v["windows"] == (DIFFER, "line 9: `t0: getsockopt s1 SO_LINGER`: result")
