@@ -72,7 +72,7 @@ format: $(DEPS_STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 fuzz: $(CORE_STAMP)
-	$(VENV)/bin/wsa-harness fuzz --time $(FUZZ_TIME) --engines core,reference --profiles documented
+	$(VENV)/bin/wsa-harness fuzz --time $(FUZZ_TIME) --engines core,reference --profiles any
 
 # Instrumented builds of the core (harness/native.py), each in build/native-*/ so the
 # in-place core stays as it is.  clang is Debian's, installed with apt-get if missing.
@@ -88,7 +88,7 @@ clang:
 
 # The differential campaign with the core built with -fsanitize=fuzzer-no-link.
 fuzz-native: $(CORE_STAMP) clang
-	$(VENV)/bin/wsa-harness fuzz --native --time $(FUZZ_TIME) --engines core,reference --profiles documented
+	$(VENV)/bin/wsa-harness fuzz --native --time $(FUZZ_TIME) --engines core,reference --profiles any
 
 # The whole test suite, then a bounded fuzz run, on the core built with ASan + UBSan.
 test-sanitize: $(CORE_STAMP) clang

@@ -27,7 +27,13 @@ from harness import reproducers
 from harness.encoding import NotRepresentable, decode, encode
 from harness.errors import HarnessError
 from harness.fsutil import write_atomic
-from harness.fuzzing import DEFAULT_MAX_STEPS, FINDINGS_ENV, MAX_STEPS_ENV, SIDES_ENV
+from harness.fuzzing import (
+    DEFAULT_MAX_STEPS,
+    FINDINGS_ENV,
+    MAX_STEPS_ENV,
+    SIDES_ENV,
+    resolve_sides,
+)
 from harness.oracle import Side
 from harness.parser import parse_file
 
@@ -248,7 +254,7 @@ class Campaign:
                 continue
             meta = json.loads(meta_path.read_text())
             data = (self.findings / f"{key}.bin").read_bytes()
-            a, b = self.cfg.sides
+            a, b = resolve_sides(self.cfg.sides, data)
             program = decode(data, a.profile, self.cfg.max_steps)
             try:
                 repro = reproducers.build(program, a, b, meta["signature"], f"{key}.bin")

@@ -36,7 +36,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     budget.add_argument("--time", type=_positive, help="seconds to fuzz (default 60)")
     budget.add_argument("--runs", type=_positive, help="number of executions instead of a time")
     fuzz.add_argument("--engines", type=engines, default=None, help="default: core,reference")
-    fuzz.add_argument("--profiles", type=profiles, default=None, help="default: documented")
+    fuzz.add_argument(
+        "--profiles",
+        type=_list_arg((*PROFILES, "any"), "profiles"),
+        default=None,
+        help="default: documented; 'any': each input under the profile its first byte names",
+    )
     fuzz.add_argument("--jobs", type=_positive, default=1, help="parallel workers (fork mode)")
     fuzz.add_argument("--corpus", type=Path, help="corpus folder (default OUT/corpus)")
     fuzz.add_argument("--out", type=Path, default=Path("fuzz-out"), help="output folder")
@@ -77,10 +82,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 
 def _sides(engines: list[str] | None, profiles: list[str] | None) -> tuple[object, object]:
     from harness.cli import sides_from_args
+    from harness.fuzzing import side_profile
     from harness.oracle import Side
 
     (ea, pa), (eb, pb) = sides_from_args(engines, profiles, "documented")
-    return Side.parse(ea, pa), Side.parse(eb, pb)
+    return Side(ea, side_profile(pa)), Side(eb, side_profile(pb))
 
 
 def cmd_fuzz(args: argparse.Namespace) -> int:
@@ -93,6 +99,8 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         raise HarnessError(
             "atheris is not installed: `pip install atheris` (or `make fuzz`)"
         ) from None
+    if args.profiles and "any" in args.profiles and len(args.profiles) > 1:
+        raise HarnessError("--profiles any compares engines under one profile: give it alone")
     engines = args.engines or (
         [default_engine(), "reference"]
         if not args.profiles or len(args.profiles) == 1

@@ -3,7 +3,9 @@
 Layout::
 
     byte 0        header: bits 0-2 the prelude (PRELUDES: mostly both
-                  startups and a connected `s1`/`c1`), bits 3-5 limits preset
+                  startups and a connected `s1`/`c1`), bits 3-5 limits preset,
+                  bits 6-7 a profile (HEADER_PROFILES), used only by campaigns
+                  whose sides say ``any`` (:func:`header_profile`)
     then 4 bytes per step: OP, SEL, B, C      (a trailing partial step is ignored)
 
 * **OP** picks a step *variant* from a fixed 256-entry table, weighted toward
@@ -40,7 +42,7 @@ from harness.constants import (
     SockType,
 )
 from harness.errors import HarnessError
-from harness.profiles import DOCUMENTED, Limits, Profile
+from harness.profiles import DOCUMENTED, PROFILES, Limits, Profile
 from harness.program import (
     INVALID_DESCRIPTOR,
     TARGET_INVALID,
@@ -335,6 +337,15 @@ def _raw_steps(data: bytes, max_steps: int | None) -> Iterator[RawStep]:
             yield decoded
 
 
+#: The profile a header's bits 6-7 name, for campaigns over every profile.
+HEADER_PROFILES = ("documented", "windows", "linux", "wine")
+
+
+def header_profile(data: bytes) -> Profile:
+    """The profile the header's bits 6-7 name (``documented`` for no data)."""
+    return PROFILES[HEADER_PROFILES[(data[0] >> 6) & 3 if data else 0]]
+
+
 def decode(data: bytes, profile: Profile = DOCUMENTED, max_steps: int | None = None) -> Program:
     """Decode bytes to a program.  Total: never raises."""
     if not data:
@@ -448,6 +459,8 @@ def encode(program: Program) -> bytes:
     steps = [to_raw(step) for step in program.steps]
     header = LIMIT_PRESETS.index(program.limits) << 3
     header |= next(i for i in range(len(PRELUDES)) if _starts_with(steps, _prelude(i)))
+    if program.profile.name in HEADER_PROFILES:
+        header |= HEADER_PROFILES.index(program.profile.name) << 6
     state = _State()
     out = bytearray([header])
     for raw in _prelude(header):

@@ -14,6 +14,7 @@ once, atomically, and goes on (the campaign driver's mode).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -22,12 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from harness.encoding import decode, decode_lowered
+from harness.encoding import decode, decode_lowered, header_profile
 from harness.engines import load_engine
 from harness.errors import HarnessError
 from harness.fsutil import write_atomic
 from harness.oracle import Side, locate
-from harness.profiles import Limits, get_profile
+from harness.profiles import DOCUMENTED, Limits, Profile, get_profile
 from harness.program import Program
 from harness.render import format_program
 
@@ -42,11 +43,33 @@ class DivergenceFound(HarnessError):
     """Raised by the standalone target: the message is the full report."""
 
 
+#: A side's profile ``any``: each input runs under the profile its header's
+#: bits 6-7 name (harness.encoding.HEADER_PROFILES), the same on both sides.
+ANY = "any"
+ANY_PROFILE = dataclasses.replace(DOCUMENTED, name=ANY)
+
+
+def side_profile(name: str) -> Profile:
+    """A profile by name, or the campaign-only ``any``."""
+    return ANY_PROFILE if name == ANY else get_profile(name)
+
+
+def resolve_sides(sides: tuple[Side, Side], data: bytes) -> tuple[Side, Side]:
+    """The sides an input runs on: ``any`` becomes the header's profile."""
+    a, b = sides
+    if a.profile.name != ANY:
+        return a, b
+    profile = header_profile(data)
+    return Side(a.engine, profile), Side(b.engine, profile)
+
+
 def parse_sides(text: str) -> tuple[Side, Side]:
     """``engine/profile,engine/profile`` -> two sides."""
     try:
         a, b = (part.strip().split("/") for part in text.split(","))
-        return Side(a[0], get_profile(a[1])), Side(b[0], get_profile(b[1]))
+        if (a[1] == ANY) != (b[1] == ANY):
+            raise ValueError("'any' must be the profile of both sides")
+        return Side(a[0], side_profile(a[1])), Side(b[0], side_profile(b[1]))
     except (ValueError, IndexError, KeyError) as exc:
         raise HarnessError(
             f"bad sides {text!r}: expected engine/profile,engine/profile ({exc})"
@@ -86,24 +109,26 @@ class DifferentialTarget:
         self.invariant_side = ref if ref.engine == "reference" else None
 
     def program(self, data: bytes) -> Program:
-        return decode(data, self.a.profile, self.max_steps)
+        return decode(data, resolve_sides((self.a, self.b), data)[0].profile, self.max_steps)
 
     def check(self, data: bytes) -> Finding | None:
         """The finding for ``data``, or None when the invariant holds."""
         code, limits = decode_lowered(data, self.max_steps)  # the Program only when needed
+        a, b = resolve_sides((self.a, self.b), data)
         bad: list[str] = []
-        ca = self._run(self.a, self.mod_a, code, limits, bad)
-        cb = self._run(self.b, self.mod_b, code, limits, [] if bad else bad)
+        ca = self._run(a, self.mod_a, code, limits, bad)
+        cb = self._run(b, self.mod_b, code, limits, [] if bad else bad)
         if ca != cb:
             program = self.program(data)
-            d = locate(program, self.a, self.b, tuple(ca), tuple(cb))
+            d = locate(program, a, b, tuple(ca), tuple(cb))
             return Finding(
                 d.signature, data, f"{d.render()}\n\nprogram:\n{format_program(program)}"
             )
         if self.invariant_side is not None:
             if bad:
                 program = self.program(data)
-                sig = f"invariant {bad[0].split(':')[0]} [{self.invariant_side.label}]"
+                side = a if self.invariant_side is self.a else b
+                sig = f"invariant {bad[0].split(':')[0]} [{side.label}]"
                 text = "\n".join(bad)
                 return Finding(sig, data, f"{sig}\n{text}\n\nprogram:\n{format_program(program)}")
         return None
@@ -139,9 +164,10 @@ class DifferentialTarget:
             return False
         self.seen.add(key)
         write_atomic(self.findings / f"{key}.bin", finding.data)
+        a, b = resolve_sides((self.a, self.b), finding.data)
         meta = {
             "signature": finding.signature,
-            "sides": [self.a.label, self.b.label],
+            "sides": [a.label, b.label],
             "report": finding.report,
         }
         # the .json is written last: its presence marks a complete finding

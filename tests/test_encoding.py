@@ -115,3 +115,21 @@ def test_decode_lowered_is_lower_of_decode(data: bytes, max_steps: int | None) -
     code, limits = decode_lowered(data, max_steps)
     assert list(code) == list(lower(program))
     assert limits == program.limits
+
+
+def test_header_bits_6_7_name_the_profile_for_any_campaigns() -> None:
+    from harness.encoding import HEADER_PROFILES, header_profile
+    from harness.fuzzing import parse_sides, resolve_sides
+    from harness.profiles import PROFILES
+
+    assert set(HEADER_PROFILES) == set(PROFILES)
+    sides = parse_sides("core/any,reference/any")
+    for i, name in enumerate(HEADER_PROFILES):
+        data = bytes([i << 6, 0, 0, 0, 0])
+        assert header_profile(data).name == name
+        a, b = resolve_sides(sides, data)
+        assert (a.label, b.label) == (f"core/{name}", f"reference/{name}")
+    program = parse("@profile linux\nt0: startup 2.2\n")
+    assert header_profile(encode(program)).name == "linux"
+    with pytest.raises(Exception, match="both sides"):
+        parse_sides("core/any,reference/linux")
