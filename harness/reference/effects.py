@@ -207,6 +207,10 @@ def settle(w: World) -> None:
             _drop_holders(w, sock)
         if sock.connected and sock.lifecycle != Lifecycle.DESTROYED and not _quiet(w, sock):
             _settle_socket(w, sock)
+            # step 2 may have finished a holder: step 0 again, and the steps
+            # after it if that closed the socket (the socket's fixpoint)
+            if w.holders and sock.lifecycle == Lifecycle.OPEN and _drop_holders(w, sock):
+                _settle_socket(w, sock)
     if not w.lingering:
         return
     expiring = sorted(
@@ -228,9 +232,9 @@ def settle(w: World) -> None:
         finish_linger(w, sock, "CS-9e")
 
 
-def _drop_holders(w: World, sock: Socket) -> None:
+def _drop_holders(w: World, sock: Socket) -> bool:
     """Settling step 0 (PF-12b): finished holders drop their references; the
-    last one closes the socket without a caller."""
+    last one closes the socket without a caller.  True if it did."""
     from harness.reference.close import close_without_caller
 
     for op_id in sorted(w.holders):
@@ -243,6 +247,8 @@ def _drop_holders(w: World, sock: Socket) -> None:
         sock.refs -= 1
         if sock.refs == 0:
             close_without_caller(w, sock, "PF-12b")
+            return True
+    return False
 
 
 def _quiet(w: World, sock: Socket) -> bool:
