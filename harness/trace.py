@@ -120,7 +120,7 @@ SOCKET_FIELDS = (
     "reg_process", "reg_value", "reg_mask",
     "close_seen", "close_error", "close_posted",
     "linger_deadline", "lifecycle", "accepted", "delivered", "discarded",
-    "reset_reported",
+    "reset_reported", "fin_held",
 )  # fmt: skip
 PEER_FIELDS = (
     "id", "window", "buffered", "fin", "reset", "closed", "reset_code", "read", "dropped",

@@ -118,12 +118,16 @@ def connect(w: World, t: Thread, sock: Socket, window: int) -> tuple[Result, int
     return result, sock.id
 
 
-def _refuses_linger(w: World, sock: Socket) -> bool:
+def _refuses_linger(w: World, sock: Socket, get: bool = False) -> bool:
     """OPT-1: datagram sockets refuse the linger options, except under linger_option
-    bsd/wine (PF-3a)."""
+    bsd (PF-3a) and wine, which refuses getsockopt only (PF-3b)."""
     if sock.type != SockType.DGRAM:
         return False
-    if w.profile.linger_option == LingerOption.WINSOCK:
+    option = w.profile.linger_option
+    if option == LingerOption.WINSOCK:
+        return True
+    if get and option == LingerOption.WINE:
+        w.apply("PF-3b")
         return True
     w.apply("PF-3a")
     return False
@@ -160,14 +164,14 @@ def setsockopt_dontlinger(w: World, t: Thread, sock: Socket, value: int) -> Resu
 
 
 def getsockopt_linger(w: World, t: Thread, sock: Socket) -> Result:
-    if _refuses_linger(w, sock):
+    if _refuses_linger(w, sock, get=True):
         return fail(w, t, WSAENOPROTOOPT, "OPT-1")
     ok(w, t, 0, "OPT-4")
     return (trace.R_LINGER, sock.linger_onoff, sock.linger_secs, 0)
 
 
 def getsockopt_dontlinger(w: World, t: Thread, sock: Socket) -> Result:
-    if _refuses_linger(w, sock):
+    if _refuses_linger(w, sock, get=True):
         return fail(w, t, WSAENOPROTOOPT, "OPT-1")
     ok(w, t, 0, "OPT-5")
     return (trace.R_DONTLINGER, 1 if sock.linger_onoff == 0 else 0, 0, 0)
@@ -185,12 +189,16 @@ def shutdown(w: World, t: Thread, sock: Socket, how: int) -> Result:
         return fail(w, t, WSAEINVAL, "SD-1")
     if not sock.connected:
         if w.profile.shutdown_unconnected == ShutdownUnconnected.RECORDS:
-            w.apply("PF-10")  # recorded, though it fails
+            w.apply("PF-10")  # recorded, though it fails; no FIN follows from it
             _shut(sock, how)
+            sock.fin_held = sock.fin_held or how != SD_RECEIVE
         return fail(w, t, WSAENOTCONN, "SD-2")
     if sock.reset and w.profile.reset_reporting == ResetReporting.ONCE:
         return fail(w, t, WSAENOTCONN, "PF-5c")
     _shut(sock, how)
+    if how != SD_RECEIVE and sock.fin_held:
+        w.apply("PF-10")  # the FIN is due now
+        sock.fin_held = False
     return ok(w, t, 0, "SD-3")
 
 

@@ -259,7 +259,7 @@ def _quiet(w: World, sock: Socket) -> bool:
         sock.lifecycle == Lifecycle.OPEN
         and sock.send_queue == 0
         and not sock.write_blocked
-        and (sock.fin_sent or not sock.sd_send)
+        and (sock.fin_sent or not sock.sd_send or sock.fin_held)
         and not w.waiting_sends(sock)
     )
 
@@ -317,7 +317,7 @@ def _settle_socket(w: World, sock: Socket) -> None:
         w.network_up
         and sock.send_queue == 0
         and not w.waiting_sends(sock)
-        and (sock.sd_send or sock.lifecycle == Lifecycle.CLOSING)
+        and ((sock.sd_send and not sock.fin_held) or sock.lifecycle == Lifecycle.CLOSING)
         and not sock.fin_sent
     ):
         w.apply("ST-4")

@@ -122,6 +122,7 @@ class Engine:
                 w.apply("PF-1")  # CS-E1 is never checked
         if (
             profile.check_order == CheckOrder.DESCRIPTOR_FIRST
+            and op != Op.CLOSESOCKET  # closesocket keeps section 4's order
             and "E3" in checks
             and target not in proc.table
         ):

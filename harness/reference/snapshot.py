@@ -32,6 +32,7 @@ def snapshot(w: World) -> tuple[int, ...]:
             int(s.close_seen), s.close_error, int(s.close_posted),
             -1 if s.linger_deadline is None else s.linger_deadline,
             int(s.lifecycle), s.accepted, s.delivered, s.discarded, int(s.reset_reported),
+            int(s.fin_held),
         ]  # fmt: skip
     out.append(len(w.peers))
     for pid in sorted(w.peers):

@@ -109,6 +109,8 @@ class Socket:
     discarded: int = 0
     #: reset_reporting = once: the reset has been reported to a call (PF-5a)
     reset_reported: bool = False
+    #: shutdown_unconnected = records: SD_SEND recorded, no FIN from it yet (PF-10)
+    fin_held: bool = False
 
     @property
     def stream(self) -> bool:
