@@ -234,6 +234,7 @@ cdef struct Sock:
     bint write_blocked, close_seen, close_posted, dirty
     bint has_peer, p_fin, p_reset, p_closed
     bint reset_reported, p_reset_reported     # PF-5 (reset_reporting = once)
+    bint fin_held                             # PF-10: a recorded SD_SEND sends no FIN
 
 cdef struct OpRec:
     i64 kind, thread, eproc, evalue, eserial, sock, n, done
@@ -766,7 +767,8 @@ cdef class Engine:
                 self._post(sid, FD_WRITE, 0)
             # 4. FIN
             if (self.net_up and s.send_queue == 0 and s.nwait_send == 0
-                    and (s.sd_send or s.lifecycle == LC_CLOSING) and not s.fin_sent):
+                    and ((s.sd_send and not s.fin_held) or s.lifecycle == LC_CLOSING)
+                    and not s.fin_sent):
                 changed = True
                 s.fin_sent = True
                 s.p_fin = True
@@ -924,13 +926,15 @@ cdef class Engine:
             self.r2 = o.note
         return 0
 
-    cdef i64 _common(self, int th, int p, bint desc, i64 target, i64* idx) except -1:
-        """CS-E1..E4 (E3 only when desc); returns the error, or 0."""
-        if desc and self.prof.check_order == ORDER_DESCRIPTOR_FIRST:    # PF-2
+    cdef i64 _common(self, int th, int p, int desc, i64 target, i64* idx) except -1:
+        """CS-E1..E4 (E3 only when desc); returns the error, or 0.  desc is 0 (no
+        descriptor), 1 (a descriptor) or 2 (a descriptor, always in section 4's
+        order: closesocket, PF-2)."""
+        if desc == 1 and self.prof.check_order == ORDER_DESCRIPTOR_FIRST:    # PF-2
             idx[0] = tab_lookup(&self.procs[p].tab, target)
             if idx[0] == 0:
                 return WSAENOTSOCK
-            desc = False
+            desc = 0
         if self.procs[p].count == 0 and self.prof.startup_required:     # PF-1
             return WSANOTINITIALISED
         if not self.net_up:

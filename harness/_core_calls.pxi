@@ -41,7 +41,7 @@ cdef int _call(Engine e, i64 op, int th, int p, i64 target, i64 x1, i64 x2, i64 
             return 0
         return _cancelblocking(e, th, p)
     if op == OP_SOCKET or op == OP_CLEANUP:
-        err = e._common(th, p, False, 0, &idx)
+        err = e._common(th, p, 0, 0, &idx)
         if err:
             if op == OP_SOCKET:
                 e._err(th, R_INVALID_SOCKET, err)
@@ -53,7 +53,7 @@ cdef int _call(Engine e, i64 op, int th, int p, i64 target, i64 x1, i64 x2, i64 
             return _socket(e, th, p, x1)
         return _cleanup(e, th, p)
     # calls that take a descriptor: E1, E2, E3, E4, then their own checks
-    err = e._common(th, p, True, target, &idx)
+    err = e._common(th, p, 2 if op == OP_CLOSESOCKET else 1, target, &idx)
     if err:
         if op == OP_DUPLICATE:
             e._err(th, R_INVALID_SOCKET, err)
@@ -116,7 +116,7 @@ cdef int _call(Engine e, i64 op, int th, int p, i64 target, i64 x1, i64 x2, i64 
                     s.secs = 0
             e._ok(th, 0)
     elif op == OP_GETSOCKOPT_LINGER or op == OP_GETSOCKOPT_DONTLINGER:
-        if s.type == T_DGRAM and e.prof.linger_option == LOPT_WINSOCK:
+        if s.type == T_DGRAM and e.prof.linger_option != LOPT_BSD:     # PF-3b: wine refuses
             e._err(th, R_SOCKET_ERROR, WSAENOPROTOOPT)
         else:
             if not e.prof.keep_last_error:              # PF-11
@@ -143,12 +143,14 @@ cdef int _call(Engine e, i64 op, int th, int p, i64 target, i64 x1, i64 x2, i64 
             if e.prof.shutdown_unconnected == SDU_RECORDS:      # PF-10
                 if x1 != 0:
                     s.sd_send = True
+                    s.fin_held = True
                 if x1 != 1:
                     s.sd_recv = True
             e._err(th, R_SOCKET_ERROR, WSAENOTCONN)
         else:
             if x1 != 0:
                 s.sd_send = True
+                s.fin_held = False      # PF-10: FIN follows as usual
             if x1 != 1:
                 s.sd_recv = True
             e._ok(th, 0)

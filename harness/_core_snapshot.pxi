@@ -31,7 +31,7 @@ cdef int _snapshot_into(Engine e, I64Buf* b) except -1:
         buf_push(b, e.thr[t].routines.n)
         for i in range(e.thr[t].routines.n):
             buf_push(b, e.thr[t].routines.p[i])
-    buf_reserve(b, 1 + 28 * e.nsocks)
+    buf_reserve(b, 1 + 29 * e.nsocks)
     buf_push(b, e.nsocks)
     npeers = 0
     for i in range(1, e.nsocks + 1):
@@ -66,7 +66,8 @@ cdef int _snapshot_into(Engine e, I64Buf* b) except -1:
         w[25] = s.delivered
         w[26] = s.discarded
         w[27] = s.reset_reported
-        b.n += 28
+        w[28] = s.fin_held
+        b.n += 29
     buf_reserve(b, 1 + 10 * npeers)
     buf_push(b, npeers)
     for i in range(1, e.nsocks + 1):
