@@ -91,8 +91,8 @@ def test_run_rejects_misuse() -> None:
     program = harness.parse(SEED)
     with pytest.raises(EngineError, match="unknown engine 'fast'"):
         harness.run(program, "fast")
-    with pytest.raises(harness.HarnessError, match="unknown profile 'linux'"):
-        harness.run(program, "reference", profile="linux")
+    with pytest.raises(harness.HarnessError, match="unknown profile 'solaris'"):
+        harness.run(program, "reference", profile="solaris")
     with pytest.raises(TypeError, match="use harness.parse"):
         harness.run(SEED.read_text(), "reference")  # type: ignore[arg-type]
 

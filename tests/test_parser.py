@@ -76,8 +76,8 @@ MALFORMED = [
     ("limit-dup", "@limits sockets=1 sockets=2", "1: duplicate limit 'sockets'"),
     (
         "unknown-profile",
-        "@profile linux",
-        "1: unknown profile 'linux' (known: documented, windows)",
+        "@profile solaris",
+        "1: unknown profile 'solaris' (known: documented, windows, linux, wine)",
     ),
     ("profile-arity", "@profile", "1: '@profile' takes one name, got 0"),
     ("unknown-header", "@frob", "1: unknown header '@frob' (known: @profile, @limits)"),
