@@ -35,10 +35,11 @@ def test_dictionary_is_current() -> None:
 
 @pytest.mark.core
 def test_core_against_reference_campaign(tmp_path: Path) -> None:
+    """Core against reference, each input under the profile its header names."""
     if no_core():
         pytest.skip("WSA_HARNESS_NO_CORE=1 asks for pure-Python mode")
     out = subprocess.run(
-        [*CLI, "fuzz", "--runs", "1500", "--out", str(tmp_path)],
+        [*CLI, "fuzz", "--runs", "1500", "--profiles", "any", "--out", str(tmp_path)],
         capture_output=True, text=True, env=_env(), timeout=300,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr + out.stdout
