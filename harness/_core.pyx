@@ -12,6 +12,7 @@ from cpython cimport array as carray
 import array as _pyarray
 
 ctypedef long long i64
+ctypedef unsigned char flag
 
 # setup.py defines the C macro WSA_DEBUG=1 for debug builds
 # (WSA_HARNESS_CORE_DEBUG=1): every step then checks the invariants.
@@ -230,11 +231,12 @@ cdef struct Sock:
     i64 nholds                        # ops with holds on this socket (PF-12)
     # the peer (same id), valid when has_peer
     i64 p_window, p_buffered, p_reset_code, p_read, p_dropped
-    bint nonblocking, connected, sd_send, sd_recv, fin_sent, peer_fin, reset
-    bint write_blocked, close_seen, close_posted, dirty
-    bint has_peer, p_fin, p_reset, p_closed
-    bint reset_reported, p_reset_reported     # PF-5 (reset_reporting = once)
-    bint fin_held                             # PF-10: a recorded SD_SEND sends no FIN
+    # flags, one byte each (keeps the record small)
+    flag nonblocking, connected, sd_send, sd_recv, fin_sent, peer_fin, reset
+    flag write_blocked, close_seen, close_posted, dirty
+    flag has_peer, p_fin, p_reset, p_closed
+    flag reset_reported, p_reset_reported     # PF-5 (reset_reporting = once)
+    flag fin_held                             # PF-10: a recorded SD_SEND sends no FIN
 
 cdef struct OpRec:
     i64 kind, thread, eproc, evalue, eserial, sock, n, done
@@ -243,6 +245,9 @@ cdef struct OpRec:
     i64 sprev, snext                  # socket's pending list
     i64 kprev, knext                  # socket's pending list of this op's class
     i64 gprev, gnext                  # global pending list
+
+cdef dict _PROF_CACHE = {}     # id(profile) -> (profile, bytes of its Prof)
+
 
 cdef inline int _op_class(i64 kind) noexcept:
     if kind == K_SEND or kind == K_WSASEND:
@@ -276,7 +281,7 @@ cdef class Engine:
         OpRec* ops
         i64 nops, cap_ops
         i64 gp_head, gp_tail
-        i64* port_owner
+        unsigned char* ports              # bitmap of held ports: 2 x NPORTS bits (PF-8)
         I64Buf ev, dirty, scratch, dl     # events, dirty sockets, temp, lingering sockets
         I64Buf conn                       # connected sockets, pruned of destroyed ones at net_up
         I64Buf held                       # op ids with holds (PF-12; a handful at most)
@@ -289,7 +294,7 @@ cdef class Engine:
         self.procs[0].tab.hw = 1
         self.procs[1].tab.hw = 1
         self.net_up = True
-        self.port_owner = NULL  # allocated at the first bind (most runs never bind)
+        self.ports = NULL       # allocated at the first bind (most runs never bind)
         self.cap_socks = 16
         self.socks = <Sock*>calloc(self.cap_socks, sizeof(Sock))
         self.cap_ops = 16
@@ -298,6 +303,23 @@ cdef class Engine:
             raise MemoryError()
 
     def __init__(self, profile, limits):
+        # Reading twenty switches costs more than a short run: the struct is
+        # cached per profile object (frozen dataclasses; a few exist per process).
+        hit = _PROF_CACHE.get(id(profile))
+        if hit is not None and hit[0] is profile:
+            memcpy(&self.prof, <const char*>(<bytes>hit[1]), sizeof(Prof))
+        else:
+            self._read_profile(profile)
+            if len(_PROF_CACHE) >= 64:
+                _PROF_CACHE.clear()
+            _PROF_CACHE[id(profile)] = (profile, (<char*>&self.prof)[:sizeof(Prof)])
+        self.lim_sockets = int(limits.sockets)
+        self.lim_desc = int(limits.descriptors)
+        self.lim_sndbuf = int(limits.sndbuf)
+        self.lim_window = int(limits.window)
+
+    cdef int _read_profile(self, profile) except -1:
+        memset(&self.prof, 0, sizeof(Prof))
         self.prof.cancel_scope = int(profile.cancel_scope)
         self.prof.cancel_status = int(profile.cancel_status)
         self.prof.cancel_notifies = bool(profile.cancel_notifies)
@@ -318,10 +340,7 @@ cdef class Engine:
         self.prof.blocking_cancel_error = int(profile.blocking_cancel_error)
         self.prof.cleanup_close = int(profile.cleanup_close)
         self.prof.cancelblocking = int(profile.cancelblocking)
-        self.lim_sockets = int(limits.sockets)
-        self.lim_desc = int(limits.descriptors)
-        self.lim_sndbuf = int(limits.sndbuf)
-        self.lim_window = int(limits.window)
+        return 0
 
     def __dealloc__(self):
         cdef int i
@@ -338,7 +357,7 @@ cdef class Engine:
         buf_free(&self.held)
         free(self.socks)
         free(self.ops)
-        free(self.port_owner)
+        free(self.ports)
 
     # --- Python API -------------------------------------------------------------
 

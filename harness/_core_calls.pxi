@@ -3,7 +3,7 @@
 
 cdef int _call(Engine e, i64 op, int th, int p, i64 target, i64 x1, i64 x2, i64 x3) except -1:
     cdef i64 idx = 0
-    cdef i64 err, sid
+    cdef i64 err, sid, slot
     cdef i64 msg[3]
     if op == OP_STARTUP:
         # E4 only, returned directly; a failed startup keeps last_error [ev A6]
@@ -65,18 +65,19 @@ cdef int _call(Engine e, i64 op, int th, int p, i64 target, i64 x1, i64 x2, i64 
     e._mark(sid)
     cdef Sock* s = &e.socks[sid]
     if op == OP_BIND:
-        if e.port_owner == NULL:
-            # [0, NPORTS): shared space, or stream under per_type; [NPORTS, 2N): dgram
-            e.port_owner = <i64*>calloc(2 * NPORTS, sizeof(i64))
-            if e.port_owner == NULL:
+        if e.ports == NULL:
+            # bits [0, NPORTS): shared space, or stream under per_type; [NPORTS, 2N): dgram
+            e.ports = <unsigned char*>calloc(2 * NPORTS // 8, 1)
+            if e.ports == NULL:
                 raise MemoryError()
+        slot = _port_slot(e, s.type, x1)
         if s.port != 0 or s.connected:
             e._err(th, R_SOCKET_ERROR, WSAEINVAL)
-        elif e.port_owner[_port_slot(e, s.type, x1)] != 0:
+        elif e.ports[slot >> 3] & (1 << (slot & 7)):
             e._err(th, R_SOCKET_ERROR, WSAEADDRINUSE)
         else:
             s.port = x1
-            e.port_owner[_port_slot(e, s.type, x1)] = sid
+            e.ports[slot >> 3] |= <unsigned char>(1 << (slot & 7))
             e._ok(th, 0)
     elif op == OP_CONNECT:
         if s.type == T_DGRAM:
@@ -378,7 +379,7 @@ cdef int _release(Engine e, int p, i64 idx, i64 sid, i64 value) except -1:
 
 
 cdef inline i64 _port_slot(Engine e, i64 type, i64 port) noexcept:
-    """Index into port_owner: one space (BI-2), or one per type (PF-8)."""
+    """Bit index into ports: one space (BI-2), or one per type (PF-8)."""
     if e.prof.port_space == PORTS_PER_TYPE and type == T_DGRAM:
         return NPORTS + port
     return port
@@ -440,9 +441,9 @@ cdef int _cs9_common(Engine e, i64 sid) except -1:
     cdef i64 slot
     s.recv_queue = 0
     if s.port:
+        # a port is held by one socket at a time (BI-2), so clearing is safe
         slot = _port_slot(e, s.type, s.port)
-        if e.port_owner[slot] == sid:
-            e.port_owner[slot] = 0
+        e.ports[slot >> 3] &= <unsigned char>~(1 << (slot & 7))
         s.port = 0
     s.reg_process = -1
     s.reg_value = 0
