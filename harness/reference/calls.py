@@ -317,8 +317,7 @@ def _reset_check(w: World, t: Thread, sock: Socket, sending: bool) -> Result | N
         return None
     if reporting == ResetReporting.ONCE:
         if not sock.reset_reported:
-            sock.reset_reported = True
-            return fail(w, t, WSAESHUTDOWN if sock.peer_fin else WSAECONNRESET, "PF-5a")
+            return fail(w, t, effects.first_reset_report(sock), "PF-5a")
         if sending:
             return fail(w, t, WSAESHUTDOWN, "PF-5a")
         w.apply("PF-5a")  # reported: the receive reads end of file

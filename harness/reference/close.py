@@ -125,58 +125,51 @@ def release(
 
 
 def _last_reference(w: World, t: Thread, entry: Entry, sock: Socket) -> Result:
+    bsd = w.profile.linger_close == LingerClose.BSD
+    branch = last_close(w, sock, caller_waits=bsd or not sock.nonblocking)
+    if branch != "CS-9e":
+        return ok(w, t, 0, branch)
+    if bsd and sock.nonblocking:
+        w.apply("PF-4a")  # blocks, nonblocking or not
+    w.apply("CS-9e")
+    sock.lifecycle = Lifecycle.CLOSING
+    sock.linger_deadline = w.clock + 1000 * sock.linger_secs
+    w.lingering.add(sock.id)
+    op = w.new_op(OpKind.LINGER_CLOSE, t.index, entry, sock, 0, Mode.BLOCKING)
+    t.blocked_in = op.id
+    return BLOCKED
+
+
+def last_close(w: World, sock: Socket, *, caller_waits: bool | None) -> str:
+    """CS-9 and its branch; returns the branch's rule.  In the linger case a
+    caller that waits gets "CS-9e" and does the blocking itself; a caller that
+    does not is CS-9f; with no caller at all (the deferred last close of PF-12b,
+    cleanup's PF-14) it is CS-9b.  CS-9b and CS-9f do the same."""
     discard_naming(w, sock)
     if sock.type == SockType.DGRAM or not sock.connected or sock.reset:
         effects.destroy(w, sock)
-        return ok(w, t, 0, "CS-9a")
+        return "CS-9a"
     if sock.linger_onoff == 0:
         sock.lifecycle = Lifecycle.CLOSING
-        return ok(w, t, 0, "CS-9b")
+        return "CS-9b"
     if sock.linger_secs == 0:
         make_abortive(w, sock, "CS-9c")
-        return ok(w, t, 0, "CS-9c")
+        return "CS-9c"
     if not _unsent(w, sock):
         if not sock.fin_sent:
             effects.send_fin(w, sock, "CS-9d")
         effects.destroy(w, sock)
-        return ok(w, t, 0, "CS-9d")
-    bsd = w.profile.linger_close == LingerClose.BSD
-    if bsd and sock.nonblocking:
-        w.apply("PF-4a")  # blocks, nonblocking or not
-    if not sock.nonblocking or bsd:
-        w.apply("CS-9e")
-        sock.lifecycle = Lifecycle.CLOSING
-        sock.linger_deadline = w.clock + 1000 * sock.linger_secs
-        w.lingering.add(sock.id)
-        op = w.new_op(OpKind.LINGER_CLOSE, t.index, entry, sock, 0, Mode.BLOCKING)
-        t.blocked_in = op.id
-        return BLOCKED
+        return "CS-9d"
+    if caller_waits:
+        return "CS-9e"
     sock.lifecycle = Lifecycle.CLOSING
-    return ok(w, t, 0, "CS-9f")
+    return "CS-9b" if caller_waits is None else "CS-9f"
 
 
 def close_without_caller(w: World, sock: Socket, rule: str) -> None:
-    """The last reference goes with nobody to block: the deferred last close of
-    cancel_scope = none (PF-12b) and cleanup_close = as_closesocket (PF-14).
-    CS-9's branches, except that the linger case (CS-9e) is CS-9b."""
+    """The last reference goes with nobody to block (PF-12b, PF-14)."""
     w.apply(rule)
-    discard_naming(w, sock)
-    if sock.type == SockType.DGRAM or not sock.connected or sock.reset:
-        w.apply("CS-9a")
-        effects.destroy(w, sock)
-    elif sock.linger_onoff == 0:
-        w.apply("CS-9b")
-        sock.lifecycle = Lifecycle.CLOSING
-    elif sock.linger_secs == 0:
-        make_abortive(w, sock, "CS-9c")
-    elif not _unsent(w, sock):
-        w.apply("CS-9d")
-        if not sock.fin_sent:
-            effects.send_fin(w, sock, "CS-9d")
-        effects.destroy(w, sock)
-    else:
-        w.apply("CS-9b")  # nobody waits: graceful, in the background
-        sock.lifecycle = Lifecycle.CLOSING
+    w.apply(last_close(w, sock, caller_waits=None))
 
 
 def discard_naming(w: World, sock: Socket) -> None:

@@ -22,6 +22,14 @@ from harness.profiles import FdCloseTiming, LastErrorOnSuccess, LingerClose, Res
 from harness.reference.world import Operation, Socket, Thread, World
 
 
+def first_reset_report(sock: Socket) -> int:
+    """reset_reporting = once (PF-5a, PF-5b): mark the reset reported and give
+    the error that reports it: EPIPE (WSAESHUTDOWN) after the peer's FIN, else
+    WSAECONNRESET (D30)."""
+    sock.reset_reported = True
+    return WSAESHUTDOWN if sock.peer_fin else WSAECONNRESET
+
+
 def clear_last_error(w: World, t: Thread) -> None:
     """A success sets last_error to 0 (section 4), unless last_error_on_success
     is keep (PF-11)."""
@@ -163,8 +171,7 @@ def peer_reset_effects(w: World, sock: Socket, rule: str) -> None:
             complete(w, op, 0, WSAECONNRESET, rule)
         elif not sock.reset_reported:  # PF-5b: the first one gets the error
             w.apply("PF-5b")
-            sock.reset_reported = True
-            complete(w, op, 0, WSAESHUTDOWN if sock.peer_fin else WSAECONNRESET, "PF-5b")
+            complete(w, op, 0, first_reset_report(sock), "PF-5b")
         else:
             w.apply("PF-5b")
             complete(w, op, 0, 0 if op.is_recv else WSAESHUTDOWN, "PF-5b")
