@@ -823,7 +823,7 @@ cdef class Engine:
             s.nholds -= 1
             s.refs -= 1
             if s.refs == 0:
-                _cs9_quiet(self, sid)
+                _last_close(self, sid, -1, False)
                 break
         return any
 

@@ -451,26 +451,42 @@ cdef int _cs9_common(Engine e, i64 sid) except -1:
     return 0
 
 
-cdef int _cs9_quiet(Engine e, i64 sid) except -1:
-    """CS-9 where nobody waits (PF-12b deferred last close, PF-14 cleanup):
-    the usual branches, with the lingering case taking CS-9b."""
+cdef bint _last_close(Engine e, i64 sid, int th, bint caller_waits) except -1:
+    """CS-9 and its branch for the last reference.  ``th`` is the caller (its
+    result is set with the branch), or -1 when nobody called (PF-12b deferred
+    last close, PF-14 cleanup).  Returns True for the CS-9e case when
+    ``caller_waits``: the caller then blocks; otherwise that case takes CS-9f
+    (or CS-9b without a caller), which close the socket in the background."""
     cdef Sock* s = &e.socks[sid]
     _cs9_common(e, sid)
     if s.type == T_DGRAM or not s.connected or s.reset:           # CS-9a
+        _ok_caller(e, th)
         e._destroy(sid)
     elif s.onoff == 0:                                            # CS-9b
         s.lifecycle = LC_CLOSING
+        _ok_caller(e, th)
     elif s.secs == 0:                                             # CS-9c
+        _ok_caller(e, th)
         e._reset_ours(sid, WSAECONNRESET)
         e._destroy(sid)
     elif not (s.send_queue > 0 or s.nwait_send > 0):              # CS-9d
+        _ok_caller(e, th)
         if not s.fin_sent:
             s.fin_sent = True
             s.p_fin = True
             e._emit(E_FIN, sid, 0, 0, 0)
         e._destroy(sid)
-    else:                                                         # as CS-9b
+    elif caller_waits:                                            # CS-9e
+        return True
+    else:                                                         # CS-9f / CS-9b
         s.lifecycle = LC_CLOSING
+        _ok_caller(e, th)
+    return False
+
+
+cdef inline int _ok_caller(Engine e, int th) except -1:
+    if th >= 0:
+        e._ok(th, 0)
     return 0
 
 
@@ -495,35 +511,14 @@ cdef int _closesocket(Engine e, int th, int p, i64 value, i64 idx, i64 sid) exce
     if s.refs > 0:
         return e._ok(th, 0)
     # CS-9
-    _cs9_common(e, sid)
-    unsent = s.send_queue > 0 or s.nwait_send > 0
-    if s.type == T_DGRAM or not s.connected or s.reset:           # CS-9a
-        e._ok(th, 0)
-        e._destroy(sid)
-    elif s.onoff == 0:                                            # CS-9b
-        s.lifecycle = LC_CLOSING
-        e._ok(th, 0)
-    elif s.secs == 0:                                             # CS-9c
-        e._ok(th, 0)
-        e._reset_ours(sid, WSAECONNRESET)
-        e._destroy(sid)
-    elif not unsent:                                              # CS-9d
-        e._ok(th, 0)
-        if not s.fin_sent:
-            s.fin_sent = True
-            s.p_fin = True
-            e._emit(E_FIN, sid, 0, 0, 0)
-        e._destroy(sid)
-    elif bsd or not s.nonblocking:                                # CS-9e (PF-4a)
+    if _last_close(e, sid, th, bsd or not s.nonblocking):         # CS-9e (PF-4a)
+        s = &e.socks[sid]
         s.lifecycle = LC_CLOSING
         s.deadline = e.clock + 1000 * s.secs
         buf_push(&e.dl, sid)
         oid = e._new_op(K_LINGER, M_BLOCKING, th, p, value, serial, sid, 0)
         e.socks[sid].linger_op = oid
         e.r_kind = R_BLOCKED
-    else:                                                         # CS-9f
-        s.lifecycle = LC_CLOSING
-        e._ok(th, 0)
     return 0
 
 
@@ -559,7 +554,7 @@ cdef int _cleanup(Engine e, int th, int p) except -1:
         if s.refs > 0:
             continue
         if as_close:
-            _cs9_quiet(e, sid)
+            _last_close(e, sid, -1, False)
             continue
         _cs9_common(e, sid)
         if s.type == T_DGRAM or not s.connected or s.reset:
