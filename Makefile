@@ -74,7 +74,7 @@ format: $(DEPS_STAMP)
 fuzz: $(CORE_STAMP)
 	$(VENV)/bin/wsa-harness fuzz --time $(FUZZ_TIME) --engines core,reference --profiles any
 
-# Instrumented builds of the core (harness/native.py), each in build/native-*/ so the
+# Instrumented builds of the core (harness/fuzz/native.py), each in build/native-*/ so the
 # in-place core stays as it is.  clang is Debian's, installed with apt-get if missing.
 SANITIZE_FUZZ_RUNS ?= 10000
 # Tests that drive Wine are left out: the sanitizer runtime in LD_PRELOAD is for the
@@ -92,11 +92,11 @@ fuzz-native: $(CORE_STAMP) clang
 
 # The whole test suite, then a bounded fuzz run, on the core built with ASan + UBSan.
 test-sanitize: $(CORE_STAMP) clang
-	$(PY) -m harness.native exec sanitize -- $(PY) -m pytest -p no:cacheprovider $(SANITIZE_PYTEST_ARGS)
+	$(PY) -m harness.fuzz.native exec sanitize -- $(PY) -m pytest -p no:cacheprovider $(SANITIZE_PYTEST_ARGS)
 	@# Divergences are recorded and listed (the campaign's business); a sanitizer report fails.
 	rm -rf build/native-sanitize/fuzz-corpus build/native-sanitize/findings
 	$(VENV)/bin/wsa-harness corpus export corpus/seeds --out build/native-sanitize/fuzz-corpus
-	WSA_FUZZ_FINDINGS=build/native-sanitize/findings $(PY) -m harness.native exec sanitize -- \
+	WSA_FUZZ_FINDINGS=build/native-sanitize/findings $(PY) -m harness.fuzz.native exec sanitize -- \
 		$(PY) fuzz/fuzz_differential.py -runs=$(SANITIZE_FUZZ_RUNS) -seed=1 \
 		-artifact_prefix=build/native-sanitize/ build/native-sanitize/fuzz-corpus
 	@n=$$(ls build/native-sanitize/findings/*.json 2>/dev/null | wc -l); \

@@ -11,4 +11,4 @@ compile_python_fuzzer fuzz/fuzz_differential.py \
 
 # Seeds: the hand-written programs in binary form, and the dictionary, named after the target.
 python3 -m harness corpus export corpus/seeds --zip "$OUT/fuzz_differential_seed_corpus.zip"
-cp harness/fuzz_differential.dict "$OUT/fuzz_differential.dict"
+cp harness/fuzz/fuzz_differential.dict "$OUT/fuzz_differential.dict"

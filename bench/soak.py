@@ -33,7 +33,8 @@ from types import ModuleType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.constants import (  # noqa: E402
+from harness.engines import load_engine  # noqa: E402
+from harness.vocab.constants import (  # noqa: E402
     FD_CLOSE,
     FD_READ,
     FD_WRITE,
@@ -42,9 +43,8 @@ from harness.constants import (  # noqa: E402
     Op,
     SockType,
 )
-from harness.engines import load_engine  # noqa: E402
-from harness.profiles import DOCUMENTED, PROFILES, Limits  # noqa: E402
-from harness.trace import E_COMPLETE, EVENT_WIDTH, R_BLOCKED, R_SOCKET_ERROR  # noqa: E402
+from harness.vocab.profiles import DOCUMENTED, PROFILES, Limits  # noqa: E402
+from harness.vocab.trace import E_COMPLETE, EVENT_WIDTH, R_BLOCKED, R_SOCKET_ERROR  # noqa: E402
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 POOL = 48  # live descriptors kept per process

@@ -42,9 +42,9 @@ from workloads import (
     run_idle,
 )
 
-from harness import trace
-from harness.profiles import DOCUMENTED, Limits, Profile
-from harness.program import lower
+from harness.lang.program import lower
+from harness.vocab import trace
+from harness.vocab.profiles import DOCUMENTED, Limits, Profile
 
 Engine = tuple[str, ModuleType]
 Lowered: TypeAlias = "list[tuple[array[int], Profile, Limits]]"

@@ -3,14 +3,14 @@
 Everything here is a pure function of its seed: the same arguments give the
 same programs on every machine, so core and reference always run the same
 work.  The generators read only their own bookkeeping of the names they bound
-(like harness.encoding's decoder), never an engine.
+(like harness.lang.encoding's decoder), never an engine.
 
 * :func:`mixed_program` - a long program that keeps opening, connecting,
   transferring over, duplicating and closing sockets, with overlapped
   operations, peer steps and time.  The mix is steered so that most steps do
   real work rather than fail a common check (``outcome_mix`` reports it).
 * :func:`fuzzer_programs` - programs of the size the fuzzer runs, decoded
-  from seeded random bytes by harness.encoding.decode.
+  from seeded random bytes by harness.lang.encoding.decode.
 * :func:`churn_setup`, :func:`run_churn` - descriptor churn (socket /
   duplicate / closesocket) beside N live descriptors, through the stepwise
   API; :func:`run_idle` - the same loop doing no table work.
@@ -23,8 +23,10 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from harness import trace
-from harness.constants import (
+from harness.lang.encoding import decode
+from harness.lang.program import Program, Step, Var, variable_slots
+from harness.vocab import trace
+from harness.vocab.constants import (
     FD_ALL,
     FD_CLOSE,
     FD_READ,
@@ -37,9 +39,7 @@ from harness.constants import (
     Op,
     SockType,
 )
-from harness.encoding import decode
-from harness.profiles import DOCUMENTED, Limits, Profile
-from harness.program import Program, Step, Var, variable_slots
+from harness.vocab.profiles import DOCUMENTED, Limits, Profile
 
 #: the two processes' threads: p0 has t0 and t1, p1 has t2 and t3
 PROCESS_THREADS = ((0, 1), (2, 3))

@@ -2,10 +2,10 @@
 """Program-text parser fuzz target (libFuzzer via atheris), OSS-Fuzz style.
 
 Invariant: for every byte string, reading it as a program file (UTF-8, as
-harness.parser.parse_file does) either gives a Program or raises
+harness.lang.parser.parse_file does) either gives a Program or raises
 ProgramError (or another HarnessError) with a one-line ``FILE:LINE: message``;
 no other exception escapes.  A program that parses prints
-(harness.render.format_program) to text that parses again to the same steps,
+(harness.lang.render.format_program) to text that parses again to the same steps,
 headers and expectations, and printing that again gives the same text (the
 printer keeps each comment on one line, so a comment holding a line-breaking
 control character such as form feed comes back with a space there).
@@ -22,12 +22,17 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.p
 import atheris  # noqa: E402
 
 with atheris.instrument_imports(
-    include=["harness.parser", "harness.syntax", "harness.expectations", "harness.render"]
+    include=[
+        "harness.lang.parser",
+        "harness.lang.syntax",
+        "harness.lang.expectations",
+        "harness.lang.render",
+    ]
 ):
-    from harness.errors import HarnessError, ProgramError
-    from harness.parser import parse
-    from harness.program import Program
-    from harness.render import format_program, same_program
+    from harness.lang.parser import parse
+    from harness.lang.program import Program
+    from harness.lang.render import format_program, same_program
+    from harness.vocab.errors import HarnessError, ProgramError
 
 FILENAME = "fuzz.wsa"
 

@@ -6,7 +6,7 @@ It holds an executable reference model of the descriptor table and close path
 
 ``WSA_HARNESS_CORE_DIR`` names a folder searched for ``harness._core`` before
 this package's own folder: the native-coverage and sanitizer builds
-(``harness.native``) live there, apart from the normal in-place core.
+(``harness.fuzz.native``) live there, apart from the normal in-place core.
 
 The public API, imported here from the modules that do the work::
 
@@ -22,8 +22,8 @@ The public API, imported here from the modules that do the work::
     s = stack.socket("stream")
 
 ``parse``, ``run``, ``diff`` and ``minimize`` are in :mod:`harness.api`,
-``Stack`` in :mod:`harness.stack`; Hypothesis strategies are in
-:mod:`harness.strategies` and the pytest plugin in :mod:`harness.pytest_plugin`.
+``Stack`` in :mod:`harness.library.stack`; Hypothesis strategies are in
+:mod:`harness.library.strategies` and the pytest plugin in :mod:`harness.library.pytest_plugin`.
 """
 
 import os as _os
@@ -33,19 +33,15 @@ __version__ = "0.1.0"
 if _core_dir := _os.environ.get("WSA_HARNESS_CORE_DIR"):
     __path__.insert(0, _core_dir)
 
-# The module harness.minimize is loaded before the name is bound to the API
-# function: importing a submodule for the first time sets the package's
-# attribute of that name, which would otherwise replace the function.
-import harness.minimize as _minimize_module  # noqa: E402, F401
 from harness.api import diff, minimize, parse, run  # noqa: E402
-from harness.errors import HarnessError, ProgramError  # noqa: E402
-from harness.oracle import Divergence, Side  # noqa: E402
-from harness.profiles import DOCUMENTED, PROFILES, WINDOWS, Limits, Profile  # noqa: E402
-from harness.program import Program, Step  # noqa: E402
-from harness.render import format_program, with_expectations  # noqa: E402
-from harness.runner import Mismatch, check  # noqa: E402
-from harness.stack import Stack, StepResult  # noqa: E402
-from harness.trace import Trace  # noqa: E402
+from harness.lang.program import Program, Step  # noqa: E402
+from harness.lang.render import format_program, with_expectations  # noqa: E402
+from harness.library.stack import Stack, StepResult  # noqa: E402
+from harness.oracle.diff import Divergence, Side  # noqa: E402
+from harness.oracle.run import Mismatch, check  # noqa: E402
+from harness.vocab.errors import HarnessError, ProgramError  # noqa: E402
+from harness.vocab.profiles import DOCUMENTED, PROFILES, WINDOWS, Limits, Profile  # noqa: E402
+from harness.vocab.trace import Trace  # noqa: E402
 
 __all__ = [
     "DOCUMENTED",

@@ -2,14 +2,14 @@
 
 from array import array
 
-from harness.profiles import Limits, Profile
+from harness.vocab.profiles import Limits, Profile
 
 class Engine:
     def __init__(self, profile: Profile, limits: Limits) -> None: ...
     def step(self, op: int, thread: int, target: int, x1: int, x2: int, x3: int) -> tuple[int, ...]:
         """One step; returns (bound, rkind, r1, r2, r3, nevents, *events)."""
     def snapshot(self) -> tuple[int, ...]:
-        """The canonical snapshot (harness/trace.py layout)."""
+        """The canonical snapshot (harness/vocab/trace.py layout)."""
     def check_invariants(self) -> list[str]:
         """SEMANTICS.md section 11 invariants; [] when all hold."""
     def _set_full_settle(self, on: bool) -> None:
@@ -22,4 +22,4 @@ def run_lowered(
     *,
     _full_settle: bool = False,
 ) -> array[int]:
-    """Run a lowered program (harness.program.lower); returns the canonical trace."""
+    """Run a lowered program (harness.lang.program.lower); returns the canonical trace."""

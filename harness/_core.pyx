@@ -3,7 +3,7 @@
 
 Written from SEMANTICS.md and docs/decisions.md only (never from the reference
 model).  State lives in growable C arrays indexed by id; a step's events go to
-a growable int64 buffer, five ints per event (harness/trace.py layout).
+a growable int64 buffer, five ints per event (harness/vocab/trace.py layout).
 """
 
 from libc.stdlib cimport calloc, realloc, free, qsort
@@ -26,7 +26,7 @@ cdef extern from *:
 
 include "_core_tables.pxi"
 
-# --- constants (SEMANTICS.md section 12; harness/constants.py; harness/trace.py)
+# --- constants (SEMANTICS.md section 12; harness/vocab/constants.py; harness/vocab/trace.py)
 
 cdef enum:
     WSAEINTR = 10004
@@ -121,7 +121,7 @@ cdef enum:
     DAC_DISCARD = 1
     DAC_RESET = 2
 
-# docs/profiles.md switches (harness/profiles.py IntEnum values)
+# docs/profiles.md switches (harness/vocab/profiles.py IntEnum values)
 cdef enum:
     ORDER_INITIALISED_FIRST = 1
     ORDER_DESCRIPTOR_FIRST = 2
@@ -372,7 +372,7 @@ cdef class Engine:
         return tuple(out)
 
     def snapshot(self):
-        """The canonical snapshot (harness/trace.py layout) as a tuple of ints."""
+        """The canonical snapshot (harness/vocab/trace.py layout) as a tuple of ints."""
         cdef I64Buf b
         memset(&b, 0, sizeof(I64Buf))
         try:
@@ -1000,9 +1000,9 @@ cdef carray.array _Q_TEMPLATE = _pyarray.array("q")
 
 
 def run_lowered(lowered, profile, limits, *, _full_settle=False):
-    """Run a whole lowered program (harness.program.lower) in one C loop.
+    """Run a whole lowered program (harness.lang.program.lower) in one C loop.
 
-    Returns the complete canonical trace (harness/trace.py) as array('q').
+    Returns the complete canonical trace (harness/vocab/trace.py) as array('q').
     """
     mv = memoryview(lowered)
     if mv.format != "q":

@@ -1,4 +1,4 @@
-# The canonical snapshot (harness/trace.py layout) and the section 11
+# The canonical snapshot (harness/vocab/trace.py layout) and the section 11
 # invariants.  Included by _core.pyx.
 
 cdef int _snapshot_into(Engine e, I64Buf* b) except -1:

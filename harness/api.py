@@ -2,9 +2,9 @@
 
 Each one is a thin adaptor over the module that does the work: it accepts the
 forms a library user has at hand (file paths or program text, engine and
-profile names) and hands a :class:`~harness.program.Program`, an engine name
-and a :class:`~harness.profiles.Profile` to :mod:`harness.parser`,
-:mod:`harness.runner`, :mod:`harness.oracle` or :mod:`harness.reproducers`.
+profile names) and hands a :class:`~harness.lang.program.Program`, an engine name
+and a :class:`~harness.vocab.profiles.Profile` to :mod:`harness.lang.parser`,
+:mod:`harness.oracle.run`, :mod:`harness.oracle.diff` or :mod:`harness.oracle.reproducers`.
 The command line goes through these functions too.
 """
 
@@ -13,15 +13,15 @@ from __future__ import annotations
 import os
 
 from harness.engines import ENGINES, EngineError, default_engine
-from harness.errors import HarnessError
-from harness.oracle import Divergence, Side
-from harness.oracle import diff as _diff
-from harness.parser import parse as _parse_text
-from harness.parser import parse_file
-from harness.profiles import PROFILES, Profile
-from harness.program import Program
-from harness.runner import run as _run
-from harness.trace import Trace
+from harness.lang.parser import parse as _parse_text
+from harness.lang.parser import parse_file
+from harness.lang.program import Program
+from harness.oracle.diff import Divergence, Side
+from harness.oracle.diff import diff as _diff
+from harness.oracle.run import run as _run
+from harness.vocab.errors import HarnessError
+from harness.vocab.profiles import PROFILES, Profile
+from harness.vocab.trace import Trace
 
 __all__ = ["diff", "minimize", "parse", "read_program", "resolve_profile", "run", "side"]
 
@@ -128,7 +128,7 @@ def minimize(
 
     Raises HarnessError when the two sides agree on ``program``.
     """
-    from harness.reproducers import build
+    from harness.oracle.reproducers import build
 
     program = _program(program)
     sa, sb = side(a, program), side(b, program)

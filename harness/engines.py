@@ -6,7 +6,7 @@ is an error with instructions, never a silent fallback.
 
 ``WSA_HARNESS_CORE_DIR=/folder`` makes ``harness._core`` come from that folder
 (``harness/__init__`` searches it first): the instrumented builds of
-``harness.native`` and the bug-finding benchmark's mutants live there, apart
+``harness.fuzz.native`` and the bug-finding benchmark's mutants live there, apart
 from the in-place core.  :func:`load_engine` checks that the core it got is
 really that folder's, so a wrong folder is an error, never a quiet fallback to
 the in-place core.
@@ -18,7 +18,7 @@ import os
 from importlib import import_module
 from types import ModuleType
 
-from harness.errors import HarnessError
+from harness.vocab.errors import HarnessError
 
 ENGINES = ("reference", "core")
 NO_CORE_ENV = "WSA_HARNESS_NO_CORE"

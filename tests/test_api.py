@@ -10,10 +10,10 @@ import pytest
 from examples import SPEC_EXAMPLE_BARE
 
 import harness
-from harness.constants import INVALID_SOCKET
 from harness.engines import EngineError
-from harness.render import format_program, with_expectations
-from harness.runner import canonical
+from harness.lang.render import format_program, with_expectations
+from harness.oracle.run import canonical
+from harness.vocab.constants import INVALID_SOCKET
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 SEED = CORPUS / "seeds" / "031-abortive-close-discards-backlog.wsa"
@@ -278,9 +278,9 @@ def test_stack_execute_takes_program_lines(engine_module: ModuleType) -> None:
 def test_minimize_stays_the_function_after_its_module_is_imported() -> None:
     import importlib
 
-    importlib.import_module("harness.minimize")
-    importlib.import_module("harness.reproducers")
-    from harness.minimize import minimize as ddmin
+    importlib.import_module("harness.oracle.shrink")
+    importlib.import_module("harness.oracle.reproducers")
+    from harness.oracle.shrink import minimize as ddmin
 
     assert callable(harness.minimize) and harness.minimize is harness.api.minimize
     assert callable(ddmin) and ddmin is not harness.minimize

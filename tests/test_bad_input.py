@@ -22,9 +22,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_parser import MALFORMED
 
-from harness.cli import main
-from harness.encoding import decode
-from harness.profiles import PROFILES
+from harness.cli.main import main
+from harness.lang.encoding import decode
+from harness.vocab.profiles import PROFILES
 
 REPO = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "harness"]

@@ -26,8 +26,8 @@ from harness.bugbench.mutants import (
     parse_header,
     write_tree,
 )
-from harness.profiles import PROFILES
-from harness.rules import RULES
+from harness.vocab.profiles import PROFILES
+from harness.vocab.rules import RULES
 
 PATCHES = sorted(MUTANTS_DIR.glob("*.patch"))
 #: marks a cache entry whose sources Cython translated without error

@@ -13,7 +13,7 @@ from harness.bugbench.build import build
 from harness.bugbench.mutants import core_sources, load_mutants, mutant_sources
 from harness.bugbench.report import cell, markdown, summarize
 from harness.bugbench.trials import Trial, run_trial
-from harness.cli import main
+from harness.cli.main import main
 
 #: killed within the seed corpus's replay: every duplicate's close leaves refs wrong
 QUICK = "01"

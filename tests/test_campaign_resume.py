@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.parser import parse_file
+from harness.lang.parser import parse_file
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.slow]
 REPO = Path(__file__).resolve().parent.parent
@@ -134,9 +134,9 @@ def test_a_signal_while_the_child_starts_stops_the_child(
     SIGINT never reaches it) is stopped, not left running."""
     import io
 
-    from harness import campaign
-    from harness.oracle import Side
-    from harness.profiles import DOCUMENTED, WINDOWS
+    from harness.fuzz import campaign
+    from harness.oracle.diff import Side
+    from harness.vocab.profiles import DOCUMENTED, WINDOWS
 
     sleeper = [sys.executable, "-c", "import time; time.sleep(600)"]
     monkeypatch.setattr(campaign, "command", lambda cfg, corpus: sleeper)

@@ -9,26 +9,32 @@ from pathlib import Path
 
 import pytest
 
-from harness.constants import Op
-from harness.external import COMPLETIONS, PEER, RESULTS, Observation, RealRun
-from harness.external.compare import AGREE, DIFFER, ERROR, KNOWN, SKIPPED, Verdict, judge
-from harness.external.errnomap import POSIX_ONLY, error_text, wsa_error
-from harness.external.known import KnownEntry, KnownFileError, apply_known, load_known, parse_known
-from harness.external.linux import LINUX_CAPABILITIES
-from harness.external.model import count_text, model_run
-from harness.external.protocol import (
+from harness.conformance.compare import AGREE, DIFFER, ERROR, KNOWN, SKIPPED, Verdict, judge
+from harness.conformance.engine import COMPLETIONS, PEER, RESULTS, Observation, RealRun
+from harness.conformance.errnomap import POSIX_ONLY, error_text, wsa_error
+from harness.conformance.known_differences import (
+    KnownEntry,
+    KnownFileError,
+    apply_known,
+    load_known,
+    parse_known,
+)
+from harness.conformance.linux import LINUX_CAPABILITIES
+from harness.conformance.model import count_text, model_run
+from harness.conformance.protocol import (
     INVALID_SOCKET_WIRE,
     ProtocolError,
     call_request,
     parse_response,
     request,
 )
-from harness.external.report import Report, judge_row, render_markdown, render_text, run_report
-from harness.external.session import render_call, unsupported
-from harness.external.wine import WINE_CAPABILITIES
-from harness.parser import parse
-from harness.profiles import DOCUMENTED, WINDOWS
-from harness.program import Program
+from harness.conformance.report import Report, judge_row, render_markdown, render_text, run_report
+from harness.conformance.session import render_call, unsupported
+from harness.conformance.wine import WINE_CAPABILITIES
+from harness.lang.parser import parse
+from harness.lang.program import Program
+from harness.vocab.constants import Op
+from harness.vocab.profiles import DOCUMENTED, WINDOWS
 
 # --- errno -> Winsock ------------------------------------------------------------
 
@@ -489,7 +495,7 @@ def test_run_report_applies_the_known_list_to_the_measured_profile() -> None:
 def test_a_malformed_known_file_exits_2_with_file_and_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from harness.cli import main
+    from harness.cli.main import main
 
     bad = tmp_path / "linux.txt"
     bad.write_text("# ok\nc08.wsa x reason\n")

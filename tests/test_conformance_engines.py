@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import HarnessError
-from harness.external import ExternalEngine
-from harness.external.compare import AGREE, DIFFER, SKIPPED, compare_program
-from harness.external.linux import LinuxEngine
-from harness.parser import parse, parse_file
-from harness.profiles import DOCUMENTED, LINUX, WINDOWS, WINE
+from harness.conformance.compare import AGREE, DIFFER, SKIPPED, compare_program
+from harness.conformance.engine import ExternalEngine
+from harness.conformance.linux import LinuxEngine
+from harness.lang.parser import parse, parse_file
+from harness.vocab.errors import HarnessError
+from harness.vocab.profiles import DOCUMENTED, LINUX, WINDOWS, WINE
 
 pytestmark = pytest.mark.conformance
 REPO = Path(__file__).resolve().parent.parent
@@ -124,7 +124,7 @@ def _wine_or_skip() -> ExternalEngine:
     if shutil.which("x86_64-w64-mingw32-gcc") is None:
         pytest.skip("the MinGW compiler is not installed (`make conformance-deps`)")
     try:
-        from harness.external.wine import WineEngine
+        from harness.conformance.wine import WineEngine
 
         return WineEngine()
     except HarnessError as exc:

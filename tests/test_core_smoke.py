@@ -12,13 +12,13 @@ from array import array
 import pytest
 from examples import SPEC_EXAMPLE
 
-from harness import trace
-from harness.constants import Op
-from harness.encoding import decode
-from harness.parser import parse
-from harness.profiles import DOCUMENTED, PROFILES, WINDOWS, Limits
-from harness.program import TARGET_NONE, TARGET_RAW, TARGET_SLOT, lower
-from harness.runner import check, run, stepwise
+from harness.lang.encoding import decode
+from harness.lang.parser import parse
+from harness.lang.program import TARGET_NONE, TARGET_RAW, TARGET_SLOT, lower
+from harness.oracle.run import check, run, stepwise
+from harness.vocab import trace
+from harness.vocab.constants import Op
+from harness.vocab.profiles import DOCUMENTED, PROFILES, WINDOWS, Limits
 
 try:
     import harness._core as core

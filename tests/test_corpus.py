@@ -10,9 +10,9 @@ from types import ModuleType
 
 import pytest
 
-from harness.parser import parse, parse_file
-from harness.render import format_program, same_program
-from harness.runner import stepwise
+from harness.lang.parser import parse, parse_file
+from harness.lang.render import format_program, same_program
+from harness.oracle.run import stepwise
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 FILES = sorted(CORPUS.glob("seeds/*.wsa")) + sorted(CORPUS.glob("regressions/*.wsa"))
@@ -28,7 +28,7 @@ def test_seed_corpus_is_substantial() -> None:
 
 def test_corpus_files_are_collected_by_the_wsa_plugin(pytestconfig: pytest.Config) -> None:
     """The .wsa files are checked against their expectations, on every engine,
-    as test items of their own (harness/pytest_plugin.py, the pytest11 entry
+    as test items of their own (harness/library/pytest_plugin.py, the pytest11 entry
     point): without the plugin they would silently not run."""
     assert pytestconfig.pluginmanager.has_plugin("wsa_harness"), (
         "the wsa_harness pytest plugin is not loaded: reinstall (`make venv`) so that "

@@ -11,9 +11,9 @@ from types import ModuleType
 import pytest
 
 from harness.engines import no_core
-from harness.errors import ProgramError
-from harness.parser import parse
-from harness.runner import check, run
+from harness.lang.parser import parse
+from harness.oracle.run import check, run
+from harness.vocab.errors import ProgramError
 
 REPO = Path(__file__).resolve().parent.parent
 FORMAT = REPO / "docs" / "format.md"

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.constants import Op
-from harness.encoding import STEP_BYTES, NotRepresentable, decode, encode, number, number_bytes
-from harness.parser import parse, parse_file
-from harness.program import Var
+from harness.lang.encoding import STEP_BYTES, NotRepresentable, decode, encode, number, number_bytes
+from harness.lang.parser import parse, parse_file
+from harness.lang.program import Var
+from harness.vocab.constants import Op
 
 SEEDS = sorted((Path(__file__).resolve().parent.parent / "corpus" / "seeds").glob("*.wsa"))
 
@@ -108,8 +108,8 @@ def test_prelude_header() -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=300), st.sampled_from([None, 5, 20]))
 def test_decode_lowered_is_lower_of_decode(data: bytes, max_steps: int | None) -> None:
-    from harness.encoding import decode_lowered
-    from harness.program import lower
+    from harness.lang.encoding import decode_lowered
+    from harness.lang.program import lower
 
     program = decode(data, max_steps=max_steps)
     code, limits = decode_lowered(data, max_steps)
@@ -118,9 +118,9 @@ def test_decode_lowered_is_lower_of_decode(data: bytes, max_steps: int | None) -
 
 
 def test_header_bits_6_7_name_the_profile_for_any_campaigns() -> None:
-    from harness.encoding import HEADER_PROFILES, header_profile
-    from harness.fuzzing import parse_sides, resolve_sides
-    from harness.profiles import PROFILES
+    from harness.fuzz.target import parse_sides, resolve_sides
+    from harness.lang.encoding import HEADER_PROFILES, header_profile
+    from harness.vocab.profiles import PROFILES
 
     assert set(HEADER_PROFILES) == set(PROFILES)
     sides = parse_sides("core/any,reference/any")

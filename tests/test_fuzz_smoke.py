@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from harness.engines import no_core
-from harness.fuzzdict import render
-from harness.parser import parse_file
+from harness.fuzz.dictionary import render
+from harness.lang.parser import parse_file
 
 pytestmark = pytest.mark.fuzz
 REPO = Path(__file__).resolve().parent.parent
@@ -27,9 +27,9 @@ def _env() -> dict[str, str]:
 
 
 def test_dictionary_is_current() -> None:
-    shipped = (REPO / "harness" / "fuzz_differential.dict").read_text()
+    shipped = (REPO / "harness" / "fuzz" / "fuzz_differential.dict").read_text()
     assert shipped == render(), (
-        "regenerate: python -m harness.fuzzdict > harness/fuzz_differential.dict"
+        "regenerate: python -m harness.fuzz.dictionary > harness/fuzz/fuzz_differential.dict"
     )
 
 
@@ -74,8 +74,8 @@ def test_standalone_target_raises_with_the_report(tmp_path: Path) -> None:
     seed = tmp_path / "corpus"
     seed.mkdir()
     # a known profile difference: the FD_CLOSE error a peer reset leaves (snapshot)
-    from harness.encoding import encode
-    from harness.parser import parse
+    from harness.lang.encoding import encode
+    from harness.lang.parser import parse
 
     program = parse("t0: startup 2.2\nt0: s1 = socket stream\nt0: c1 = connect s1\npeer_reset c1\n")
     (seed / "reset").write_bytes(encode(program))

@@ -30,10 +30,10 @@ from typing import Any
 import pytest
 from conftest import CORE, NO_CORE_ENV, core_disabled
 
-from harness.encoding import decode
-from harness.parser import parse
-from harness.profiles import DOCUMENTED, WINDOWS, Limits, Profile
-from harness.program import RECORD_WIDTH, TARGET_INVALID, TARGET_NONE, TARGET_SLOT, lower
+from harness.lang.encoding import decode
+from harness.lang.parser import parse
+from harness.lang.program import RECORD_WIDTH, TARGET_INVALID, TARGET_NONE, TARGET_SLOT, lower
+from harness.vocab.profiles import DOCUMENTED, WINDOWS, Limits, Profile
 
 pytestmark = [
     pytest.mark.core,

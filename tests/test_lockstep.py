@@ -1,6 +1,6 @@
 """Lockstep: the reference model and the compiled core, driven together.
 
-A Hypothesis state machine makes every kind of step in harness.constants.Op
+A Hypothesis state machine makes every kind of step in harness.vocab.constants.Op
 (calls by threads t0..t3, environment steps, ``ovl``) and hands each one to
 both engines through the stepwise API (docs/engines.md), with its target
 resolved to a number.  Invariant: after every step both engines return the
@@ -41,8 +41,11 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from harness import trace
-from harness.constants import (
+from harness.lang.encoding import LIMIT_PRESETS
+from harness.lang.program import Invalid, Program, Raw, Step, Target, Var
+from harness.lang.render import format_program
+from harness.vocab import trace
+from harness.vocab.constants import (
     DESCRIPTOR_OPS,
     FD_CLOSE,
     FD_READ,
@@ -52,10 +55,7 @@ from harness.constants import (
     Op,
     SockType,
 )
-from harness.encoding import LIMIT_PRESETS
-from harness.profiles import DOCUMENTED, PROFILES, Limits, Profile
-from harness.program import Invalid, Program, Raw, Step, Target, Var
-from harness.render import format_program
+from harness.vocab.profiles import DOCUMENTED, PROFILES, Limits, Profile
 
 SETTINGS = settings(
     max_examples=200,

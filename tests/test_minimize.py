@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from harness.minimize import drop, minimize, renumber
-from harness.oracle import Side, diff
-from harness.parser import parse
-from harness.profiles import DOCUMENTED, WINDOWS
-from harness.program import Program
-from harness.render import format_program
+from harness.lang.parser import parse
+from harness.lang.program import Program
+from harness.lang.render import format_program
+from harness.oracle.diff import Side, diff
+from harness.oracle.shrink import drop, minimize, renumber
+from harness.vocab.profiles import DOCUMENTED, WINDOWS
 
 A, B = Side("reference", DOCUMENTED), Side("reference", WINDOWS)
 

@@ -8,10 +8,10 @@ from types import ModuleType
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.encoding import decode
-from harness.profiles import PROFILES
-from harness.render import format_program
-from harness.runner import stepwise
+from harness.lang.encoding import decode
+from harness.lang.render import format_program
+from harness.oracle.run import stepwise
+from harness.vocab.profiles import PROFILES
 
 PROFILE_NAMES = sorted(PROFILES)
 
@@ -35,7 +35,7 @@ def test_invariants_hold_on_random_programs(
 )
 @given(data=st.binary(max_size=200))
 def test_batch_and_stepwise_agree(engine_module: ModuleType, data: bytes) -> None:
-    from harness.program import lower
+    from harness.lang.program import lower
 
     program = decode(data)
     engine = engine_module.Engine(program.profile, program.limits)

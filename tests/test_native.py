@@ -1,4 +1,4 @@
-"""Instrumented builds of the core (harness.native): where they live, how a
+"""Instrumented builds of the core (harness.fuzz.native): where they live, how a
 process is pointed at one, and that libFuzzer really counts the core's edges.
 
 The builds need clang (``make fuzz-native`` / ``make test-sanitize`` install
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import native
 from harness.engines import CORE_DIR_ENV, no_core
+from harness.fuzz import native
 
 REPO = Path(__file__).resolve().parent.parent
 needs_clang = pytest.mark.skipif(
@@ -88,7 +88,7 @@ def test_native_build_feeds_the_core_edges_to_libfuzzer(tmp_path: Path) -> None:
     assert counters and int(counters.group(1)) > 1000, out.stderr[:3000]
     assert "INFO: Using built-in libfuzzer" in out.stderr
     probe = subprocess.run(
-        [sys.executable, "-c", "from harness.fuzz_target import load_libfuzzer_globally as f; "
+        [sys.executable, "-c", "from harness.fuzz.entry import load_libfuzzer_globally as f; "
          "f(); import harness._core as c; print(c.__file__)"],
         capture_output=True, text=True, env=env, timeout=120,
     )  # fmt: skip

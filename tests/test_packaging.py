@@ -18,4 +18,4 @@ def test_package_is_typed() -> None:
 
 def test_console_script_is_declared() -> None:
     scripts = metadata.entry_points(group="console_scripts")
-    assert scripts["wsa-harness"].value == "harness.cli:main"
+    assert scripts["wsa-harness"].value == "harness.cli.main:main"

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from examples import SPEC_EXAMPLE
 
-from harness.constants import Mode, Op, SockType
-from harness.errors import HarnessError, ProgramError
-from harness.parser import parse, parse_file
-from harness.profiles import DEFAULT_LIMITS, WINDOWS, Limits
-from harness.program import Expect, Invalid, Program, Raw, Step, Var
-from harness.render import format_program, format_step, same_program
+from harness.lang.parser import parse, parse_file
+from harness.lang.program import Expect, Invalid, Program, Raw, Step, Var
+from harness.lang.render import format_program, format_step, same_program
+from harness.vocab.constants import Mode, Op, SockType
+from harness.vocab.errors import HarnessError, ProgramError
+from harness.vocab.profiles import DEFAULT_LIMITS, WINDOWS, Limits
 
 S = "t0: s1 = socket stream\n"
 C = S + "t0: c1 = connect s1\n"

@@ -17,10 +17,10 @@ from types import ModuleType
 
 import pytest
 
-from harness.parser import parse_file
-from harness.profiles import DOCUMENTED, LINUX, PROFILES, SWITCHES, WINDOWS, WINE, Profile
-from harness.runner import canonical, check
-from harness.trace import decode
+from harness.lang.parser import parse_file
+from harness.oracle.run import canonical, check
+from harness.vocab.profiles import DOCUMENTED, LINUX, PROFILES, SWITCHES, WINDOWS, WINE, Profile
+from harness.vocab.trace import decode
 
 SEEDS = sorted((Path(__file__).resolve().parent.parent / "corpus" / "seeds").glob("*.wsa"))
 

@@ -1,4 +1,4 @@
-"""The pytest plugin (harness/pytest_plugin.py): .wsa files as test items.
+"""The pytest plugin (harness/library/pytest_plugin.py): .wsa files as test items.
 
 Each test runs pytest in a scratch folder (pytester) with the plugin loaded
 through its pytest11 entry point, as any project that installs wsa-harness
@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from harness.engines import no_core
-from harness.parser import parse
-from harness.runner import check, run
+from harness.lang.parser import parse
+from harness.oracle.run import check, run
 
 pytest_plugins = ("pytester",)
 
@@ -59,7 +59,7 @@ def _pytest(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 
 def test_entry_point_is_declared() -> None:
     plugins = metadata.entry_points(group="pytest11")
-    assert plugins["wsa_harness"].value == "harness.pytest_plugin"
+    assert plugins["wsa_harness"].value == "harness.library.pytest_plugin"
 
 
 def test_wsa_files_become_one_item_per_engine(pytester: pytest.Pytester) -> None:

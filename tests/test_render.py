@@ -1,15 +1,15 @@
-"""The program printer (harness.render): headers, comparison, and expectations from a trace."""
+"""The program printer (harness.lang.render): headers, comparison, and expectations from a trace."""
 
 from __future__ import annotations
 
 import pytest
 
-from harness import trace
-from harness.constants import Op
-from harness.parser import parse
-from harness.profiles import WINDOWS, Limits
-from harness.program import Program, Step
-from harness.render import format_program, format_step, same_program, with_expectations
+from harness.lang.parser import parse
+from harness.lang.program import Program, Step
+from harness.lang.render import format_program, format_step, same_program, with_expectations
+from harness.vocab import trace
+from harness.vocab.constants import Op
+from harness.vocab.profiles import WINDOWS, Limits
 
 
 def test_same_program_ignores_lines_and_filename_only() -> None:

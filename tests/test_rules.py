@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from harness.parser import parse_file
-from harness.rules import RULES
-from harness.runner import rules_fired
+from harness.lang.parser import parse_file
+from harness.oracle.run import rules_fired
+from harness.vocab.rules import RULES
 
 SEEDS = sorted((Path(__file__).resolve().parent.parent / "corpus" / "seeds").glob("*.wsa"))
 SPEC_IDS = re.compile(r"\b(CS-(?:E[1-4]|[5-9][a-f]?|D)|MS-1)\b")

@@ -16,14 +16,14 @@ from types import ModuleType
 
 import pytest
 
-from harness.constants import WSAECONNRESET, Op, SockType
 from harness.engines import load_engine, no_core
-from harness.oracle import Side, diff
-from harness.parser import parse, parse_file
-from harness.profiles import DOCUMENTED, PROFILES, WINDOWS, Limits
-from harness.program import RECORD_WIDTH, TARGET_NONE, Program, lower
-from harness.runner import run
-from harness.trace import E_COMPLETE, E_DESTROYED, E_RESET, R_BLOCKED, R_SOCKET_ERROR
+from harness.lang.parser import parse, parse_file
+from harness.lang.program import RECORD_WIDTH, TARGET_NONE, Program, lower
+from harness.oracle.diff import Side, diff
+from harness.oracle.run import run
+from harness.vocab.constants import WSAECONNRESET, Op, SockType
+from harness.vocab.profiles import DOCUMENTED, PROFILES, WINDOWS, Limits
+from harness.vocab.trace import E_COMPLETE, E_DESTROYED, E_RESET, R_BLOCKED, R_SOCKET_ERROR
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
@@ -62,7 +62,7 @@ def test_soak_churn_agrees_with_the_reference(profile: str) -> None:
     records and snapshot (a soak on the core checks only what the core says)."""
     import random
 
-    from harness.profiles import Limits
+    from harness.vocab.profiles import Limits
 
     limits = Limits(sockets=1 << 20, descriptors=1 << 20)
     engines = [load_engine("reference")] + ([] if no_core() else [load_engine("core")])

@@ -1,4 +1,4 @@
-"""Hypothesis strategies (harness/strategies.py): programs() and steps()."""
+"""Hypothesis strategies (harness/library/strategies.py): programs() and steps()."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from hypothesis import strategies as st
 
 import harness
 from harness.engines import no_core
-from harness.parser import parse
-from harness.profiles import PROFILES, Limits
-from harness.program import Program
-from harness.render import format_program, same_program, with_expectations
-from harness.strategies import append, programs, steps
+from harness.lang.parser import parse
+from harness.lang.program import Program
+from harness.lang.render import format_program, same_program, with_expectations
+from harness.library.strategies import append, programs, steps
+from harness.vocab.profiles import PROFILES, Limits
 
 FIXTURE_OK = settings(
     deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=150

@@ -97,10 +97,17 @@ def _check_wheel(wheel: Path) -> None:
         (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
         entries = z.read(entry_points).decode()
     assert [n for n in names if n.startswith("harness/_core.") and n.endswith(".so")], names
-    for name in ("py.typed", "_core.pyi", "pytest_plugin.py", "strategies.py", "stack.py"):
+    for name in (
+        "py.typed",
+        "_core.pyi",
+        "library/pytest_plugin.py",
+        "library/strategies.py",
+        "library/stack.py",
+        "fuzz/fuzz_differential.dict",
+    ):
         assert f"harness/{name}" in names
-    assert "[pytest11]\nwsa_harness = harness.pytest_plugin" in entries
-    assert "wsa-harness = harness.cli:main" in entries
+    assert "[pytest11]\nwsa_harness = harness.library.pytest_plugin" in entries
+    assert "wsa-harness = harness.cli.main:main" in entries
 
 
 @pytest.mark.slow

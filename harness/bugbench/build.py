@@ -24,7 +24,7 @@ from importlib import metadata
 from pathlib import Path
 
 from harness.bugbench.mutants import sources_hash, write_tree
-from harness.fsutil import write_atomic
+from harness.vocab.fsutil import write_atomic
 
 CACHE_ENV = "WSA_BENCH_CACHE"
 #: -O1: a mutant builds in about half the time of -O3, and the campaign's

@@ -19,9 +19,9 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, rule
 
-from harness.constants import FD_CLOSE, FD_READ, FD_WRITE, MAX_U31, Mode, Op, SockType
-from harness.encoding import LIMIT_PRESETS
-from harness.profiles import Profile
+from harness.lang.encoding import LIMIT_PRESETS
+from harness.vocab.constants import FD_CLOSE, FD_READ, FD_WRITE, MAX_U31, Mode, Op, SockType
+from harness.vocab.profiles import Profile
 
 
 class Divergence(AssertionError):

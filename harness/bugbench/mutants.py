@@ -12,7 +12,7 @@ ignores the header)::
     +++ b/harness/_core_calls.pxi
     @@ ...
 
-``Rule`` is a rule id of :mod:`harness.rules` (SEMANTICS.md); ``Profile`` is
+``Rule`` is a rule id of :mod:`harness.vocab.rules` (SEMANTICS.md); ``Profile`` is
 the profile whose campaign shows the bug (``windows`` for a windows-only
 switch).  The diff is against the committed core sources.
 """
@@ -27,9 +27,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import HarnessError
-from harness.profiles import PROFILES
-from harness.rules import RULES
+from harness.vocab.errors import HarnessError
+from harness.vocab.profiles import PROFILES
+from harness.vocab.rules import RULES
 
 PACKAGE = Path(__file__).resolve().parent.parent
 REPO = PACKAGE.parent

@@ -11,8 +11,8 @@ from pathlib import Path
 from harness.bugbench.mutants import Mutant
 from harness.bugbench.stats import km_curve, km_median, rmst
 from harness.bugbench.trials import TOOLS, Trial
-from harness.errors import HarnessError
-from harness.fsutil import write_atomic
+from harness.vocab.errors import HarnessError
+from harness.vocab.fsutil import write_atomic
 
 #: the plot's time axis is logarithmic from here (earlier kills show at it)
 LOG_FLOOR = 0.05

@@ -1,9 +1,9 @@
 """One trial: one tool against one built mutant with one seed, in a child.
 
 ``harness`` trials use the campaign's own command line
-(:func:`harness.campaign.command`: the same ``-max_len``, dictionary,
+(:func:`harness.fuzz.campaign.command`: the same ``-max_len``, dictionary,
 ``-timeout`` and stats flags as ``wsa-harness fuzz``) and a fresh corpus
-seeded from ``corpus/seeds`` (:func:`harness.campaign.export_seeds`), plus
+seeded from ``corpus/seeds`` (:func:`harness.fuzz.campaign.export_seeds`), plus
 ``-seed=N``; only the launcher differs: it runs :func:`.worker.fuzz_main`,
 which stops at the first divergence.  A crash or hang of the target (a
 mutant that corrupts memory or loops) counts as a detection, at the time the
@@ -28,9 +28,9 @@ from pathlib import Path
 from harness.bugbench.mutants import REPO
 from harness.bugbench.worker import RESULT_ENV
 from harness.engines import CORE_DIR_ENV
-from harness.fuzzing import DEFAULT_MAX_STEPS, MAX_STEPS_ENV, SIDES_ENV
-from harness.oracle import Side
-from harness.profiles import get_profile
+from harness.fuzz.target import DEFAULT_MAX_STEPS, MAX_STEPS_ENV, SIDES_ENV
+from harness.oracle.diff import Side
+from harness.vocab.profiles import get_profile
 
 #: every tool, in report order; ``harness-noseeds`` is the campaign from an
 #: empty corpus (the generator's own power, without the seed programs)
@@ -154,7 +154,7 @@ def _harness_command(
     work: Path, profile: str, seed: int, budget: float, runs: int | None, max_steps: int,
     seeded: bool,
 ) -> list[str]:  # fmt: skip
-    from harness.campaign import Config, command, export_seeds
+    from harness.fuzz.campaign import Config, command, export_seeds
 
     corpus = work / "corpus"
     corpus.mkdir(exist_ok=True)

@@ -25,7 +25,7 @@ import sys  # noqa: E402
 from dataclasses import asdict, dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from harness.oracle import Side  # noqa: E402
+from harness.oracle.diff import Side  # noqa: E402
 
 RESULT_ENV = "WSA_BENCH_RESULT"
 #: the target's exit status once it has written its result (not one of libFuzzer's)
@@ -41,7 +41,7 @@ class Outcome:
     signature: str = ""
 
     def write(self, path: Path) -> None:
-        from harness.fsutil import write_atomic
+        from harness.vocab.fsutil import write_atomic
 
         write_atomic(path, json.dumps(asdict(self)) + "\n")
 
@@ -55,12 +55,12 @@ def _sides(profile: str) -> tuple[Side, Side]:
 
 
 def fuzz_main(t0: float) -> None:
-    """The campaign target (harness.fuzz_target) that stops at the first divergence."""
+    """The campaign target (harness.fuzz.entry) that stops at the first divergence."""
     import atheris
 
     with atheris.instrument_imports(include=["harness.reference"]):
         import harness.reference  # noqa: F401
-    from harness.fuzzing import target_from_env
+    from harness.fuzz.target import target_from_env
 
     target = target_from_env()
     out = Path(os.environ[RESULT_ENV])
@@ -87,8 +87,8 @@ def fuzz_main(t0: float) -> None:
 
 def run_random(profile: str, budget: float, seed: int, runs: int | None, max_steps: int) -> Outcome:
     """Pure random programs: the decoder on random bytes, no feedback."""
-    from harness.encoding import STEP_BYTES
-    from harness.fuzzing import DifferentialTarget
+    from harness.fuzz.target import DifferentialTarget
+    from harness.lang.encoding import STEP_BYTES
 
     target = DifferentialTarget(_sides(profile), None, max_steps)
     rng = random.Random(seed)
@@ -114,7 +114,7 @@ def run_hypothesis(profile: str, budget: float, seed: int, runs: int | None) -> 
 
     from harness.bugbench.machine import BudgetOver, lockstep_machine
     from harness.engines import load_engine
-    from harness.profiles import get_profile
+    from harness.vocab.profiles import get_profile
 
     core, ref = load_engine("core"), load_engine("reference")
     deadline = T0 + budget

@@ -2,13 +2,17 @@
 ``close``).  Each handler receives the world, the calling thread and its
 arguments after the common checks have passed, and returns its result.
 
-Results are ``harness.trace`` tuples: ``(rkind, r1, r2, r3)``.
+Results are ``harness.vocab.trace`` tuples: ``(rkind, r1, r2, r3)``.
 """
 
 from __future__ import annotations
 
-from harness import trace
-from harness.constants import (
+from harness.reference import effects
+from harness.reference.close import make_abortive
+from harness.reference.results import BLOCKED, fail, ok
+from harness.reference.world import Entry, Operation, Peer, Registration, Socket, Thread, World
+from harness.vocab import trace
+from harness.vocab.constants import (
     FD_CLOSE,
     FD_READ,
     FD_WRITE,
@@ -36,7 +40,7 @@ from harness.constants import (
     OpKind,
     SockType,
 )
-from harness.profiles import (
+from harness.vocab.profiles import (
     CancelBlocking,
     FdCloseTiming,
     LingerOption,
@@ -45,25 +49,8 @@ from harness.profiles import (
     ResetReporting,
     ShutdownUnconnected,
 )
-from harness.reference import effects
-from harness.reference.world import Entry, Operation, Peer, Registration, Socket, Thread, World
 
 Result = trace.Result
-BLOCKED: Result = (trace.R_BLOCKED, 0, 0, 0)
-
-
-def ok(w: World, t: Thread, value: int, rule: str) -> Result:
-    """A successful call: last_error becomes 0 (section 4)."""
-    w.apply(rule)
-    effects.clear_last_error(w, t)
-    return (trace.R_VALUE, value, 0, 0)
-
-
-def fail(w: World, t: Thread, err: int, rule: str, kind: int = trace.R_SOCKET_ERROR) -> Result:
-    """A failed call: last_error becomes its error (section 4)."""
-    w.apply(rule)
-    t.last_error = err
-    return (kind, err, 0, 0)
 
 
 # --- 5.1 lifecycle and options --------------------------------------------------
@@ -248,7 +235,6 @@ def duplicate(w: World, t: Thread, sock: Socket, pid: int) -> tuple[Result, int]
 
 
 def cancelblocking(w: World, t: Thread) -> Result:
-    from harness.reference.close import make_abortive
 
     if w.profile.cancelblocking == CancelBlocking.STUB:
         w.apply("PF-15")  # no check, no effect, last_error untouched

@@ -14,8 +14,11 @@ closesocket, rule by rule::
 
 from __future__ import annotations
 
-from harness import trace
-from harness.constants import (
+from harness.reference import effects
+from harness.reference.results import BLOCKED, fail, ok
+from harness.reference.world import Entry, Operation, Socket, Thread, World
+from harness.vocab import trace
+from harness.vocab.constants import (
     WSA_OPERATION_ABORTED,
     WSAECONNRESET,
     WSAEINTR,
@@ -28,10 +31,7 @@ from harness.constants import (
     SockType,
     Status,
 )
-from harness.profiles import CancelScope, CleanupClose, LingerClose
-from harness.reference import effects
-from harness.reference.calls import BLOCKED, fail, ok
-from harness.reference.world import Entry, Operation, Socket, Thread, World
+from harness.vocab.profiles import CancelScope, CleanupClose, LingerClose
 
 Result = trace.Result
 

@@ -4,10 +4,10 @@ resets, destroying sockets (CS-D), FD_CLOSE bookkeeping, and settling
 
 from __future__ import annotations
 
-from harness import trace
-from harness.constants import (
+from harness.reference.world import Operation, Socket, Thread, World
+from harness.vocab import trace
+from harness.vocab.constants import (
     FD_CLOSE,
-    FD_WRITE,
     SOCKET_ERROR,
     WSAECONNRESET,
     WSAEINTR,
@@ -18,8 +18,7 @@ from harness.constants import (
     OpKind,
     Status,
 )
-from harness.profiles import FdCloseTiming, LastErrorOnSuccess, LingerClose, ResetReporting
-from harness.reference.world import Operation, Socket, Thread, World
+from harness.vocab.profiles import FdCloseTiming, LastErrorOnSuccess, ResetReporting
 
 
 def first_reset_report(sock: Socket) -> int:
@@ -203,137 +202,6 @@ def after_receive(w: World, sock: Socket) -> None:
         w.apply("MS-2")
         sock.close_posted = True
         w.post(sock, FD_CLOSE)
-
-
-# --- settling (section 6) --------------------------------------------------------------
-
-
-def settle(w: World) -> None:
-    for sock in list(w.sockets.values()):  # ascending id: the dict is in creation order
-        if w.holders and sock.lifecycle == Lifecycle.OPEN:
-            _drop_holders(w, sock)
-        if sock.connected and sock.lifecycle != Lifecycle.DESTROYED and not _quiet(w, sock):
-            _settle_socket(w, sock)
-            # step 2 may have finished a holder: step 0 again, and the steps
-            # after it if that closed the socket (the socket's fixpoint)
-            if w.holders and sock.lifecycle == Lifecycle.OPEN and _drop_holders(w, sock):
-                _settle_socket(w, sock)
-    if not w.lingering:
-        return
-    expiring = sorted(
-        (deadline, sid)
-        for sid in w.lingering
-        if (deadline := w.sockets[sid].linger_deadline) is not None and deadline <= w.clock
-    )
-    for _, sid in expiring:
-        sock = w.sockets[sid]
-        w.apply("CS-9e")
-        if w.profile.linger_close == LingerClose.BSD:
-            w.apply("PF-4b")  # no reset: the close returns, the socket goes on closing
-            sock.linger_deadline = None
-            w.lingering.discard(sid)
-            finish_linger(w, sock, "PF-4b")
-            continue
-        reset_ours(w, sock, WSAECONNRESET, "CS-9e")
-        destroy(w, sock)
-        finish_linger(w, sock, "CS-9e")
-
-
-def _drop_holders(w: World, sock: Socket) -> bool:
-    """Settling step 0 (PF-12b): finished holders drop their references; the
-    last one closes the socket without a caller.  True if it did."""
-    from harness.reference.close import close_without_caller
-
-    for op_id in sorted(w.holders):
-        op = w.ops[op_id]
-        if op.socket != sock.id or op.status == Status.PENDING:
-            continue
-        w.apply("PF-12b")
-        op.holds = False
-        w.holders.discard(op_id)
-        sock.refs -= 1
-        if sock.refs == 0:
-            close_without_caller(w, sock, "PF-12b")
-            return True
-    return False
-
-
-def _quiet(w: World, sock: Socket) -> bool:
-    """No step of section 6 can act on an open socket: nothing queued or
-    waiting to be queued, no FD_WRITE owed, no FIN due.  (A closing socket
-    always goes through the steps: FIN and destroy are due.)"""
-    return (
-        sock.lifecycle == Lifecycle.OPEN
-        and sock.send_queue == 0
-        and not sock.write_blocked
-        and (sock.fin_sent or not sock.sd_send or sock.fin_held)
-        and not w.waiting_sends(sock)
-    )
-
-
-def _settle_socket(w: World, sock: Socket) -> None:
-    """Steps 1-5 of section 6, to the socket's fixpoint.
-
-    Steps 1 and 2 alternate until nothing moves: the queue drains into the
-    peer's window and waiting sends refill it.  Their fixpoint is computed in
-    one go: the bytes that reach the peer are bounded by the free window, and
-    what does not get through stays queued (up to sndbuf) or in the sends.
-    Space frees only once every waiting send is fully queued, so step 3's
-    FD_WRITE always follows their completions, and steps 3-5 move no bytes:
-    one pass over them reaches the fixpoint.
-    """
-    peer = w.peers[sock.id]
-    # 1. delivery (and ST-1R: data that meets a closed application resets)
-    room = peer.window - peer.buffered if w.network_up and not sock.reset else 0
-    if min(sock.send_queue, room) > 0 and peer.closed:
-        w.apply("ST-1R")
-        peer_reset_effects(w, sock, "ST-1R")
-        if sock.lifecycle == Lifecycle.DESTROYED:
-            return
-        room = 0  # steps 2-5 go on for the reset socket (decision D15)
-    waiting = w.waiting_sends(sock)
-    # bytes the sends still hold reach the peer only through the queue: with
-    # sndbuf = 0 they never enter it
-    unqueued = sum(op.n - op.done_bytes for op in waiting) if w.limits.sndbuf > 0 else 0
-    flow = min(sock.send_queue + unqueued, room)
-    if flow > 0:
-        w.apply("ST-1")
-        sock.delivered += flow
-        peer.buffered += flow
-    # 2. waiting sends take the freed space, in id order
-    left_behind = sock.send_queue + unqueued - flow
-    queue_after = min(w.limits.sndbuf, left_behind)
-    taken = queue_after + flow - sock.send_queue
-    sock.send_queue = queue_after
-    sock.accepted += taken
-    for op in waiting:
-        take = min(op.n - op.done_bytes, taken)
-        if take > 0:
-            w.apply("ST-2")
-        op.done_bytes += take
-        taken -= take
-        if op.done_bytes == op.n:
-            complete(w, op, op.n, 0, "ST-2")
-    # 3. FD_WRITE once space frees after WSAEWOULDBLOCK
-    if sock.write_blocked and w.space(sock) > 0:
-        w.apply("ST-3")
-        sock.write_blocked = False
-        w.post(sock, FD_WRITE)
-    # 4. FIN
-    if (
-        w.network_up
-        and sock.send_queue == 0
-        and not w.waiting_sends(sock)
-        and ((sock.sd_send and not sock.fin_held) or sock.lifecycle == Lifecycle.CLOSING)
-        and not sock.fin_sent
-    ):
-        w.apply("ST-4")
-        send_fin(w, sock, "ST-4")
-    # 5. a closing socket whose FIN went out is destroyed
-    if sock.lifecycle == Lifecycle.CLOSING and sock.fin_sent:
-        w.apply("ST-5")
-        destroy(w, sock)
-        finish_linger(w, sock, "ST-5")
 
 
 def send_fin(w: World, sock: Socket, rule: str) -> None:

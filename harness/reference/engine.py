@@ -10,8 +10,13 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Sequence
 
-from harness import trace
-from harness.constants import (
+from harness.lang.program import RECORD_WIDTH, TARGET_SLOT
+from harness.reference import calls, close, environment
+from harness.reference.results import fail
+from harness.reference.settle import settle
+from harness.reference.world import Entry, Socket, Thread, World
+from harness.vocab import trace
+from harness.vocab.constants import (
     DESCRIPTOR_OPS,
     WSAEINPROGRESS,
     WSAENETDOWN,
@@ -19,10 +24,7 @@ from harness.constants import (
     WSANOTINITIALISED,
     Op,
 )
-from harness.profiles import CancelBlocking, CheckOrder, Limits, Profile
-from harness.program import RECORD_WIDTH, TARGET_SLOT
-from harness.reference import calls, close, effects, environment
-from harness.reference.world import Entry, Socket, Thread, World
+from harness.vocab.profiles import CancelBlocking, CheckOrder, Limits, Profile
 
 Result = trace.Result
 #: Calls that fail with INVALID_SOCKET rather than SOCKET_ERROR.
@@ -79,7 +81,7 @@ class Engine:
             return 0, environment.ovl(w, target)
         if thread < 0:
             result = self._environment(op, target, x1)
-            effects.settle(w)
+            settle(w)
             return 0, result
         t = w.threads[thread]
         proc = w.processes[t.process]
@@ -87,7 +89,7 @@ class Engine:
             w.apply("REJ-1")
             return _FAILED_BINDING.get(op, 0), (trace.R_REJECTED, 0, 0, 0)
         bound, result = self._call(op, t, target, x1, x2, x3)
-        effects.settle(w)
+        settle(w)
         return bound, result
 
     def _environment(self, op: Op, target: int, x1: int) -> Result:
@@ -128,7 +130,7 @@ class Engine:
         ):
             if ("E1" in checks and proc.startup_count == 0) or not w.network_up:
                 w.apply("PF-2")  # E3 before E1 and E2
-            return calls.fail(w, t, WSAENOTSOCK, "CS-E3", kind)
+            return fail(w, t, WSAENOTSOCK, "CS-E3", kind)
         if "E1" in checks and proc.startup_count == 0:
             err, rule = WSANOTINITIALISED, "CS-E1"
             if op == Op.CLEANUP:
@@ -145,7 +147,7 @@ class Engine:
         if kind == trace.R_DIRECT:
             w.apply(rule)  # startup's direct return leaves last_error alone [ev A6]
             return (kind, err, 0, 0)
-        return calls.fail(w, t, err, rule, kind)
+        return fail(w, t, err, rule, kind)
 
     def _call(
         self, op: Op, t: Thread, target: int, x1: int, x2: int, x3: int
@@ -199,7 +201,7 @@ _PLAIN_CALLS: dict[int, Callable[[World, Thread, int, int], Handled]] = {
 
 
 def run_lowered(lowered: Sequence[int] | bytes, profile: Profile, limits: Limits) -> array[int]:
-    """Run a lowered program (harness.program.lower) and return its canonical trace."""
+    """Run a lowered program (harness.lang.program.lower) and return its canonical trace."""
     return run_engine(lowered, Engine(profile, limits))
 
 

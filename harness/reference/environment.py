@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from harness import trace
-from harness.constants import (
+from harness.reference import effects
+from harness.reference.world import Peer, World
+from harness.vocab import trace
+from harness.vocab.constants import (
     FD_READ,
     WSAECONNABORTED,
     WSAENETDOWN,
@@ -13,9 +15,7 @@ from harness.constants import (
     Lifecycle,
     Status,
 )
-from harness.profiles import DataAfterClose, PeerCloseUnread, ResetReporting
-from harness.reference import effects
-from harness.reference.world import Peer, World
+from harness.vocab.profiles import DataAfterClose, PeerCloseUnread, ResetReporting
 
 Result = trace.Result
 OK: Result = (trace.R_OK, 0, 0, 0)

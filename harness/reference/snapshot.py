@@ -1,10 +1,10 @@
-"""The canonical snapshot (SEMANTICS.md section 11, layout in harness.trace)
+"""The canonical snapshot (SEMANTICS.md section 11, layout in harness.vocab.trace)
 and the seven invariants."""
 
 from __future__ import annotations
 
-from harness.constants import Lifecycle, Mode, Status
 from harness.reference.world import World
+from harness.vocab.constants import Lifecycle, Mode, Status
 
 
 def snapshot(w: World) -> tuple[int, ...]:

@@ -25,8 +25,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from harness import trace
-from harness.constants import (
+from harness.vocab import trace
+from harness.vocab.constants import (
     FD_CLOSE,
     FD_READ,
     THREAD_PROCESS,
@@ -38,7 +38,7 @@ from harness.constants import (
     SockType,
     Status,
 )
-from harness.profiles import Limits, Profile
+from harness.vocab.profiles import Limits, Profile
 
 
 @dataclass

@@ -1,0 +1,104 @@
+"""What every ``wsa-harness`` subcommand shares: exit codes, the usage error,
+argument types, loading program files and choosing the two sides of a diff.
+
+The command modules import this one and nothing else of ``harness.cli``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from harness.vocab.errors import HarnessError
+from harness.vocab.profiles import PROFILES
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130
+
+
+class UsageError(HarnessError):
+    """Bad command-line arguments."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are :class:`UsageError`, not an exit."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def profile_arg(value: str) -> str:
+    if value not in PROFILES:
+        raise argparse.ArgumentTypeError(
+            f"unknown profile {value!r} (known: {', '.join(PROFILES)})"
+        )
+    return value
+
+
+def list_arg(known: Sequence[str], what: str) -> Callable[[str], list[str]]:
+    """One or two comma-separated names out of ``known``."""
+
+    def parse(value: str) -> list[str]:
+        items = [v.strip() for v in value.split(",") if v.strip()]
+        bad = [v for v in items if v not in known]
+        if bad or not 1 <= len(items) <= 2:
+            raise argparse.ArgumentTypeError(
+                f"expected one or two {what} separated by a comma from: {', '.join(known)}"
+            )
+        return items
+
+    return parse
+
+
+def positive(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {n}")
+    return n
+
+
+def positive_float(value: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
+    if not x > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return x
+
+
+def load_program(path: str) -> object:
+    """Parse a file; file-system problems become HarnessErrors."""
+    from harness.api import read_program
+
+    return read_program(path)
+
+
+def load_all(files: Sequence[str]) -> tuple[list[object], int]:
+    programs, failures = [], 0
+    for f in files:
+        try:
+            programs.append(load_program(f))
+        except HarnessError as exc:
+            print(exc, file=sys.stderr)
+            failures += 1
+    return programs, failures
+
+
+def sides_from_args(
+    engines: list[str] | None, profiles: list[str] | None, header_profile: str
+) -> tuple[tuple[str, str], tuple[str, str]]:
+    """Two (engine, profile) sides from ``--engines`` and ``--profiles``."""
+    engines = engines or (
+        ["reference"] if profiles and len(profiles) == 2 else ["reference", "core"]
+    )
+    profiles = profiles or [header_profile]
+    if len(engines) == 1 and len(profiles) == 1:
+        raise UsageError("diff needs two sides: give two engines, two profiles, or both")
+    e = engines * 2 if len(engines) == 1 else engines
+    p = profiles * 2 if len(profiles) == 1 else profiles
+    return (e[0], p[0]), (e[1], p[1])

@@ -1,0 +1,148 @@
+"""``wsa-harness conformance``: programs against a real implementation."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.cli.common import load_program
+from harness.conformance import EXTERNAL_ENGINES
+
+if TYPE_CHECKING:
+    from harness.conformance.known_differences import KnownEntry
+
+REPO = Path(__file__).resolve().parents[2]
+REPO_SEEDS = REPO / "corpus" / "seeds"
+#: conformance/known/ENGINE.txt: the differences from the engine's own profile
+#: that no switch expresses (harness/conformance/known_differences.py).
+REPO_KNOWN = REPO / "conformance" / "known"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "corpora", nargs="*", type=Path, metavar="CORPUS",
+        help="folders of .wsa programs, or files (default: corpus/seeds)",
+    )  # fmt: skip
+    p.add_argument("--engine", choices=EXTERNAL_ENGINES, required=True)
+    p.add_argument(
+        "--check", action="store_true",
+        help="exit 1 on an engine or model error, when a program differs from the engine's own "
+        "profile at a step its known-differences file does not list, or when an entry of that "
+        "file is stale (its program no longer differs there)",
+    )  # fmt: skip
+    p.add_argument(
+        "--known", type=Path, metavar="FILE",
+        help="the known differences from the engine's own profile "
+        "(default: conformance/known/ENGINE.txt of this checkout, if present)",
+    )  # fmt: skip
+    p.add_argument("--markdown", type=Path, help="also write the markdown table here")
+    p.add_argument(
+        "--docs", type=Path,
+        help="replace the engine's table in this document (between its conformance markers)",
+    )  # fmt: skip
+    p.add_argument("--quiet", action="store_true", help="no per-program progress lines")
+    p.add_argument(
+        "--steps", action="store_true",
+        help="print every step as the model (under --profile) and the engine saw it",
+    )  # fmt: skip
+    p.add_argument(
+        "--profile", metavar="NAME",
+        help="the model's profile for --steps (default: the engine's own, else the file's)",
+    )  # fmt: skip
+
+
+def cmd_conformance(args: argparse.Namespace) -> int:
+    from harness.conformance import open_engine
+    from harness.conformance.known_differences import KnownFileError, load_known
+    from harness.conformance.report import (
+        collect,
+        render_markdown,
+        render_text,
+        replace_section,
+        run_report,
+    )
+    from harness.vocab.fsutil import write_atomic
+    from harness.vocab.profiles import DOCUMENTED, PROFILES, WINDOWS
+
+    measured = args.engine if args.engine in PROFILES else None
+    known_path: Path | None = args.known
+    if known_path is None and (REPO_KNOWN / f"{args.engine}.txt").is_file():
+        known_path = REPO_KNOWN / f"{args.engine}.txt"
+    try:
+        known = load_known(known_path) if known_path else {}
+    except KnownFileError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    files = collect(args.corpora or [REPO_SEEDS])
+    programs = [load_program(str(f)) for f in files]
+    if args.steps:
+        return _steps(args.engine, programs, args.profile or measured, known)
+    profiles = [DOCUMENTED, WINDOWS] + ([PROFILES[measured]] if measured else [])
+    engine = open_engine(args.engine)
+    try:
+
+        def progress(line: str) -> None:
+            print(line, file=sys.stderr, flush=True)
+
+        report = run_report(
+            engine,
+            programs,  # type: ignore[arg-type]
+            profiles,
+            measured,
+            None if args.quiet else progress,
+            known,
+            _shown(known_path) if known_path else None,
+        )
+    finally:
+        engine.close()
+    print(render_text(report), end="")
+    shown = ["--engine", args.engine, *(str(c) for c in args.corpora)]
+    command = "wsa-harness conformance " + " ".join(shlex.quote(w) for w in shown)
+    table = render_markdown(report, command)
+    if args.markdown:
+        write_atomic(args.markdown, table)
+    if args.docs:
+        write_atomic(args.docs, replace_section(args.docs.read_text(), args.engine, table))
+    failures = report.failures()
+    for f in failures:
+        print(f"FAIL {f}", file=sys.stderr)
+    if args.check and failures:
+        return 1
+    return 0
+
+
+def _shown(path: Path) -> str:
+    """A path as the report shows it: relative to the checkout when inside it."""
+    try:
+        return str(path.resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
+def _steps(
+    name: str, programs: list[object], profile_name: str | None, known: dict[str, KnownEntry]
+) -> int:
+    from harness.conformance import open_engine
+    from harness.conformance.compare import side_by_side
+    from harness.vocab.profiles import get_profile
+
+    try:
+        chosen = get_profile(profile_name) if profile_name else None
+    except KeyError as exc:
+        print(f"wsa-harness: {exc.args[0]}", file=sys.stderr)
+        return 2
+    engine = open_engine(name)
+    try:
+        for program in programs:
+            profile = chosen or program.profile  # type: ignore[attr-defined]
+            lines = side_by_side(program, engine, profile)  # type: ignore[arg-type]
+            entry = known.get(Path(program.filename).name)  # type: ignore[attr-defined]
+            if entry is not None and profile.name == name:
+                lines.append(f"--- known at line {entry.line} ({entry.source}): {entry.reason}")
+            print("\n".join(lines) + "\n")
+    finally:
+        engine.close()
+    return 0

@@ -1,0 +1,154 @@
+"""``wsa-harness fuzz``, ``minimize`` and ``corpus``: campaigns, reproducers
+and corpus folders."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from harness.cli.common import EXIT_INTERRUPTED, list_arg, load_program, positive, sides_from_args
+from harness.engines import CORE_DIR_ENV, ENGINES, default_engine
+from harness.vocab.errors import HarnessError
+from harness.vocab.profiles import PROFILES
+
+REPO_SEEDS = Path(__file__).resolve().parents[2] / "corpus" / "seeds"
+
+
+def add_fuzz(fuzz: argparse.ArgumentParser) -> None:
+    budget = fuzz.add_mutually_exclusive_group()
+    budget.add_argument("--time", type=positive, help="seconds to fuzz (default 60)")
+    budget.add_argument("--runs", type=positive, help="number of executions instead of a time")
+    fuzz.add_argument(
+        "--engines", type=list_arg(ENGINES, "engines"), default=None, help="default: core,reference"
+    )
+    fuzz.add_argument(
+        "--profiles",
+        type=list_arg((*PROFILES, "any"), "profiles"),
+        default=None,
+        help="default: documented; 'any': each input under the profile its first byte names",
+    )
+    fuzz.add_argument("--jobs", type=positive, default=1, help="parallel workers (fork mode)")
+    fuzz.add_argument("--corpus", type=Path, help="corpus folder (default OUT/corpus)")
+    fuzz.add_argument("--out", type=Path, default=Path("fuzz-out"), help="output folder")
+    fuzz.add_argument("--max-steps", type=positive, default=None, help="steps per program")
+    fuzz.add_argument(
+        "--native",
+        action="store_true",
+        help="fuzz a clang -fsanitize=fuzzer-no-link build of the core, so libFuzzer counts "
+        "its edges too (built in build/native-coverage; needs clang)",
+    )
+    fuzz.add_argument("libfuzzer", nargs="*", help="libFuzzer flags, after --")
+
+
+def add_minimize(mini: argparse.ArgumentParser) -> None:
+    mini.add_argument("file", metavar="FILE")
+    mini.add_argument("--engines", type=list_arg(ENGINES, "engines"), default=None)
+    mini.add_argument("--profiles", type=list_arg(tuple(PROFILES), "profiles"), default=None)
+    mini.add_argument("-o", "--output", type=Path, help="write the reproducer here")
+
+
+def add_corpus(corpus: argparse.ArgumentParser) -> None:
+    corpus.add_argument("action", choices=("check", "update", "export"))
+    corpus.add_argument("dir", type=Path, metavar="DIR")
+    corpus.add_argument(
+        "--engines", type=list_arg(ENGINES, "engines"), default=None, help="default: reference,core"
+    )
+    corpus.add_argument("--out", type=Path, help="export: the folder for the binary seeds")
+    corpus.add_argument("--zip", type=Path, help="export: also write this seed-corpus zip")
+
+
+def _sides(engines: list[str] | None, profiles: list[str] | None) -> tuple[object, object]:
+    from harness.fuzz.target import side_profile
+    from harness.oracle.diff import Side
+
+    (ea, pa), (eb, pb) = sides_from_args(engines, profiles, "documented")
+    return Side(ea, side_profile(pa)), Side(eb, side_profile(pb))
+
+
+def cmd_fuzz(args: argparse.Namespace) -> int:
+    from harness.fuzz.campaign import Campaign, Config
+    from harness.fuzz.target import DEFAULT_MAX_STEPS
+
+    try:
+        import atheris  # noqa: F401
+    except ImportError:
+        raise HarnessError(
+            "atheris is not installed: `pip install atheris` (or `make fuzz`)"
+        ) from None
+    if args.profiles and "any" in args.profiles and len(args.profiles) > 1:
+        raise HarnessError("--profiles any compares engines under one profile: give it alone")
+    engines = args.engines or (
+        [default_engine(), "reference"]
+        if not args.profiles or len(args.profiles) == 1
+        else ["reference"]
+    )
+    if engines == ["reference", "reference"]:
+        engines = ["reference"]
+    a, b = _sides(engines, args.profiles)
+    time_budget = None if args.runs else (args.time or 60)
+    cfg = Config(
+        sides=(a, b),  # type: ignore[arg-type]
+        out=args.out,
+        corpus=args.corpus,
+        time=time_budget,
+        runs=args.runs,
+        jobs=args.jobs,
+        max_steps=args.max_steps or DEFAULT_MAX_STEPS,
+        seeds=REPO_SEEDS if REPO_SEEDS.is_dir() else None,
+        extra=[f for f in args.libfuzzer],
+    )
+    bad = [f for f in cfg.extra if not f.startswith("-")]
+    if bad:
+        raise HarnessError(f"libFuzzer flags must start with '-': {' '.join(bad)}")
+    if args.native:
+        from harness.fuzz import native
+
+        if "core" not in (a.engine, b.engine):  # type: ignore[attr-defined]
+            raise HarnessError("--native instruments the core: give --engines with core")
+        print(f"building the native-coverage core in {native.build_dir('coverage')}", flush=True)
+        native.build("coverage")
+        cfg.env = {CORE_DIR_ENV: str(native.core_dir("coverage"))}
+    summary = Campaign(cfg).run()
+    return EXIT_INTERRUPTED if summary.interrupted else 0
+
+
+def cmd_minimize(args: argparse.Namespace) -> int:
+    from harness.oracle.diff import diff
+    from harness.oracle.reproducers import build, write
+
+    program = load_program(args.file)
+    engines = args.engines or (["reference"] if args.profiles and len(args.profiles) == 2 else None)
+    a, b = _sides(engines, args.profiles or [program.profile.name])  # type: ignore[attr-defined]
+    d = diff(program, a, b)  # type: ignore[arg-type]
+    if d is None:
+        raise HarnessError(f"{args.file}: the two sides agree; there is nothing to minimize")
+    repro = build(program, a, b, d.signature, None)  # type: ignore[arg-type]
+    print(
+        f"{args.file}: {len(program.steps)} -> {len(repro.program.steps)} steps, "  # type: ignore[attr-defined]
+        f"signature kept: {d.signature}",
+        file=sys.stderr,
+    )
+    if args.output:
+        write(repro, args.output)
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        print(repro.text, end="")
+    return 0
+
+
+def cmd_corpus(args: argparse.Namespace) -> int:
+    from harness.fuzz import corpus
+
+    if not args.dir.is_dir():
+        raise HarnessError(f"{args.dir}: not a directory")
+    if args.action == "export":
+        if args.out is None and args.zip is None:
+            raise HarnessError("corpus export needs --out DIR and/or --zip FILE")
+        return corpus.export(args.dir, args.out, args.zip)
+    engines = args.engines or (
+        ["reference"] if default_engine() == "reference" else ["reference", "core"]
+    )
+    if args.action == "check":
+        return corpus.check(args.dir, engines)
+    return corpus.update(args.dir)

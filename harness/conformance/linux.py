@@ -1,0 +1,226 @@
+"""The Linux engine: the steps run as POSIX socket calls on loopback.
+
+The POSIX mapping (each call is the C library's, made by descriptor number
+through :mod:`harness.conformance.posix`; errno is mapped by
+:mod:`harness.conformance.errnomap`):
+
+=========================  ==================================================
+step                       Linux call
+=========================  ==================================================
+startup                    nothing (POSIX needs no initialisation); its result
+                           is made up, so it is never compared
+socket stream|dgram        socket(AF_INET, SOCK_STREAM|SOCK_DGRAM, 0)
+bind S P                   bind to 127.0.0.1 (port mapping: see session.py)
+connect S                  connect to the engine's listener on 127.0.0.1
+setsockopt SO_LINGER a b   setsockopt(SO_LINGER, struct linger {a, b})
+setsockopt SO_DONTLINGER   getsockopt(SO_LINGER), then setsockopt(SO_LINGER,
+                           {V == 0, the same l_linger}): Linux has no
+                           SO_DONTLINGER, this is its definition
+getsockopt SO_DONTLINGER   getsockopt(SO_LINGER), reported as l_onoff == 0
+ioctlsocket FIONBIO V      ioctl(FIONBIO, V != 0) (sets O_NONBLOCK)
+send / recv                send(MSG_NOSIGNAL) / recv
+shutdown S HOW             shutdown(HOW) (SHUT_RD/WR/RDWR are 0/1/2 too)
+duplicate S 0              dup()
+closesocket S              close()
+getlasterror               the thread's errno as the last call left it
+                           (POSIX does not clear it on success)
+peer_close / peer_reset    close() / setsockopt(SO_LINGER {1,0}) + close()
+=========================  ==================================================
+
+Not supported: cleanup, overlapped I/O (wsasend, wsarecv, ovl, sleepex),
+WSAAsyncSelect (asyncselect, getmessage), cancelblocking, net_down/net_up,
+process p1 (t2, t3), duplicates into another process, raw descriptors.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import threading
+
+from harness.conformance import posix as px
+from harness.conformance.engine import COMPLETIONS, PEER, RESULTS, Capabilities
+from harness.conformance.errnomap import wsa_error
+from harness.conformance.session import OvlRaw, Raw, SessionEngine
+from harness.conformance.workers import Workers
+from harness.vocab.constants import Op
+
+#: WSACleanup, overlapped I/O, WSAAsyncSelect and blocking hooks have no POSIX
+#: counterpart; the network cannot be taken down from a test.
+_UNSUPPORTED = {Op.CLEANUP, Op.WSASEND, Op.WSARECV, Op.OVL, Op.SLEEPEX, Op.ASYNCSELECT}
+_UNSUPPORTED |= {Op.GETMESSAGE, Op.CANCELBLOCKING, Op.NET_DOWN, Op.NET_UP}
+
+LINUX_CAPABILITIES = Capabilities(
+    ops=frozenset(Op) - _UNSUPPORTED,
+    synthesized=frozenset({Op.STARTUP}),
+    threads=frozenset({0, 1}),
+    observables=frozenset({RESULTS, PEER, COMPLETIONS}),
+    max_count=64 << 20,
+    max_sleep_ms=3000,
+    saturation=32 << 20,
+    block_wait=0.15,
+    settle=0.05,
+    notes=(
+        "startup is not made (POSIX needs no initialisation); its result is not compared",
+        "SO_DONTLINGER is composed from SO_LINGER (Linux has no SO_DONTLINGER)",
+        "getlasterror reads the thread's errno, which POSIX leaves alone on success",
+        "errno maps to Winsock errors as harness/conformance/errnomap.py says",
+    ),
+)
+
+
+class LinuxBackend:
+    """Kernel sockets on loopback; the peer is the accepted socket."""
+
+    def __init__(self) -> None:
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(64)
+        self._port = self._listener.getsockname()[1]
+        self._peers: list[int] = []
+        self._live: set[int] = set()  # descriptors the program made and has not closed
+        self._lock = threading.Lock()
+        self._workers: Workers[Raw] | None = None
+        self._out, self._in = px.Buffers(), px.Buffers()  # contents never matter
+        self.leaked_threads = 0
+
+    # --- program lifecycle ----------------------------------------------------------
+
+    def reset(self) -> None:
+        for fd in self._peers:
+            if fd >= 0:
+                px.abort_close(fd)
+        self._peers = []
+        with self._lock:
+            live, self._live = self._live, set()
+        for fd in live:
+            px.abort_close(fd)
+        while select.select([self._listener], [], [], 0)[0]:
+            conn, _ = self._listener.accept()
+            px.abort_close(conn.detach())
+        if self._workers is not None and not self._workers.stop(2.0):
+            self.leaked_threads += 1
+        self._workers = Workers(2, "wsa-linux")
+
+    def close(self) -> None:
+        self.reset()
+        if self._workers is not None:
+            self._workers.stop(1.0)
+        self._listener.close()
+
+    # --- calls -----------------------------------------------------------------------
+
+    def foreign(self, handle: int) -> bool:
+        with self._lock:
+            ours = handle in self._live
+        return not ours and px.is_open(handle)
+
+    def call(
+        self, thread: int, name: str, handle: int, x: tuple[int, int, int], wait: float
+    ) -> Raw | None:
+        if name == "startup":
+            return (0, 0, 0, 0)
+        assert self._workers is not None
+        return self._workers.call(thread, lambda: self._run(name, handle, x), wait)
+
+    def poll(self, wait: float) -> list[tuple[int, Raw]]:
+        assert self._workers is not None
+        return self._workers.poll(wait)
+
+    def _run(self, name: str, fd: int, x: tuple[int, int, int]) -> Raw:
+        """One call, on the worker thread; errno is mapped before it can change."""
+        if name == "getlasterror":
+            return (wsa_error(px.last_errno()), 0, 0, 0)
+        if name in ("getlinger", "getdontlinger", "setdontlinger"):
+            ret, err, onoff, secs = px.get_linger(fd)
+            if ret != 0:
+                return (ret, wsa_error(err), 0, 0)
+            if name == "getlinger":
+                return (0, 0, onoff, secs)
+            if name == "getdontlinger":
+                return (0, 0, int(onoff == 0), 0)
+            ret, err = px.set_linger(fd, int(x[0] == 0), secs)
+            return (ret, wsa_error(err), 0, 0)
+        if name == "bind":
+            ret, err, port = px.bind(fd, x[0])
+            return (ret, wsa_error(err), port, 0)
+        ret, err = self._simple(name, fd, x)
+        if ret >= 0 and name in ("socket", "duplicate"):
+            with self._lock:
+                self._live.add(ret)
+        if ret == 0 and name == "closesocket":
+            with self._lock:
+                self._live.discard(fd)
+        return (ret, wsa_error(err), 0, 0)
+
+    def _simple(self, name: str, fd: int, x: tuple[int, int, int]) -> px.Ret:
+        if name == "socket":
+            return px.socket_(px.SOCK_DGRAM if x[0] == 2 else px.SOCK_STREAM)
+        if name == "connect":
+            return px.connect(fd, x[0])
+        if name == "setlinger":
+            return px.set_linger(fd, x[0], x[1])
+        if name == "fionbio":
+            return px.fionbio(fd, x[0])
+        if name == "send":
+            return px.send(fd, self._out.get(x[0]), x[0])
+        if name == "recv":
+            return px.recv(fd, self._in.get(x[0]), x[0])
+        if name == "shutdown":
+            return px.shutdown(fd, x[0] if x[0] < 2**31 else -1)
+        if name == "duplicate":
+            return px.dup(fd)
+        if name == "closesocket":
+            return px.close(fd)
+        raise ValueError(f"the Linux engine has no call {name!r}")
+
+    def ovl(self, op_id: int, wait: float) -> OvlRaw:
+        raise ValueError("the Linux engine has no overlapped operations")
+
+    def getmessage(self, wait: float) -> tuple[int, int, int] | None:
+        raise ValueError("the Linux engine has no WSAAsyncSelect messages")
+
+    # --- the peer --------------------------------------------------------------------
+
+    def peer_port(self) -> int:
+        return int(self._port)
+
+    def peer_accept(self, wait: float) -> int:
+        if not select.select([self._listener], [], [], wait)[0]:
+            return 0
+        conn, _ = self._listener.accept()
+        fd = conn.detach()
+        px.fionbio(fd, 1)
+        self._peers.append(fd)
+        return len(self._peers)
+
+    def _peer_fd(self, peer: int) -> int:
+        return self._peers[peer - 1]
+
+    def peer_recv(self, peer: int, n: int, wait: float) -> Raw:
+        fd = self._peer_fd(peer)
+        select.select([fd], [], [], wait)
+        ret, err = px.recv(fd, self._in.get(n), n, px.MSG_DONTWAIT)
+        return (ret, wsa_error(err), 0, 0)
+
+    def peer_send(self, peer: int, n: int) -> Raw:
+        ret, err = px.send(self._peer_fd(peer), self._out.get(n), n, px.MSG_DONTWAIT)
+        return (ret, wsa_error(err), 0, 0)
+
+    def peer_close(self, peer: int, reset: bool) -> Raw:
+        fd = self._peer_fd(peer)
+        if reset:
+            px.set_linger(fd, 1, 0)
+        ret, err = px.close(fd)
+        self._peers[peer - 1] = -1
+        return (ret, wsa_error(err), 0, 0)
+
+
+class LinuxEngine(SessionEngine):
+    """The Linux kernel's TCP sockets behind the conformance oracle."""
+
+    name = "linux"
+    capabilities = LINUX_CAPABILITIES
+
+    def __init__(self) -> None:
+        super().__init__(LinuxBackend())

@@ -1,0 +1,230 @@
+"""The model's side of a conformance comparison.
+
+:func:`model_run` runs a program on the reference model, step by step, and
+gives (1) each step's outcome reduced to what an external engine can observe
+(:func:`project`), and (2) the *cut*: the first step from which the model's
+outcome depends on buffer sizes that the real stack does not share.
+
+**Buffering and the cut.**  The model's ``sndbuf`` and ``window`` are bytes
+to kilobytes; a real loopback connection buffers megabytes.  Per connection:
+- *model-full*: open or closing, connected, not reset, and data is unsent
+  (``send_queue > 0``) or a send / wsasend / linger close is waiting;
+- *real-full* (an estimate made from the program, never from the real run):
+  the program has made a single ``send``/``wsasend`` of at least the engine's
+  ``saturation`` bytes on it, and it was not reset or destroyed since.
+The comparison stops before a step when the two disagree on any connection,
+when a send of fewer than ``saturation`` bytes is held back by the model's
+buffers, when ``peer_recv`` reads a connection the model holds back, and when
+the model's ``sockets``/``descriptors`` limit refuses a socket.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.conformance.engine import Capabilities, Observation
+from harness.lang.program import Program, Step, Var
+from harness.lang.render import format_step
+from harness.oracle.run import stepwise
+from harness.vocab import trace
+from harness.vocab.constants import (
+    BLOCKING_CALL_NAMES,
+    FD_NAMES,
+    WSA_IO_PENDING,
+    WSAEMFILE,
+    WSAENOBUFS,
+    WSAEWOULDBLOCK,
+    Lifecycle,
+    Mode,
+    Note,
+    Op,
+    OpKind,
+    Status,
+)
+from harness.vocab.profiles import Profile
+
+#: Steps whose results are byte counts, compared by class.
+COUNT_OPS = frozenset({Op.SEND, Op.RECV, Op.PEER_RECV, Op.PEER_SEND})
+#: Note classes of an ovl observation.
+EVENT_NOTES = {Note.SIGNALED: "signaled", Note.UNSIGNALED: "unsignaled"}
+ROUTINE_RAN, ROUTINE_NOT_RAN = "routine-ran", "routine-not-ran"
+_SEND_LIKE = frozenset({OpKind.SEND, OpKind.WSASEND, OpKind.LINGER_CLOSE})
+
+
+def count_text(k: int, n: int) -> str:
+    """A byte count by class: ``0``, the full ``N``, or ``partial``."""
+    return str(k) if k in (0, n) else "partial"
+
+
+def ovl_text(status: str, value: str = "", note: str = "") -> str:
+    """An ovl observation: ``pending``, ``done CLASS NOTE`` or ``failed ERR NOTE``."""
+    return "pending" if status == "pending" else f"{status} {value} {note}"
+
+
+@dataclass(frozen=True)
+class ModelRun:
+    trace: trace.Trace
+    observations: tuple[Observation, ...]
+    #: (step index, reason): compare only the steps before the index.
+    cut: tuple[int, str] | None
+
+
+def model_run(program: Program, profile: Profile, caps: Capabilities) -> ModelRun:
+    """Run ``program`` on the reference model under ``profile``."""
+    from harness.reference import Engine
+
+    engine = Engine(profile, program.limits)
+    records: list[tuple[int, ...]] = []
+    slots: dict[str, int] = {}
+    saturated: set[int] = set()
+    cut: tuple[int, str] | None = None
+    before = _snapshot(engine.snapshot())
+    for i, (step, record) in enumerate(stepwise(program, engine)):
+        records.append(record)
+        after = _snapshot(engine.snapshot())
+        if cut is None:
+            reason = _gate(step, record, before, slots, saturated, caps)
+            if reason:
+                cut = (i, f"before line {step.line} (`{format_step(step)}`): {reason}")
+        if step.bind is not None:
+            slots[step.bind] = record[0]
+        before = after
+    flat = [len(records)] + [v for r in records for v in r] + list(engine.snapshot())
+    tr = trace.decode(flat)
+    return ModelRun(tr, tuple(project(program, tr)), cut)
+
+
+def _snapshot(values: tuple[int, ...]) -> trace.Snapshot:
+    return trace.decode((0, *values)).snapshot
+
+
+def _socket_of(step: Step, snap: trace.Snapshot, slots: dict[str, int]) -> int | None:
+    if not isinstance(step.target, Var) or step.thread is None:
+        return None
+    value = slots.get(step.target.name)
+    entries = snap.processes[step.thread // 2]["entries"]
+    for v, sid in entries:  # type: ignore[attr-defined]
+        if v == value:
+            return int(sid)
+    return None
+
+
+def _gate(
+    step: Step,
+    record: tuple[int, ...],
+    before: trace.Snapshot,
+    slots: dict[str, int],
+    saturated: set[int],
+    caps: Capabilities,
+) -> str | None:
+    """Why the comparison must stop at ``step`` (None: it may go on)."""
+    waiting = {
+        o["socket"] for o in before.ops if o["status"] == Status.PENDING and o["kind"] in _SEND_LIKE
+    }
+    full: set[int] = set()
+    for s in before.sockets:
+        sid = s["id"]
+        live = s["lifecycle"] != Lifecycle.DESTROYED and s["connected"] and not s["reset"]
+        if not live:
+            saturated.discard(sid)
+            continue
+        if s["send_queue"] > 0 or sid in waiting:
+            full.add(sid)
+            if sid not in saturated:
+                return (
+                    f"the model's buffers hold back data on socket {sid}; a real stack's would not"
+                )
+        elif sid in saturated:
+            return f"a real stack's buffers are full on socket {sid}; the model's are not"
+    op = step.op
+    kind, r1 = record[1], record[2]
+    if op == Op.PEER_RECV and isinstance(step.target, Var) and slots.get(step.target.name) in full:
+        return "peer_recv reads a connection whose data the model's buffers hold back"
+    if op in (Op.SEND, Op.WSASEND):
+        target = _socket_of(step, before, slots)
+        n = step.args[0]
+        if target is not None and n >= caps.saturation:
+            saturated.add(target)
+        limited = (
+            kind == trace.R_BLOCKED
+            or (kind == trace.R_VALUE and op == Op.SEND and r1 < n)
+            or (kind == trace.R_SOCKET_ERROR and r1 in (WSAEWOULDBLOCK, WSA_IO_PENDING))
+        )
+        if limited and target not in saturated:
+            return f"the model's buffers limit this send of {n} bytes; a real stack's would not"
+    if op in (Op.SOCKET, Op.DUPLICATE) and kind == trace.R_INVALID_SOCKET:
+        if r1 in (WSAENOBUFS, WSAEMFILE):
+            return "the model's sockets/descriptors limit refuses a socket"
+    return None
+
+
+def project(program: Program, tr: trace.Trace) -> list[Observation]:
+    """Each step's model outcome as an external engine would report it."""
+    out: list[Observation] = []
+    bound: dict[str, int] = {}  # variable -> the value its step bound
+    ops: dict[int, tuple[int, int]] = {}  # operation id -> (mode, N)
+    blocked_n: dict[int, int] = {}  # thread -> N of the call it blocked in
+    names: dict[int, str] = {}  # descriptor value -> the variable last bound to it
+    for step, outcome in zip(program.steps, tr.steps, strict=True):
+        if step.bind is not None:
+            bound[step.bind] = outcome.bound
+            if step.op in (Op.SOCKET, Op.DUPLICATE) and outcome.bound != -1:
+                names[outcome.bound] = step.bind
+        if step.op in (Op.WSASEND, Op.WSARECV) and outcome.bound:
+            ops[outcome.bound] = (step.args[1], step.args[0])
+        if outcome.result[0] == trace.R_BLOCKED and step.thread is not None:
+            blocked_n[step.thread] = step.args[0] if step.op in (Op.SEND, Op.RECV) else 0
+        op_id = bound.get(step.target.name, 0) if isinstance(step.target, Var) else 0
+        result = _result(step, outcome.result, ops.get(op_id), names)
+        comps = tuple(
+            sorted(
+                completion_text(e[1], BLOCKING_CALL_NAMES[OpKind(e[2])], e[3], e[4], blocked_n)
+                for e in outcome.events
+                if e[0] == trace.E_COMPLETE
+            )
+        )
+        out.append(Observation(result, comps))
+    return out
+
+
+def completion_text(thread: int, call: str, ret: int, err: int, blocked_n: dict[int, int]) -> str:
+    """``tN call -> result`` for a blocked call that completed."""
+    if ret == -1:
+        text = f"SOCKET_ERROR {trace.error_name(err)}"
+    elif call in ("send", "recv"):
+        text = count_text(ret, blocked_n.get(thread, ret))
+    else:
+        text = str(ret)
+    return f"t{thread} {call} -> {text}"
+
+
+def note_text(mode: int, note: int) -> str:
+    """The note of an ovl observation, as an external engine can see it."""
+    if mode == Mode.ROUTINE:
+        return ROUTINE_RAN if note == Note.ROUTINE_RAN else ROUTINE_NOT_RAN
+    return EVENT_NOTES.get(Note(note), str(note))
+
+
+def message_text(event: int, name: str, err: int) -> str:
+    """A getmessage result with the descriptor shown as its variable: ``FD_READ s1 0``."""
+    return f"{FD_NAMES.get(event, str(event))} {name} {trace.error_name(err) if err else 0}"
+
+
+def _result(
+    step: Step, r: trace.Result, op: tuple[int, int] | None, names: dict[int, str]
+) -> str | None:
+    kind, a, b, c = r
+    if kind == trace.R_REJECTED:
+        return None
+    if kind == trace.R_VALUE and step.op in (Op.SOCKET, Op.DUPLICATE):
+        return "ok"
+    if kind == trace.R_MESSAGE:
+        return message_text(a, names.get(b, f"#{b}"), c)
+    if kind == trace.R_VALUE and step.op in COUNT_OPS:
+        return count_text(a, step.args[0])
+    if kind in (trace.R_OVL_DONE, trace.R_OVL_FAILED):
+        mode, n = op if op is not None else (Mode.EVENT, a)
+        if kind == trace.R_OVL_DONE:
+            return ovl_text("done", count_text(a, n), note_text(mode, b))
+        return ovl_text("failed", trace.error_name(a), note_text(mode, b))
+    return trace.render_result(r)

@@ -1,0 +1,62 @@
+"""The atheris entry point of the differential target.
+
+Run it through ``fuzz/fuzz_differential.py`` (or the launcher the campaign
+driver writes), so that libFuzzer's ``-fork``/``-jobs`` can re-execute it.
+The sides come from ``WSA_FUZZ_SIDES`` (``engine/profile,engine/profile``);
+with ``WSA_FUZZ_FINDINGS`` set, distinct divergences are recorded there and
+fuzzing goes on; without it the first divergence raises with the report.
+
+With ``WSA_HARNESS_CORE_DIR`` naming an instrumented build of the core
+(``harness.fuzz.native``), libFuzzer counts the core's edges too.  Such a build
+calls libFuzzer's coverage callbacks, so libFuzzer must be in the process,
+with global symbols, before the core is imported: either preloaded (the
+sanitizer runtimes hold it) or atheris's bundled copy, loaded here first.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+
+
+def load_libfuzzer_globally() -> bool:
+    """Import atheris and make libFuzzer's symbols global before the core is
+    imported.  True when atheris's bundled libFuzzer was loaded (the caller
+    then tells ``atheris.Setup`` to use it); False when a preloaded runtime
+    already provides libFuzzer (atheris then uses that one by itself)."""
+    import atheris  # noqa: F401
+
+    if hasattr(ctypes.CDLL(None), "LLVMFuzzerRunDriver"):
+        return False
+    flags = sys.getdlopenflags()
+    sys.setdlopenflags(flags | os.RTLD_GLOBAL)
+    try:
+        import atheris.core_with_libfuzzer  # noqa: F401
+    finally:
+        sys.setdlopenflags(flags)
+    return True
+
+
+def main(argv: list[str] | None = None) -> None:
+    setup_options = {}
+    if os.environ.get("WSA_HARNESS_CORE_DIR"):
+        # Same module object as atheris.Fuzz() imports, so one libFuzzer only.
+        setup_options["internal_libfuzzer"] = load_libfuzzer_globally()
+    import atheris
+
+    # The reference model is instrumented, so its branches guide the search.
+    # Its snapshot and invariant checks are bookkeeping, not semantics: left out.
+    with atheris.instrument_imports(
+        include=["harness.reference"], exclude=["harness.reference.snapshot"]
+    ):
+        import harness.reference  # noqa: F401
+    from harness.fuzz.target import target_from_env
+
+    target = target_from_env()
+    atheris.Setup(list(sys.argv if argv is None else argv), target, **setup_options)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()

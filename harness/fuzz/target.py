@@ -1,0 +1,182 @@
+"""The differential fuzz target's logic, importable and testable without
+atheris.
+
+Invariant: for every byte string, :func:`harness.lang.encoding.decode` gives a
+program on which both sides (engine, profile) produce the same canonical
+trace (every step result, every event, the final snapshot), and on which the
+reference model's invariants (SEMANTICS.md section 11) hold at the end.
+
+On a violation the target either raises :class:`DivergenceFound` with the
+rendered program and the divergence signature (the standalone libFuzzer
+target), or, when given a findings folder, records each *distinct* signature
+once, atomically, and goes on (the campaign driver's mode).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from array import array
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from harness.engines import load_engine
+from harness.lang.encoding import decode, decode_lowered, header_profile
+from harness.lang.program import Program
+from harness.lang.render import format_program
+from harness.oracle.diff import Side, locate
+from harness.vocab.errors import HarnessError
+from harness.vocab.fsutil import write_atomic
+from harness.vocab.profiles import DOCUMENTED, Limits, Profile, get_profile
+
+SIDES_ENV = "WSA_FUZZ_SIDES"
+FINDINGS_ENV = "WSA_FUZZ_FINDINGS"
+MAX_STEPS_ENV = "WSA_FUZZ_MAX_STEPS"
+DEFAULT_SIDES = "core/documented,reference/documented"
+DEFAULT_MAX_STEPS = 20
+
+
+class DivergenceFound(HarnessError):
+    """Raised by the standalone target: the message is the full report."""
+
+
+#: A side's profile ``any``: each input runs under the profile its header's
+#: bits 6-7 name (harness.lang.encoding.HEADER_PROFILES), the same on both sides.
+ANY = "any"
+ANY_PROFILE = dataclasses.replace(DOCUMENTED, name=ANY)
+
+
+def side_profile(name: str) -> Profile:
+    """A profile by name, or the campaign-only ``any``."""
+    return ANY_PROFILE if name == ANY else get_profile(name)
+
+
+def resolve_sides(sides: tuple[Side, Side], data: bytes) -> tuple[Side, Side]:
+    """The sides an input runs on: ``any`` becomes the header's profile."""
+    a, b = sides
+    if a.profile.name != ANY:
+        return a, b
+    profile = header_profile(data)
+    return Side(a.engine, profile), Side(b.engine, profile)
+
+
+def parse_sides(text: str) -> tuple[Side, Side]:
+    """``engine/profile,engine/profile`` -> two sides."""
+    try:
+        a, b = (part.strip().split("/") for part in text.split(","))
+        if (a[1] == ANY) != (b[1] == ANY):
+            raise ValueError("'any' must be the profile of both sides")
+        return Side(a[0], side_profile(a[1])), Side(b[0], side_profile(b[1]))
+    except (ValueError, IndexError, KeyError) as exc:
+        raise HarnessError(
+            f"bad sides {text!r}: expected engine/profile,engine/profile ({exc})"
+        ) from None
+
+
+@dataclass(frozen=True)
+class Finding:
+    signature: str
+    data: bytes
+    report: str
+
+
+def signature_key(signature: str) -> str:
+    """A short file-name-safe key for a signature."""
+    return hashlib.sha1(signature.encode()).hexdigest()[:12]
+
+
+class DifferentialTarget:
+    """Decode, run both sides, compare, check invariants."""
+
+    def __init__(
+        self,
+        sides: tuple[Side, Side],
+        findings: Path | None = None,
+        max_steps: int = DEFAULT_MAX_STEPS,
+    ) -> None:
+        self.a, self.b = sides
+        self.mod_a, self.mod_b = load_engine(self.a.engine), load_engine(self.b.engine)
+        self.findings = findings
+        self.max_steps = max_steps
+        self.seen: set[str] = set()
+        if findings is not None:
+            findings.mkdir(parents=True, exist_ok=True)
+            self.seen = {p.stem for p in findings.glob("*.json")}
+        ref = self.a if self.a.engine == "reference" else self.b
+        self.invariant_side = ref if ref.engine == "reference" else None
+
+    def program(self, data: bytes) -> Program:
+        return decode(data, resolve_sides((self.a, self.b), data)[0].profile, self.max_steps)
+
+    def check(self, data: bytes) -> Finding | None:
+        """The finding for ``data``, or None when the invariant holds."""
+        code, limits = decode_lowered(data, self.max_steps)  # the Program only when needed
+        a, b = resolve_sides((self.a, self.b), data)
+        bad: list[str] = []
+        ca = self._run(a, self.mod_a, code, limits, bad)
+        cb = self._run(b, self.mod_b, code, limits, [] if bad else bad)
+        if ca != cb:
+            program = self.program(data)
+            d = locate(program, a, b, tuple(ca), tuple(cb))
+            return Finding(
+                d.signature, data, f"{d.render()}\n\nprogram:\n{format_program(program)}"
+            )
+        if self.invariant_side is not None:
+            if bad:
+                program = self.program(data)
+                side = a if self.invariant_side is self.a else b
+                sig = f"invariant {bad[0].split(':')[0]} [{side.label}]"
+                text = "\n".join(bad)
+                return Finding(sig, data, f"{sig}\n{text}\n\nprogram:\n{format_program(program)}")
+        return None
+
+    @staticmethod
+    def _run(
+        side: Side, module: ModuleType, code: array[int], limits: Limits, bad: list[str]
+    ) -> array[int]:
+        """One side's canonical trace.  A reference side runs on an engine
+        object, so that the invariants are checked on the same final state;
+        violations are appended to ``bad``."""
+        if side.engine != "reference":
+            out: array[int] = module.run_lowered(code, side.profile, limits)
+            return out
+        engine = module.Engine(side.profile, limits)
+        out = module.run_engine(code, engine)
+        bad.extend(engine.check_invariants())
+        return out
+
+    def __call__(self, data: bytes) -> None:
+        finding = self.check(data)
+        if finding is None:
+            return
+        if self.findings is None:
+            raise DivergenceFound(finding.report)
+        self.record(finding)
+
+    def record(self, finding: Finding) -> bool:
+        """Save a finding whose signature is new; True if it was new."""
+        assert self.findings is not None
+        key = signature_key(finding.signature)
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        write_atomic(self.findings / f"{key}.bin", finding.data)
+        a, b = resolve_sides((self.a, self.b), finding.data)
+        meta = {
+            "signature": finding.signature,
+            "sides": [a.label, b.label],
+            "report": finding.report,
+        }
+        # the .json is written last: its presence marks a complete finding
+        write_atomic(self.findings / f"{key}.json", json.dumps(meta, indent=2) + "\n")
+        return True
+
+
+def target_from_env() -> DifferentialTarget:
+    sides = parse_sides(os.environ.get(SIDES_ENV, DEFAULT_SIDES))
+    findings = os.environ.get(FINDINGS_ENV)
+    max_steps = int(os.environ.get(MAX_STEPS_ENV, DEFAULT_MAX_STEPS))
+    return DifferentialTarget(sides, Path(findings) if findings else None, max_steps)
