@@ -102,9 +102,9 @@ test-sanitize: $(CORE_STAMP) clang
 	@n=$$(ls build/native-sanitize/findings/*.json 2>/dev/null | wc -l); \
 	echo "sanitizers: no errors; $$n divergence(s) recorded in build/native-sanitize/findings"
 
-# 10^7 steps of mixed churn on the core, RSS sampled (bench/soak.py).
+# 10^7 steps of mixed churn on the core, RSS sampled (harness/perf/soak.py).
 soak: $(CORE_STAMP)
-	$(PY) bench/soak.py $(SOAK_ARGS)
+	$(PY) -m harness.perf.soak $(SOAK_ARGS)
 
 bench: $(CORE_STAMP)
 	$(PY) -m pytest bench --benchmark-only $(PYTEST_ARGS)

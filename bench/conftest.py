@@ -15,7 +15,6 @@ out, and the table says so.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Generator
 from importlib import import_module
 from types import ModuleType
@@ -24,16 +23,13 @@ from typing import Any
 import pytest
 from ratios import Speed
 
-NO_CORE_ENV = "WSA_HARNESS_NO_CORE"
+from harness.engines import NO_CORE_ENV, no_core
+
 ENGINE_MODULES = {"reference": "harness.reference", "core": "harness._core"}
 
 
-def core_disabled() -> bool:
-    return os.environ.get(NO_CORE_ENV, "").strip() not in ("", "0")
-
-
 def engine_ids() -> list[str]:
-    return ["reference"] if core_disabled() else ["reference", "core"]
+    return ["reference"] if no_core() else ["reference", "core"]
 
 
 def load(engine_id: str) -> ModuleType:
@@ -85,7 +81,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         return
     tr = terminalreporter
     tr.section("core vs reference: best round per unit, speed-up = reference / core")
-    if core_disabled():
+    if no_core():
         tr.write_line(f"{NO_CORE_ENV} is set: the core was not run, so there are no ratios")
     for line in speed.table():
         tr.write_line(line)

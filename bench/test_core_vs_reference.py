@@ -7,7 +7,7 @@ Targets are printed beside the figures and never asserted: a benchmark does
 not fail on a time.  What is asserted is that the work is what it claims to
 be (few trivially failing steps, the churn really opening and closing).
 
-(a) mixed: 100,000 steps of socket work (bench/workloads.mixed_program), as
+(a) mixed: 100,000 steps of socket work (harness.perf.workloads.mixed_program), as
     100 worlds of 1,000 steps through ``run_lowered``; plus the core alone on
     one world of 100,000 steps (the reference's cost per step grows with the
     sockets and operations a world has made, so it is not run there).
@@ -32,7 +32,9 @@ from typing import Any, TypeAlias
 
 import pytest
 from ratios import Speed
-from workloads import (
+
+from harness.lang.program import lower
+from harness.perf.workloads import (
     CHURN_CYCLE,
     churn_setup,
     fuzzer_programs,
@@ -41,8 +43,6 @@ from workloads import (
     run_churn,
     run_idle,
 )
-
-from harness.lang.program import lower
 from harness.vocab import trace
 from harness.vocab.profiles import DOCUMENTED, Limits, Profile
 

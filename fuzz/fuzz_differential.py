@@ -11,12 +11,8 @@ and its divergence signature.
     ./fuzz/fuzz_differential.py -runs=10000 corpus_dir
 """
 
-import os
-import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
-
-from harness.fuzz.entry import main  # noqa: E402
+from harness.fuzz.entry import main
 
 if __name__ == "__main__":
     main()

@@ -14,12 +14,9 @@ control character such as form feed comes back with a space there).
 """
 
 import dataclasses
-import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
-
-import atheris  # noqa: E402
+import atheris
 
 with atheris.instrument_imports(
     include=[

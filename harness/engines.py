@@ -30,7 +30,9 @@ class EngineError(HarnessError):
 
 
 def no_core() -> bool:
-    return os.environ.get(NO_CORE_ENV, "") not in ("", "0")
+    """True when ``WSA_HARNESS_NO_CORE`` asks for pure-Python mode: the one place
+    that reads it (the tests, the benchmarks and the plugin call this)."""
+    return os.environ.get(NO_CORE_ENV, "").strip() not in ("", "0")
 
 
 def default_engine() -> str:

@@ -15,7 +15,6 @@ so ``-m "not core"`` deselects them as well.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
@@ -23,7 +22,8 @@ from types import ModuleType
 
 import pytest
 
-NO_CORE_ENV = "WSA_HARNESS_NO_CORE"
+from harness.engines import NO_CORE_ENV, no_core
+
 REPO = Path(__file__).resolve().parent.parent
 ENGINE_API = ("Engine", "run_lowered")
 #: what the core is compiled from (the Makefile rebuilds it when one of them changes)
@@ -97,14 +97,9 @@ REFERENCE = EngineVariant(id="reference", module_name="harness.reference", compi
 CORE = EngineVariant(id="core", module_name="harness._core", compiled=True)
 
 
-def core_disabled() -> bool:
-    """True when WSA_HARNESS_NO_CORE asks for the reference model only."""
-    return os.environ.get(NO_CORE_ENV, "").strip() not in ("", "0")
-
-
 def _engine_params() -> list[object]:
     params: list[object] = [pytest.param(REFERENCE, id=REFERENCE.id)]
-    if not core_disabled():
+    if not no_core():
         params.append(pytest.param(CORE, id=CORE.id, marks=pytest.mark.core))
     return params
 
@@ -117,6 +112,6 @@ def engine_module(request: pytest.FixtureRequest) -> ModuleType:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    if core_disabled():
+    if no_core():
         return f"engines: reference only ({NO_CORE_ENV} is set)"
     return "engines: reference, core"

@@ -15,7 +15,7 @@ from harness.lang.parser import parse
 from harness.oracle.run import check, run
 from harness.vocab.errors import ProgramError
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 FORMAT = REPO / "docs" / "format.md"
 README = REPO / "README.md"
 #: README sections whose ```python blocks must run as they are.

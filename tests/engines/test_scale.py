@@ -1,14 +1,13 @@
 """Scale and soak: long churn with memory and invariants watched, 100,000 live
 descriptors without slowdown, and limits at their extremes on both engines.
 
-The full 10**7-step soak is ``make soak`` (bench/soak.py); here it runs a
+The full 10**7-step soak is ``make soak`` (harness/perf/soak.py); here it runs a
 smaller count.  Timing checks are ratios measured in the same run (best of
 several repeats), never absolute times.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from array import array
 from pathlib import Path
@@ -21,14 +20,12 @@ from harness.lang.parser import parse, parse_file
 from harness.lang.program import RECORD_WIDTH, TARGET_NONE, Program, lower
 from harness.oracle.diff import Side, diff
 from harness.oracle.run import run
+from harness.perf import soak
 from harness.vocab.constants import WSAECONNRESET, Op, SockType
 from harness.vocab.profiles import DOCUMENTED, PROFILES, WINDOWS, Limits
 from harness.vocab.trace import E_COMPLETE, E_DESTROYED, E_RESET, R_BLOCKED, R_SOCKET_ERROR
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "bench"))
-
-import soak  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 MAX_U31 = 2**31 - 1
 BIG = Limits(sockets=1 << 20, descriptors=1 << 20)

@@ -22,7 +22,7 @@ import pytest
 from harness.lang.parser import parse_file
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.slow]
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 FUZZ = [sys.executable, "-m", "harness", "fuzz", "--engines", "reference",
         "--profiles", "documented,windows"]  # fmt: skip
 

@@ -15,7 +15,7 @@ from harness.lang.render import format_program, with_expectations
 from harness.oracle.run import canonical
 from harness.vocab.constants import INVALID_SOCKET
 
-CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 SEED = CORPUS / "seeds" / "031-abortive-close-discards-backlog.wsa"
 PROFILE_SEED = CORPUS / "seeds" / "050-cancel-status-documented.wsa"
 

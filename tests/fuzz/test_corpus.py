@@ -14,7 +14,7 @@ from harness.lang.parser import parse, parse_file
 from harness.lang.render import format_program, same_program
 from harness.oracle.run import stepwise
 
-CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 FILES = sorted(CORPUS.glob("seeds/*.wsa")) + sorted(CORPUS.glob("regressions/*.wsa"))
 
 

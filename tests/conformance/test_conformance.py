@@ -322,7 +322,7 @@ def test_a_program_listed_twice_is_malformed() -> None:
 
 
 def test_the_repository_known_files_parse() -> None:
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     for engine in ("linux", "wine"):
         entries = load_known(root / "conformance" / "known" / f"{engine}.txt")
         for e in entries.values():

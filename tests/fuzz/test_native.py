@@ -19,7 +19,7 @@ import pytest
 from harness.engines import CORE_DIR_ENV, no_core
 from harness.fuzz import native
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 needs_clang = pytest.mark.skipif(
     shutil.which("clang") is None, reason="clang is not installed (make clang installs it)"
 )

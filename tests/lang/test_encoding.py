@@ -16,7 +16,7 @@ from harness.lang.parser import parse, parse_file
 from harness.lang.program import Var
 from harness.vocab.constants import Op
 
-SEEDS = sorted((Path(__file__).resolve().parent.parent / "corpus" / "seeds").glob("*.wsa"))
+SEEDS = sorted((Path(__file__).resolve().parents[2] / "corpus" / "seeds").glob("*.wsa"))
 
 
 @settings(max_examples=500, deadline=None)

@@ -9,7 +9,7 @@ from harness.lang.parser import parse_file
 from harness.oracle.run import rules_fired
 from harness.vocab.rules import RULES
 
-SEEDS = sorted((Path(__file__).resolve().parent.parent / "corpus" / "seeds").glob("*.wsa"))
+SEEDS = sorted((Path(__file__).resolve().parents[2] / "corpus" / "seeds").glob("*.wsa"))
 SPEC_IDS = re.compile(r"\b(CS-(?:E[1-4]|[5-9][a-f]?|D)|MS-1)\b")
 
 

@@ -18,15 +18,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from examples import MALFORMED
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_parser import MALFORMED
 
 from harness.cli.main import main
 from harness.lang.encoding import decode
 from harness.vocab.profiles import PROFILES
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "harness"]
 GOOD = (
     "t0: startup 2.2 -> 0\nt0: s1 = socket stream -> 4\nt0: closesocket s1 -> 0\n"

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Soak: millions of steps of mixed churn on one long-lived engine, RSS sampled.
 
 One ``Engine`` (the compiled core by default) runs a seeded, endless mix of
@@ -15,8 +14,8 @@ ones included, SEMANTICS.md section 11), so memory grows with what was
 created; the report gives that growth in bytes per created record.  Anything
 much beyond a few hundred bytes per record is a leak.
 
-    python bench/soak.py                 # 10**7 steps on the core
-    python bench/soak.py --steps 200000 --engine reference
+    python -m harness.perf.soak                 # 10**7 steps on the core
+    python -m harness.perf.soak --steps 200000 --engine reference
 """
 
 from __future__ import annotations
@@ -28,23 +27,20 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from harness.engines import load_engine  # noqa: E402
-from harness.vocab.constants import (  # noqa: E402
+from harness.engines import load_engine
+from harness.vocab.constants import (
     FD_CLOSE,
     FD_READ,
     FD_WRITE,
-    WSAEWOULDBLOCK,  # noqa: E402
+    WSAEWOULDBLOCK,
     Mode,
     Op,
     SockType,
 )
-from harness.vocab.profiles import DOCUMENTED, PROFILES, Limits  # noqa: E402
-from harness.vocab.trace import E_COMPLETE, EVENT_WIDTH, R_BLOCKED, R_SOCKET_ERROR  # noqa: E402
+from harness.vocab.profiles import DOCUMENTED, PROFILES, Limits
+from harness.vocab.trace import E_COMPLETE, EVENT_WIDTH, R_BLOCKED, R_SOCKET_ERROR
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 POOL = 48  # live descriptors kept per process
@@ -116,7 +112,7 @@ class Churn:
         d = rng.choice(self.pools[p])
         free = worker not in self.blocked
         t = worker if free and rng.random() < 0.5 else admin
-        pick: list[tuple[float, Callable[[], None]]] = [
+        pick: list[tuple[float, Callable[[], object]]] = [
             (0.05, lambda: self.connect(admin, d)),
             (0.12 if free else 0.0, lambda: self.transfer(p, worker, d)),
             (0.06, lambda: self.overlapped_op(t, d)),
@@ -295,7 +291,7 @@ def soak(
             samples.append(sample)
             if report:
                 report(_row(sample, samples[0]))
-            bad = engine.check_invariants()
+            bad = engine.check_invariants()  # type: ignore[attr-defined]
             if bad:
                 raise AssertionError(f"invariants broken after {churn.steps} steps: {bad[:5]}")
             next_sample += every

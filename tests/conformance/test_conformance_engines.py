@@ -21,7 +21,7 @@ from harness.vocab.errors import HarnessError
 from harness.vocab.profiles import DOCUMENTED, LINUX, WINDOWS, WINE
 
 pytestmark = pytest.mark.conformance
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PROFILES = [DOCUMENTED, WINDOWS]
 
 

@@ -160,9 +160,10 @@ class _Gen:
                 self.add(Op.PEER_RECV, target=peer, args=(65536,))
             self.add(r.choice((Op.PEER_CLOSE, Op.PEER_RESET)), target=peer)  # ends it for sure
             return
-        peer = self.socks[r.choice(self.live).group].peer if self.live else None
-        if peer is None:
+        live_peer = self.socks[r.choice(self.live).group].peer if self.live else None
+        if live_peer is None:
             return
+        peer = live_peer
         roll = r.random()
         if roll < 0.45:
             self.add(Op.PEER_RECV, target=peer, args=(self.count(),))

@@ -14,7 +14,7 @@ from harness.fuzz.dictionary import render
 from harness.lang.parser import parse_file
 
 pytestmark = pytest.mark.fuzz
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "harness"]
 
 

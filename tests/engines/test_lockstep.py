@@ -27,7 +27,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from conftest import CORE, NO_CORE_ENV, REFERENCE, core_disabled
+from conftest import CORE, REFERENCE
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -41,6 +41,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from harness.engines import NO_CORE_ENV, no_core
 from harness.lang.encoding import LIMIT_PRESETS
 from harness.lang.program import Invalid, Program, Raw, Step, Target, Var
 from harness.lang.render import format_program
@@ -353,7 +354,7 @@ def _first_difference(a: tuple[int, ...], b: tuple[int, ...]) -> str:
 
 @pytest.mark.core
 @pytest.mark.skipif(
-    core_disabled(), reason=f"{NO_CORE_ENV} is set: lockstep compares the core with the model"
+    no_core(), reason=f"{NO_CORE_ENV} is set: lockstep compares the core with the model"
 )
 def test_engines_agree_in_lockstep() -> None:
     # Each engine is imported by its own name: a missing or stale core fails here.

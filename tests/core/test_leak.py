@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CORE, NO_CORE_ENV, core_disabled
 
+from harness.engines import NO_CORE_ENV, no_core
 from harness.lang.encoding import decode
 from harness.lang.parser import parse
 from harness.lang.program import RECORD_WIDTH, TARGET_INVALID, TARGET_NONE, TARGET_SLOT, lower
@@ -38,7 +38,7 @@ from harness.vocab.profiles import DOCUMENTED, WINDOWS, Limits, Profile
 pytestmark = [
     pytest.mark.core,
     pytest.mark.slow,
-    pytest.mark.skipif(core_disabled(), reason=f"{NO_CORE_ENV} is set: this measures the core"),
+    pytest.mark.skipif(no_core(), reason=f"{NO_CORE_ENV} is set: this measures the core"),
     pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc (Linux)"),
 ]
 
@@ -178,13 +178,15 @@ def child(mode: str, total_steps: int, keep_every: int) -> dict[str, int]:
 
 
 def measure(mode: str, total_steps: int = TOTAL_STEPS, keep_every: int = 0) -> dict[str, int]:
+    from conftest import CORE  # (pytest puts tests/ on the path; the child does not need it)
+
     CORE.load()  # a core that is missing or stale fails here, with how to fix it
     proc = subprocess.run(
         [sys.executable, __file__, mode, str(total_steps), str(keep_every)],
         capture_output=True,
         text=True,
         timeout=300,
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=Path(__file__).resolve().parents[2],
     )
     assert proc.returncode == 0, f"child failed:\n{proc.stdout}\n{proc.stderr}"
     result: dict[str, int] = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -22,7 +22,7 @@ from harness.oracle.run import canonical, check
 from harness.vocab.profiles import DOCUMENTED, LINUX, PROFILES, SWITCHES, WINDOWS, WINE, Profile
 from harness.vocab.trace import decode
 
-SEEDS = sorted((Path(__file__).resolve().parent.parent / "corpus" / "seeds").glob("*.wsa"))
+SEEDS = sorted((Path(__file__).resolve().parents[2] / "corpus" / "seeds").glob("*.wsa"))
 
 
 def _switches_of(path: Path) -> list[str]:

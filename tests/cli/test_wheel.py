@@ -21,7 +21,7 @@ import pytest
 
 from harness.engines import no_core
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SEED = REPO / "corpus" / "seeds" / "031-abortive-close-discards-backlog.wsa"
 ENGINES = ("reference",) if no_core() else ("reference", "core")
 #: Copied into the scratch source tree: everything but builds, venvs and caches.
