@@ -11,7 +11,6 @@ and its divergence signature.
     ./fuzz/fuzz_differential.py -runs=10000 corpus_dir
 """
 
-
 from harness.fuzz.entry import main
 
 if __name__ == "__main__":
