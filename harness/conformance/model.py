@@ -71,9 +71,9 @@ class ModelRun:
 
 def model_run(program: Program, profile: Profile, caps: Capabilities) -> ModelRun:
     """Run ``program`` on the reference model under ``profile``."""
-    from harness.reference import Engine
+    from harness.engines import load_engine
 
-    engine = Engine(profile, program.limits)
+    engine = load_engine("reference").Engine(profile, program.limits)
     records: list[tuple[int, ...]] = []
     slots: dict[str, int] = {}
     saturated: set[int] = set()

@@ -105,9 +105,9 @@ class ExplainedStep:
 def explain(program: Program, profile: Profile | None = None) -> list[ExplainedStep]:
     """Run on the reference model, keeping the rules behind every outcome."""
     from harness.lang.render import with_expectations
-    from harness.reference import Engine
 
-    engine = Engine(profile or program.profile, program.limits)
+    # The reference model is the engine that records rules (engine.world.applied).
+    engine = load_engine("reference").Engine(profile or program.profile, program.limits)
     records: list[tuple[int, ...]] = []
     rules: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
     violations: list[tuple[str, ...]] = []
