@@ -2,9 +2,9 @@
  * wsa-driver: runs wsa-harness program steps with real Winsock calls (under Wine).
  *
  * One long-running process serves many programs.  The harness
- * (harness/external/wine.py) sends one request per line on stdin; every
+ * (harness/conformance/wine.py) sends one request per line on stdin; every
  * response is zero or more lines followed by a line holding a single ".".
- * The protocol is described in harness/external/protocol.py and parsed there.
+ * The protocol is described in harness/conformance/protocol.py and parsed there.
  *
  * Two modes:
  *   wsa-driver.exe main   the program's process p0: worker threads t0 and t1
