@@ -17,8 +17,9 @@ Theory of operation
   divergence from the reference model or the budget.  Tools: ``harness``
   (the atheris campaign, with the campaign's own libFuzzer flags and a fresh
   corpus seeded from ``corpus/seeds``), ``random`` (the same decoder on
-  random bytes, no feedback) and ``hypothesis`` (a lockstep
-  ``RuleBasedStateMachine``, :mod:`.machine`).
+  random bytes, no feedback) and ``hypothesis`` (the lockstep
+  ``RuleBasedStateMachine`` of :mod:`harness.library.lockstep`, the one the
+  test suite runs, on the mutant's profile).
 * **Statistics** (:mod:`.stats`).  Time to detection is right-censored at
   the budget: Kaplan-Meier medians and the restricted mean (RMST), so a
   miss counts as the whole budget.

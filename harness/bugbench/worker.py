@@ -107,13 +107,14 @@ def run_random(profile: str, budget: float, seed: int, runs: int | None, max_ste
 
 
 def run_hypothesis(profile: str, budget: float, seed: int, runs: int | None) -> Outcome:
-    """The lockstep state machine, rerun with fresh seeds until failure or budget."""
+    """The lockstep state machine (:mod:`harness.library.lockstep`) on the trial's
+    profile, rerun with fresh seeds until failure or budget."""
     from hypothesis import HealthCheck, Phase, settings
     from hypothesis import seed as hseed
     from hypothesis.stateful import run_state_machine_as_test
 
-    from harness.bugbench.machine import BudgetOver, lockstep_machine
     from harness.engines import load_engine
+    from harness.library.lockstep import BudgetOver, lockstep_machine
     from harness.vocab.profiles import get_profile
 
     core, ref = load_engine("core"), load_engine("reference")
@@ -125,12 +126,17 @@ def run_hypothesis(profile: str, budget: float, seed: int, runs: int | None) -> 
         nonlocal execs
         execs += 1
 
-    def on_divergence(text: str) -> None:
+    def on_divergence(report: str) -> None:
         nonlocal first
         if first is None:
-            first = Outcome(True, _since_start(), execs, "divergence", text[:200])
+            # the report's head (what differs, the two sides) on one line, without the program
+            head = " ".join(report.partition("\nprogram:\n")[0].split())
+            first = Outcome(True, _since_start(), execs, "divergence", head[:200])
 
-    machine = lockstep_machine(core, ref, get_profile(profile), deadline, on_case, on_divergence)
+    machine = lockstep_machine(
+        ref, core, profile=get_profile(profile), deadline=deadline,
+        on_case=on_case, on_divergence=on_divergence,
+    )  # fmt: skip
     config = settings(
         max_examples=20, phases=[Phase.generate], database=None, deadline=None,
         suppress_health_check=list(HealthCheck), print_blob=False,
