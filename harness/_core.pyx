@@ -24,8 +24,6 @@ cdef extern from *:
     """
     const int WSA_DEBUG
 
-include "_core_tables.pxi"
-
 # --- constants (SEMANTICS.md section 12; harness/constants.py; harness/trace.py)
 
 cdef enum:
@@ -174,13 +172,36 @@ cdef enum:
     E_RESET = 6
     E_DESTROYED = 7
 
+# the world's shape and the layouts of the shared formats (harness/constants.py,
+# harness/trace.py, harness/program.py)
+cdef enum:
+    THREADS = 4                     # t0..t3
+    PROCESSES = 2                   # p0, p1
+    THREADS_PER_PROCESS = 2         # t0, t1 in p0; t2, t3 in p1
+    DESC_STRIDE = 4                 # descriptor values are the multiples of 4 (SO-3)
+    SOCKET_ERROR = -1
+    INVALID_DESCRIPTOR = -1         # INVALID_SOCKET, as a bound value or a target
+    SD_RECEIVE = 0
+    SD_SEND = 1
+    SD_BOTH = 2
+    PORT_MAX = 65535
+    LINGER_MAX = 65535              # l_onoff and l_linger are u_short
+    NPORTS = PORT_MAX + 1           # the port bitmap's bits per port space
+    RESULT_WIDTH = 4                # rkind, r1, r2, r3
+    EVENT_WIDTH = 5                 # ekind, e1, e2, e3, e4
+    STEP_HEADER = RESULT_WIDTH + 2  # bound, the result, nevents: then the events
+    SOCKET_WIDTH = 29               # snapshot fields per socket (trace.SOCKET_FIELDS)
+    PEER_WIDTH = 10                 # ... per peer (trace.PEER_FIELDS)
+    OP_WIDTH = 13                   # ... per operation (trace.OP_FIELDS)
+
 cdef enum:
     TARGET_NONE = 0
     TARGET_SLOT = 1
     TARGET_RAW = 2
     TARGET_INVALID = 3
-    RECORD_WIDTH = 8
-    NPORTS = 65536
+    RECORD_WIDTH = 8                # op, thread, bind, target kind, target, x1, x2, x3
+
+include "_core_tables.pxi"
 
 # --- the enums by name (tests/test_core_vocab.py) -------------------------------
 # Every constant of the core's `cdef enum` blocks, name -> value, so that a test
@@ -239,8 +260,14 @@ _VOCABULARY = (
     ("R_OVL_PENDING", R_OVL_PENDING), ("R_OVL_DONE", R_OVL_DONE), ("R_OVL_FAILED", R_OVL_FAILED),
     ("E_COMPLETE", E_COMPLETE), ("E_OVL", E_OVL), ("E_ROUTINE_RAN", E_ROUTINE_RAN),
     ("E_POSTED", E_POSTED), ("E_FIN", E_FIN), ("E_RESET", E_RESET), ("E_DESTROYED", E_DESTROYED),
+    ("THREADS", THREADS), ("PROCESSES", PROCESSES), ("THREADS_PER_PROCESS", THREADS_PER_PROCESS),
+    ("DESC_STRIDE", DESC_STRIDE), ("SOCKET_ERROR", SOCKET_ERROR),
+    ("INVALID_DESCRIPTOR", INVALID_DESCRIPTOR), ("SD_RECEIVE", SD_RECEIVE), ("SD_SEND", SD_SEND),
+    ("SD_BOTH", SD_BOTH), ("PORT_MAX", PORT_MAX), ("LINGER_MAX", LINGER_MAX), ("NPORTS", NPORTS),
+    ("RESULT_WIDTH", RESULT_WIDTH), ("EVENT_WIDTH", EVENT_WIDTH), ("STEP_HEADER", STEP_HEADER),
+    ("SOCKET_WIDTH", SOCKET_WIDTH), ("PEER_WIDTH", PEER_WIDTH), ("OP_WIDTH", OP_WIDTH),
     ("TARGET_NONE", TARGET_NONE), ("TARGET_SLOT", TARGET_SLOT), ("TARGET_RAW", TARGET_RAW),
-    ("TARGET_INVALID", TARGET_INVALID), ("RECORD_WIDTH", RECORD_WIDTH), ("NPORTS", NPORTS),
+    ("TARGET_INVALID", TARGET_INVALID), ("RECORD_WIDTH", RECORD_WIDTH),
 )
 
 
@@ -341,8 +368,8 @@ cdef class Engine:
         i64 lim_sockets, lim_desc, lim_sndbuf, lim_window
         i64 clock
         bint net_up
-        Proc procs[2]
-        Thr thr[4]
+        Proc procs[PROCESSES]
+        Thr thr[THREADS]
         Sock* socks
         i64 nsocks, cap_socks, live
         OpRec* ops
@@ -358,8 +385,9 @@ cdef class Engine:
         i64 r_bound, r_kind, r1, r2, r3
 
     def __cinit__(self, *args, **kwargs):
-        self.procs[0].tab.hw = 1
-        self.procs[1].tab.hw = 1
+        cdef int i
+        for i in range(PROCESSES):
+            self.procs[i].tab.hw = 1        # index 0 is never handed out
         self.net_up = True
         self.ports = NULL       # allocated at the first bind (most runs never bind)
         self.cap_socks = 16
@@ -411,10 +439,10 @@ cdef class Engine:
 
     def __dealloc__(self):
         cdef int i
-        for i in range(2):
+        for i in range(PROCESSES):
             tab_free(&self.procs[i].tab)
             buf_free(&self.procs[i].msgs.b)
-        for i in range(4):
+        for i in range(THREADS):
             buf_free(&self.thr[i].routines)
         buf_free(&self.ev)
         buf_free(&self.dirty)
@@ -433,7 +461,7 @@ cdef class Engine:
         cdef i64 i
         _validate(op, thread, x1, x2)
         self._step(op, thread, target, x1, x2, x3)
-        out = [self.r_bound, self.r_kind, self.r1, self.r2, self.r3, self.ev.n // 5]
+        out = [self.r_bound, self.r_kind, self.r1, self.r2, self.r3, self.ev.n // EVENT_WIDTH]
         for i in range(self.ev.n):
             out.append(self.ev.p[i])
         return tuple(out)
@@ -461,15 +489,15 @@ cdef class Engine:
 
     cdef inline int _emit(self, i64 k, i64 a, i64 b, i64 c, i64 d) except -1:
         cdef i64* p
-        if self.ev.n + 5 > self.ev.cap:
-            buf_reserve(&self.ev, 5)
+        if self.ev.n + EVENT_WIDTH > self.ev.cap:
+            buf_reserve(&self.ev, EVENT_WIDTH)
         p = self.ev.p + self.ev.n
         p[0] = k
         p[1] = a
         p[2] = b
         p[3] = c
         p[4] = d
-        self.ev.n += 5
+        self.ev.n += EVENT_WIDTH
         return 0
 
     cdef inline int _mark(self, i64 sid) except -1:
@@ -654,7 +682,7 @@ cdef class Engine:
         o.error = err
         if o.mode == M_BLOCKING:
             self.thr[o.thread].last_error = err
-            self._emit(E_COMPLETE, o.thread, o.kind, -1, err)
+            self._emit(E_COMPLETE, o.thread, o.kind, SOCKET_ERROR, err)
         else:
             self._notify(oid, notify)
             self._emit(E_OVL, oid, ST_FAILED, err, self.ops[oid].note)
@@ -980,11 +1008,11 @@ cdef class Engine:
         if op >= OP_ADVANCE:
             _env(self, op, target, x1)
         else:
-            p = <int>(th >> 1)
+            p = <int>(th // THREADS_PER_PROCESS)
             if self.thr[th].blocked_in and self.procs[p].version != 1:
                 self.r_kind = R_REJECTED
                 if op == OP_SOCKET or op == OP_DUPLICATE:
-                    self.r_bound = -1
+                    self.r_bound = INVALID_DESCRIPTOR
                 return 0      # rejected lines change nothing and do not settle
             _call(self, op, <int>th, p, target, x1, x2, x3)
         self._settle()
@@ -1043,20 +1071,20 @@ cdef int _validate(i64 op, i64 thread, i64 x1, i64 x2) except -1:
     if op < OP_STARTUP or op > OP_OVL:
         raise ValueError(f"unknown op {op}")
     if op < OP_ADVANCE:
-        if thread < 0 or thread > 3:
+        if thread < 0 or thread >= THREADS:
             raise ValueError(f"op {op} needs a thread 0..3, got {thread}")
     elif thread != -1:
         raise ValueError(f"op {op} takes no thread, got {thread}")
     if op == OP_SOCKET and x1 != T_STREAM and x1 != T_DGRAM:
         raise ValueError(f"bad socket type {x1}")
-    if op == OP_BIND and (x1 < 1 or x1 > 65535):
+    if op == OP_BIND and (x1 < 1 or x1 > PORT_MAX):
         raise ValueError(f"bad port {x1}")
     if ((op == OP_SEND or op == OP_RECV or op == OP_WSASEND or op == OP_WSARECV
             or op == OP_PEER_RECV or op == OP_PEER_SEND or op == OP_ADVANCE) and x1 < 0):
         raise ValueError(f"op {op}: negative count {x1}")
     if op == OP_CONNECT and x1 < -1:
         raise ValueError(f"bad window {x1}")
-    if op == OP_SETSOCKOPT_LINGER and not (0 <= x1 <= 65535 and 0 <= x2 <= 65535):
+    if op == OP_SETSOCKOPT_LINGER and not (0 <= x1 <= LINGER_MAX and 0 <= x2 <= LINGER_MAX):
         raise ValueError(f"bad linger {x1} {x2}")
     if (op == OP_WSASEND or op == OP_WSARECV) and x2 != M_EVENT and x2 != M_ROUTINE:
         raise ValueError(f"bad overlapped mode {x2}")
@@ -1076,7 +1104,8 @@ def run_lowered(lowered, profile, limits, *, _full_settle=False):
         mv = mv.cast("B").cast("q")
     cdef const i64[::1] prog = mv
     cdef i64 n = prog.shape[0]
-    cdef i64 nslots, nsteps, k, base, tk, tv, bind
+    cdef i64 nslots, nsteps, k, op, thread, bind, tk, tv, x1, x2, x3
+    cdef const i64* rec
     cdef i64* slots = NULL
     cdef I64Buf out
     cdef carray.array res
@@ -1093,36 +1122,42 @@ def run_lowered(lowered, profile, limits, *, _full_settle=False):
     if slots == NULL:
         raise MemoryError()
     try:
-        buf_reserve(&out, 1 + nsteps * 6)
+        buf_reserve(&out, 1 + nsteps * STEP_HEADER)
         out.p[0] = nsteps
         out.n = 1
         for k in range(nsteps):
-            base = 1 + k * RECORD_WIDTH
-            tk = prog[base + 3]
-            tv = prog[base + 4]
+            rec = &prog[1 + k * RECORD_WIDTH]       # harness/program.py's record
+            op = rec[0]
+            thread = rec[1]
+            bind = rec[2]
+            tk = rec[3]
+            tv = rec[4]
+            x1 = rec[5]
+            x2 = rec[6]
+            x3 = rec[7]
             if tk == TARGET_SLOT:
                 if tv < 0 or tv >= nslots:
                     raise ValueError(f"step {k}: slot {tv} out of range")
                 tv = slots[tv]
             elif tk == TARGET_INVALID:
-                tv = -1
+                tv = INVALID_DESCRIPTOR
             elif tk == TARGET_NONE:
                 tv = 0
-            _validate(prog[base], prog[base + 1], prog[base + 5], prog[base + 6])
-            e._step(prog[base], prog[base + 1], tv, prog[base + 5], prog[base + 6], prog[base + 7])
-            bind = prog[base + 2]
+            _validate(op, thread, x1, x2)
+            e._step(op, thread, tv, x1, x2, x3)
             if bind >= 0:
                 if bind >= nslots:
                     raise ValueError(f"step {k}: bind slot {bind} out of range")
                 slots[bind] = e.r_bound
-            buf_reserve(&out, 6 + e.ev.n)
+            # the step: bound, rkind, r1, r2, r3, nevents, then the events
+            buf_reserve(&out, STEP_HEADER + e.ev.n)
             out.p[out.n] = e.r_bound
             out.p[out.n + 1] = e.r_kind
             out.p[out.n + 2] = e.r1
             out.p[out.n + 3] = e.r2
             out.p[out.n + 4] = e.r3
-            out.p[out.n + 5] = e.ev.n // 5
-            out.n += 6
+            out.p[out.n + 5] = e.ev.n // EVENT_WIDTH
+            out.n += STEP_HEADER
             if e.ev.n:
                 memcpy(out.p + out.n, e.ev.p, <size_t>e.ev.n * sizeof(i64))
                 out.n += e.ev.n

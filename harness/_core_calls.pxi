@@ -45,7 +45,7 @@ cdef int _call(Engine e, i64 op, int th, int p, i64 target, i64 x1, i64 x2, i64 
         if err:
             if op == OP_SOCKET:
                 e._err(th, R_INVALID_SOCKET, err)
-                e.r_bound = -1
+                e.r_bound = INVALID_DESCRIPTOR
             else:
                 e._err(th, R_SOCKET_ERROR, err)
             return 0
@@ -57,7 +57,7 @@ cdef int _call(Engine e, i64 op, int th, int p, i64 target, i64 x1, i64 x2, i64 
     if err:
         if op == OP_DUPLICATE:
             e._err(th, R_INVALID_SOCKET, err)
-            e.r_bound = -1
+            e.r_bound = INVALID_DESCRIPTOR
         else:
             e._err(th, R_SOCKET_ERROR, err)
         return 0
@@ -136,23 +136,23 @@ cdef int _call(Engine e, i64 op, int th, int p, i64 target, i64 x1, i64 x2, i64 
             s.nonblocking = x1 != 0
             e._ok(th, 0)
     elif op == OP_SHUTDOWN:
-        if x1 < 0 or x1 > 2:
+        if x1 < SD_RECEIVE or x1 > SD_BOTH:
             e._err(th, R_SOCKET_ERROR, WSAEINVAL)
         elif s.reset and e.prof.reset_reporting == RR_ONCE:      # PF-5c
             e._err(th, R_SOCKET_ERROR, WSAENOTCONN)
         elif not s.connected:
             if e.prof.shutdown_unconnected == SDU_RECORDS:      # PF-10
-                if x1 != 0:
+                if x1 != SD_RECEIVE:
                     s.sd_send = True
                     s.fin_held = True
-                if x1 != 1:
+                if x1 != SD_SEND:
                     s.sd_recv = True
             e._err(th, R_SOCKET_ERROR, WSAENOTCONN)
         else:
-            if x1 != 0:
+            if x1 != SD_RECEIVE:
                 s.sd_send = True
                 s.fin_held = False      # PF-10: FIN follows as usual
-            if x1 != 1:
+            if x1 != SD_SEND:
                 s.sd_recv = True
             e._ok(th, 0)
     elif op == OP_ASYNCSELECT:
@@ -205,36 +205,36 @@ cdef int _socket(Engine e, int th, int p, i64 type) except -1:
     cdef i64 sid, idx
     if e.procs[p].tab.count >= e.lim_desc:
         e._err(th, R_INVALID_SOCKET, WSAEMFILE)
-        e.r_bound = -1
+        e.r_bound = INVALID_DESCRIPTOR
     elif e.live >= e.lim_sockets:
         e._err(th, R_INVALID_SOCKET, WSAENOBUFS)
-        e.r_bound = -1
+        e.r_bound = INVALID_DESCRIPTOR
     else:
         sid = e._new_socket(type)
         e.serial += 1
         idx = tab_alloc(&e.procs[p].tab, sid, e.serial)
-        e._ok(th, idx * 4)
-        e.r_bound = idx * 4
+        e._ok(th, tab_value(idx))
+        e.r_bound = tab_value(idx)
     return 0
 
 
 cdef int _duplicate(Engine e, int th, i64 sid, i64 pid) except -1:
     cdef i64 idx
-    if pid != 0 and pid != 1:
+    if pid < 0 or pid >= PROCESSES:
         e._err(th, R_INVALID_SOCKET, WSAEINVAL)
-        e.r_bound = -1
+        e.r_bound = INVALID_DESCRIPTOR
     elif e.procs[pid].count == 0 and e.prof.startup_required:     # PF-1
         e._err(th, R_INVALID_SOCKET, WSANOTINITIALISED)
-        e.r_bound = -1
+        e.r_bound = INVALID_DESCRIPTOR
     elif e.procs[pid].tab.count >= e.lim_desc:
         e._err(th, R_INVALID_SOCKET, WSAEMFILE)
-        e.r_bound = -1
+        e.r_bound = INVALID_DESCRIPTOR
     else:
         e.serial += 1
         idx = tab_alloc(&e.procs[pid].tab, sid, e.serial)
         e.socks[sid].refs += 1
-        e._ok(th, idx * 4)
-        e.r_bound = idx * 4
+        e._ok(th, tab_value(idx))
+        e.r_bound = tab_value(idx)
     return 0
 
 
@@ -544,7 +544,7 @@ cdef int _cleanup(Engine e, int th, int p) except -1:
         serial = tab.ent[idx].serial
         e._mark(sid)
         last = e.socks[sid].refs == 1
-        _release(e, p, idx, sid, idx * 4)
+        _release(e, p, idx, sid, tab_value(idx))
         if as_close:
             _cs7_scope(e, sid, serial, last)
         else:
@@ -563,7 +563,7 @@ cdef int _cleanup(Engine e, int th, int p) except -1:
             e._reset_ours(sid, WSAECONNRESET)
             e._destroy(sid)
     # 3.2: P's threads still blocked, in thread order
-    for t in range(2 * p, 2 * p + 2):
+    for t in range(THREADS_PER_PROCESS * p, THREADS_PER_PROCESS * (p + 1)):
         oid = e.thr[t].blocked_in
         if oid == 0:
             continue
@@ -577,7 +577,7 @@ cdef int _cleanup(Engine e, int th, int p) except -1:
     oid = e.gp_head
     while oid:
         nxt = e.ops[oid].gnext
-        if (e.ops[oid].thread >> 1) == p:
+        if e.ops[oid].thread // THREADS_PER_PROCESS == p:
             if as_close:
                 e._op_fail(oid, e.prof.cancel_status, e.prof.cancel_notifies)
             else:

@@ -21,7 +21,7 @@ from types import ModuleType
 import pytest
 from conftest import CORE, NO_CORE_ENV, REPO, core_disabled
 
-from harness import constants, profiles, program, syntax, trace
+from harness import constants, profiles, program, reference, syntax, trace
 
 pytestmark = [
     pytest.mark.core,
@@ -76,13 +76,51 @@ def python_vocabulary() -> dict[str, int]:
     for name, value in vars(trace).items():  # result and event kinds
         if re.fullmatch(r"[RE]_[A-Z_]+", name) and isinstance(value, int):
             put(name, value)
+    for name, how in constants.SD_NAMES.items():
+        put(name, how)
+    put("SOCKET_ERROR", constants.SOCKET_ERROR)
+    # the world's shape
+    put("THREADS", constants.THREADS)
+    put("PROCESSES", constants.PROCESSES)
+    put("THREADS_PER_PROCESS", threads_per_process())
+    put("DESC_STRIDE", descriptor_stride())
+    # the lowered program's record and the canonical trace's layout
     for name in ("TARGET_NONE", "TARGET_SLOT", "TARGET_RAW", "TARGET_INVALID", "RECORD_WIDTH"):
         put(name, getattr(program, name))
-    # the port bitmap has a bit for every port number the language can name
-    put("NPORTS", syntax.NUMBER_PARAMS["PORT"][1] + 1)
+    put("INVALID_DESCRIPTOR", program.INVALID_DESCRIPTOR)
+    put("RESULT_WIDTH", trace.RESULT_WIDTH)
+    put("EVENT_WIDTH", trace.EVENT_WIDTH)
+    put("STEP_HEADER", 1 + trace.RESULT_WIDTH + 1)  # bound, the result, nevents
+    put("SOCKET_WIDTH", len(trace.SOCKET_FIELDS))
+    put("PEER_WIDTH", len(trace.PEER_FIELDS))
+    put("OP_WIDTH", len(trace.OP_FIELDS))
+    # argument ranges (the language's; the core validates them again)
+    put("PORT_MAX", syntax.NUMBER_PARAMS["PORT"][1])
+    put("NPORTS", syntax.NUMBER_PARAMS["PORT"][1] + 1)  # a bit for every port number
+    assert syntax.NUMBER_PARAMS["ONOFF"][1] == syntax.NUMBER_PARAMS["SECS"][1]
+    put("LINGER_MAX", syntax.NUMBER_PARAMS["SECS"][1])
     for core_name, python_name in RENAMED.items():
         put(core_name, out.pop(python_name))
     return out
+
+
+def threads_per_process() -> int:
+    """t0, t1 in p0; t2, t3 in p1: the core finds a thread's process by division."""
+    n = constants.THREADS // constants.PROCESSES
+    assert constants.THREAD_PROCESS == tuple(t // n for t in range(constants.THREADS))
+    return n
+
+
+def descriptor_stride() -> int:
+    """The spacing of descriptor values (SO-3: the lowest free multiple of 4).  The
+    Python vocabulary has no name for it, so it is read off the reference model."""
+    engine = reference.Engine(profiles.DOCUMENTED, profiles.DEFAULT_LIMITS)
+    engine.step(constants.Op.STARTUP, 0, 0, 2, 2, 0)
+    first, second = (
+        engine.step(constants.Op.SOCKET, 0, 0, constants.SockType.STREAM, 0, 0)[0] for _ in range(2)
+    )
+    assert second - first == first, (first, second)
+    return int(first)
 
 
 def enum_members_in_sources() -> dict[str, str]:
