@@ -1014,7 +1014,7 @@ cdef class Engine:
                 if op == OP_SOCKET or op == OP_DUPLICATE:
                     self.r_bound = INVALID_DESCRIPTOR
                 return 0      # rejected lines change nothing and do not settle
-            _call(self, op, <int>th, p, target, x1, x2, x3)
+            _call(self, op, <int>th, p, target, x1, x2)      # no call takes an x3
         self._settle()
         if WSA_DEBUG:
             bad = _check_invariants(self)

@@ -1,28 +1,89 @@
 # Thread calls: SEMANTICS.md sections 4, 5 and 8.  Included by _core.pyx.
 # Each function leaves the step's result in e.r_* and its events in e.ev.
+#
+# _call hands a call to the function of its family, which names the call's
+# arguments (x1, x2 as harness/program.py's ARG_LAYOUT lays them out; no call
+# takes an x3):
+#
+#   _call_lifecycle   startup (major), cleanup, socket (type): no descriptor
+#   _call_thread      cancelblocking, getlasterror, getmessage, sleepex
+#   _call_naming      bind (port), connect (window), duplicate (pid)
+#   _call_option      setsockopt SO_LINGER (onoff, secs) and SO_DONTLINGER (value),
+#                     getsockopt SO_LINGER and SO_DONTLINGER, ioctlsocket FIONBIO (value)
+#   _call_transfer    send and recv (n), wsasend and wsarecv (n, mode), shutdown (how)
+#   _asyncselect      asyncselect (mask)
+#   _closesocket      closesocket
 
-cdef int _call(Engine e, i64 op, int th, int p, i64 target, i64 x1, i64 x2, i64 x3) except -1:
+cdef int _call(Engine e, i64 op, int th, int p, i64 target, i64 x1, i64 x2) except -1:
     cdef i64 idx = 0
-    cdef i64 err, sid, slot
-    cdef i64 msg[3]
+    cdef i64 err, sid
+    if op == OP_STARTUP or op == OP_CLEANUP or op == OP_SOCKET:
+        return _call_lifecycle(e, op, th, p, x1)
+    if op >= OP_CANCELBLOCKING:     # up to OP_SLEEPEX, the last thread call
+        return _call_thread(e, op, th, p)
+    # calls that take a descriptor: E1, E2, E3, E4, then their own checks
+    err = e._common(th, p, 2 if op == OP_CLOSESOCKET else 1, target, &idx)
+    if err:
+        return _common_failed(e, op, th, err)
+    sid = e.procs[p].tab.ent[idx].sock
+    e._mark(sid)
+    if op >= OP_SEND and op <= OP_SHUTDOWN:
+        return _call_transfer(e, op, th, p, target, idx, sid, x1, x2)
+    if op >= OP_SETSOCKOPT_LINGER and op <= OP_IOCTLSOCKET_FIONBIO:
+        return _call_option(e, op, th, sid, x1, x2)
+    if op == OP_BIND or op == OP_CONNECT or op == OP_DUPLICATE:
+        return _call_naming(e, op, th, sid, x1)
+    if op == OP_ASYNCSELECT:
+        return _asyncselect(e, th, p, target, sid, x1)
+    return _closesocket(e, th, p, target, idx, sid)
+
+
+cdef inline int _common_failed(Engine e, i64 op, int th, i64 err) except -1:
+    """A common check failed: INVALID_SOCKET for the calls that make a descriptor."""
+    if op == OP_SOCKET or op == OP_DUPLICATE:
+        e._err(th, R_INVALID_SOCKET, err)
+        e.r_bound = INVALID_DESCRIPTOR
+    else:
+        e._err(th, R_SOCKET_ERROR, err)
+    return 0
+
+
+# --- calls without a descriptor (section 5.1) ---------------------------------------
+
+cdef int _call_lifecycle(Engine e, i64 op, int th, int p, i64 x1) except -1:
+    """startup (major = x1), cleanup, socket (type = x1)."""
+    cdef i64 idx = 0
+    cdef i64 err, major
     if op == OP_STARTUP:
+        major = x1
         # E4 only, returned directly; a failed startup keeps last_error [ev A6]
         if e.procs[p].version == 1 and e.thr[th].blocked_in:
             e.r_kind = R_DIRECT
             e.r1 = WSAEINPROGRESS
-        elif x1 == 0:
+        elif major == 0:
             e.r_kind = R_DIRECT
             e.r1 = WSAVERNOTSUPPORTED
         else:
             e.procs[p].count += 1
-            e.procs[p].version = 1 if x1 == 1 else 2
+            e.procs[p].version = 1 if major == 1 else 2
             e._ok(th, 0)
         return 0
+    err = e._common(th, p, 0, 0, &idx)     # E1, E2, E4
+    if err:
+        return _common_failed(e, op, th, err)
+    if op == OP_SOCKET:
+        return _socket(e, th, p, x1)
+    return _cleanup(e, th, p)
+
+
+cdef int _call_thread(Engine e, i64 op, int th, int p) except -1:
+    """cancelblocking, getlasterror, getmessage, sleepex: no arguments, and no
+    common checks (cancelblocking makes its own)."""
+    cdef i64 msg[3]
     if op == OP_GETLASTERROR:
         e.r_kind = R_LASTERROR
         e.r1 = e.thr[th].last_error
-        return 0
-    if op == OP_GETMESSAGE:
+    elif op == OP_GETMESSAGE:
         if msg_len(&e.procs[p].msgs) == 0:
             e.r_kind = R_NONE
         else:
@@ -31,55 +92,27 @@ cdef int _call(Engine e, i64 op, int th, int p, i64 target, i64 x1, i64 x2, i64 
             e.r1 = msg[0]
             e.r2 = msg[1]
             e.r3 = msg[2]
-        return 0
-    if op == OP_SLEEPEX:
+    elif op == OP_SLEEPEX:
         return _sleepex(e, th)
-    if op == OP_CANCELBLOCKING:
-        if e.prof.cancelblocking == CB_STUB:        # PF-15: no check, no effect
-            e.r_kind = R_VALUE
-            e.r1 = 0
-            return 0
+    elif e.prof.cancelblocking == CB_STUB:          # PF-15: no check, no effect
+        e.r_kind = R_VALUE
+        e.r1 = 0
+    else:
         return _cancelblocking(e, th, p)
-    if op == OP_SOCKET or op == OP_CLEANUP:
-        err = e._common(th, p, 0, 0, &idx)
-        if err:
-            if op == OP_SOCKET:
-                e._err(th, R_INVALID_SOCKET, err)
-                e.r_bound = INVALID_DESCRIPTOR
-            else:
-                e._err(th, R_SOCKET_ERROR, err)
-            return 0
-        if op == OP_SOCKET:
-            return _socket(e, th, p, x1)
-        return _cleanup(e, th, p)
-    # calls that take a descriptor: E1, E2, E3, E4, then their own checks
-    err = e._common(th, p, 2 if op == OP_CLOSESOCKET else 1, target, &idx)
-    if err:
-        if op == OP_DUPLICATE:
-            e._err(th, R_INVALID_SOCKET, err)
-            e.r_bound = INVALID_DESCRIPTOR
-        else:
-            e._err(th, R_SOCKET_ERROR, err)
-        return 0
-    sid = e.procs[p].tab.ent[idx].sock
-    e._mark(sid)
+    return 0
+
+
+# --- calls on a descriptor (section 5.1) ----------------------------------------------
+
+cdef int _call_naming(Engine e, i64 op, int th, i64 sid, i64 x1) except -1:
+    """bind (port = x1), connect (window = x1, -1 for the window limit),
+    duplicate (pid = x1)."""
     cdef Sock* s = &e.socks[sid]
-    if op == OP_BIND:
-        if e.ports == NULL:
-            # bits [0, NPORTS): shared space, or stream under per_type; [NPORTS, 2N): dgram
-            e.ports = <unsigned char*>calloc(2 * NPORTS // 8, 1)
-            if e.ports == NULL:
-                raise MemoryError()
-        slot = _port_slot(e, s.type, x1)
-        if s.port != 0 or s.connected:
-            e._err(th, R_SOCKET_ERROR, WSAEINVAL)
-        elif e.ports[slot >> 3] & (1 << (slot & 7)):
-            e._err(th, R_SOCKET_ERROR, WSAEADDRINUSE)
-        else:
-            s.port = x1
-            e.ports[slot >> 3] |= <unsigned char>(1 << (slot & 7))
-            e._ok(th, 0)
-    elif op == OP_CONNECT:
+    cdef i64 port, window, slot
+    if op == OP_DUPLICATE:
+        return _duplicate(e, th, sid, x1)
+    if op == OP_CONNECT:
+        window = x1
         if s.type == T_DGRAM:
             e._err(th, R_SOCKET_ERROR, WSAEOPNOTSUPP)
         elif s.connected:
@@ -87,34 +120,42 @@ cdef int _call(Engine e, i64 op, int th, int p, i64 target, i64 x1, i64 x2, i64 
         else:
             s.connected = True
             s.has_peer = True
-            s.p_window = x1 if x1 >= 0 else e.lim_window
+            s.p_window = window if window >= 0 else e.lim_window
             s.p_reset_code = WSAECONNRESET
             buf_push(&e.conn, sid)
             e._ok(th, 0)
             e.r_bound = sid
             e._post(sid, FD_WRITE, 0)
-    elif op == OP_SETSOCKOPT_LINGER or op == OP_SETSOCKOPT_DONTLINGER:
-        if s.type == T_DGRAM and e.prof.linger_option == LOPT_WINSOCK:
-            e._err(th, R_SOCKET_ERROR, WSAENOPROTOOPT)
+        return 0
+    port = x1
+    if e.ports == NULL:
+        # bits [0, NPORTS): shared space, or stream under per_type; [NPORTS, 2N): dgram
+        e.ports = <unsigned char*>calloc(2 * NPORTS // 8, 1)
+        if e.ports == NULL:
+            raise MemoryError()
+    slot = _port_slot(e, s.type, port)
+    if s.port != 0 or s.connected:
+        e._err(th, R_SOCKET_ERROR, WSAEINVAL)
+    elif e.ports[slot >> 3] & (1 << (slot & 7)):
+        e._err(th, R_SOCKET_ERROR, WSAEADDRINUSE)
+    else:
+        s.port = port
+        e.ports[slot >> 3] |= <unsigned char>(1 << (slot & 7))
+        e._ok(th, 0)
+    return 0
+
+
+cdef int _call_option(Engine e, i64 op, int th, i64 sid, i64 x1, i64 x2) except -1:
+    """setsockopt SO_LINGER (onoff = x1, secs = x2) and SO_DONTLINGER (value = x1),
+    getsockopt SO_LINGER and SO_DONTLINGER, ioctlsocket FIONBIO (value = x1)."""
+    cdef Sock* s = &e.socks[sid]
+    cdef i64 onoff, secs, value
+    if op == OP_IOCTLSOCKET_FIONBIO:
+        value = x1
+        if value == 0 and s.reg_process >= 0:
+            e._err(th, R_SOCKET_ERROR, WSAEINVAL)
         else:
-            if e.prof.linger_option == LOPT_WINSOCK:
-                if op == OP_SETSOCKOPT_LINGER:
-                    s.onoff = x1
-                    s.secs = x2
-                else:
-                    s.onoff = 0 if x1 != 0 else 1
-            elif op == OP_SETSOCKOPT_LINGER:            # PF-3a
-                if x1 != 0:
-                    s.onoff = 1
-                    s.secs = x2
-                else:
-                    s.onoff = 0
-            elif x1 != 0:                               # SO_DONTLINGER V, V != 0
-                s.onoff = 0
-            else:
-                s.onoff = 1
-                if e.prof.linger_option == LOPT_WINE:   # PF-3b: SO_LINGER {1, 0}
-                    s.secs = 0
+            s.nonblocking = value != 0
             e._ok(th, 0)
     elif op == OP_GETSOCKOPT_LINGER or op == OP_GETSOCKOPT_DONTLINGER:
         if s.type == T_DGRAM and e.prof.linger_option != LOPT_BSD:     # PF-3b: wine refuses
@@ -129,42 +170,64 @@ cdef int _call(Engine e, i64 op, int th, int p, i64 target, i64 x1, i64 x2, i64 
             else:
                 e.r_kind = R_DONTLINGER
                 e.r1 = 1 if s.onoff == 0 else 0
-    elif op == OP_IOCTLSOCKET_FIONBIO:
-        if x1 == 0 and s.reg_process >= 0:
-            e._err(th, R_SOCKET_ERROR, WSAEINVAL)
+    elif s.type == T_DGRAM and e.prof.linger_option == LOPT_WINSOCK:
+        e._err(th, R_SOCKET_ERROR, WSAENOPROTOOPT)
+    elif op == OP_SETSOCKOPT_LINGER:
+        onoff = x1
+        secs = x2
+        if e.prof.linger_option == LOPT_WINSOCK:
+            s.onoff = onoff
+            s.secs = secs
+        elif onoff != 0:                                # PF-3a
+            s.onoff = 1
+            s.secs = secs
         else:
-            s.nonblocking = x1 != 0
-            e._ok(th, 0)
-    elif op == OP_SHUTDOWN:
-        if x1 < SD_RECEIVE or x1 > SD_BOTH:
-            e._err(th, R_SOCKET_ERROR, WSAEINVAL)
-        elif s.reset and e.prof.reset_reporting == RR_ONCE:      # PF-5c
-            e._err(th, R_SOCKET_ERROR, WSAENOTCONN)
-        elif not s.connected:
-            if e.prof.shutdown_unconnected == SDU_RECORDS:      # PF-10
-                if x1 != SD_RECEIVE:
-                    s.sd_send = True
-                    s.fin_held = True
-                if x1 != SD_SEND:
-                    s.sd_recv = True
-            e._err(th, R_SOCKET_ERROR, WSAENOTCONN)
+            s.onoff = 0
+        e._ok(th, 0)
+    else:                                               # SO_DONTLINGER
+        value = x1
+        if e.prof.linger_option == LOPT_WINSOCK:
+            s.onoff = 0 if value != 0 else 1
+        elif value != 0:                                # V != 0
+            s.onoff = 0
         else:
-            if x1 != SD_RECEIVE:
-                s.sd_send = True
-                s.fin_held = False      # PF-10: FIN follows as usual
-            if x1 != SD_SEND:
-                s.sd_recv = True
-            e._ok(th, 0)
-    elif op == OP_ASYNCSELECT:
-        _asyncselect(e, th, p, target, sid, x1)
-    elif op == OP_DUPLICATE:
-        _duplicate(e, th, sid, x1)
-    elif op == OP_CLOSESOCKET:
-        _closesocket(e, th, p, target, idx, sid)
-    else:
-        _xfer(e, th, p, op, target, idx, sid, x1, x2)
+            s.onoff = 1
+            if e.prof.linger_option == LOPT_WINE:       # PF-3b: SO_LINGER {1, 0}
+                s.secs = 0
+        e._ok(th, 0)
     return 0
 
+
+cdef int _call_transfer(Engine e, i64 op, int th, int p, i64 value, i64 idx, i64 sid,
+                        i64 x1, i64 x2) except -1:
+    """send and recv (n = x1), wsasend and wsarecv (n = x1, mode = x2), shutdown
+    (how = x1)."""
+    cdef Sock* s
+    cdef i64 how
+    if op != OP_SHUTDOWN:
+        return _xfer(e, th, p, op, value, idx, sid, x1, x2)
+    s = &e.socks[sid]
+    how = x1
+    if how < SD_RECEIVE or how > SD_BOTH:
+        e._err(th, R_SOCKET_ERROR, WSAEINVAL)
+    elif s.reset and e.prof.reset_reporting == RR_ONCE:      # PF-5c
+        e._err(th, R_SOCKET_ERROR, WSAENOTCONN)
+    elif not s.connected:
+        if e.prof.shutdown_unconnected == SDU_RECORDS:      # PF-10
+            if how != SD_RECEIVE:
+                s.sd_send = True
+                s.fin_held = True
+            if how != SD_SEND:
+                s.sd_recv = True
+        e._err(th, R_SOCKET_ERROR, WSAENOTCONN)
+    else:
+        if how != SD_RECEIVE:
+            s.sd_send = True
+            s.fin_held = False      # PF-10: FIN follows as usual
+        if how != SD_SEND:
+            s.sd_recv = True
+        e._ok(th, 0)
+    return 0
 
 cdef int _sleepex(Engine e, int th) except -1:
     cdef I64Buf* rq = &e.thr[th].routines
