@@ -4,6 +4,13 @@
 Written from SEMANTICS.md and docs/decisions.md only (never from the reference
 model).  State lives in growable C arrays indexed by id; a step's events go to
 a growable int64 buffer, five ints per event (harness/trace.py layout).
+
+Rule tags: a comment with a rule id in square brackets, ``# [CS-9e]`` (several
+on one line: ``# [CS-9e] [PF-4a]``, with prose after them if need be), marks
+the code that implements that rule.  The ids are harness/rules.py's, the ones
+the reference model records when the rule decides a step; a bare id in prose
+or a docstring is a cross-reference, not a tag.  tests/test_core_rules.py
+checks that the core tags exactly the ids the reference model applies.
 """
 
 from libc.stdlib cimport calloc, realloc, free, qsort
@@ -509,7 +516,7 @@ cdef class Engine:
     cdef inline int _ok(self, int th, i64 v) except -1:
         self.r_kind = R_VALUE
         self.r1 = v
-        if not self.prof.keep_last_error:       # PF-11
+        if not self.prof.keep_last_error:       # [PF-11]
             self.thr[th].last_error = 0
         return 0
 
@@ -648,7 +655,7 @@ cdef class Engine:
     cdef int _notify(self, i64 oid, bint notify) except -1:
         """Set an overlapped op's note at completion."""
         cdef OpRec* o = &self.ops[oid]
-        if o.mode == M_EVENT:
+        if o.mode == M_EVENT:                   # [NT-1]
             o.note = N_SIGNALED if notify else N_UNSIGNALED
         elif notify:
             o.note = N_ROUTINE_QUEUED
@@ -665,11 +672,11 @@ cdef class Engine:
         o.done = nbytes
         o.error = 0
         if o.mode == M_BLOCKING:
-            if not self.prof.keep_last_error:   # PF-11
+            if not self.prof.keep_last_error:   # [PF-11]
                 self.thr[o.thread].last_error = 0
             self._emit(E_COMPLETE, o.thread, o.kind, nbytes, 0)
         else:
-            self._notify(oid, True)
+            self._notify(oid, True)             # [NT-1] a completion is notified (D5)
             self._emit(E_OVL, oid, ST_DONE, nbytes, self.ops[oid].note)
         return 0
 
@@ -693,16 +700,16 @@ cdef class Engine:
         (the profile's blocking_cancel_error, PF-13, or WSAEINTR in cleanup's
         documented-switch CS-7)."""
         if self.ops[oid].mode == M_BLOCKING:
-            return self._op_fail(oid, berr, False)
+            return self._op_fail(oid, berr, False)      # [PF-13]
         return self._op_fail(oid, status, notifies)
 
     cdef int _post(self, i64 sid, i64 fd, i64 err) except -1:
         """MS-1."""
         cdef Sock* s = &self.socks[sid]
         cdef i64 p, idx
-        if s.reg_process < 0 or (s.reg_mask & fd) == 0 or s.type == T_DGRAM:
+        if s.reg_process < 0 or (s.reg_mask & fd) == 0 or s.type == T_DGRAM:    # [MS-1]
             return 0
-        if fd == FD_READ:
+        if fd == FD_READ:                       # [MS-1] one FD_READ per step
             if self.fdread_posted:
                 return 0
             self.fdread_posted = True
@@ -717,6 +724,7 @@ cdef class Engine:
     cdef int _close_handoff(self, i64 sid) except -1:
         """A FIN's FD_CLOSE (D2): handed to MS-1 now if the timing allows."""
         cdef Sock* s = &self.socks[sid]
+        # [MS-2] under after_data, with data queued it waits for the recv that empties it
         if self.prof.fd_close_timing == TIMING_IMMEDIATE or s.recv_queue == 0:
             s.close_posted = True
             self._post(sid, FD_CLOSE, s.close_error)
@@ -727,7 +735,7 @@ cdef class Engine:
         cdef Sock* s = &self.socks[sid]
         if s.recv_queue > 0:
             self._post(sid, FD_READ, 0)
-        elif s.close_seen and not s.close_posted:
+        elif s.close_seen and not s.close_posted:      # [MS-2] the deferred FD_CLOSE
             s.close_posted = True
             self._post(sid, FD_CLOSE, s.close_error)
         return 0
@@ -737,13 +745,13 @@ cdef class Engine:
     cdef int _reset_ours(self, i64 sid, i64 code) except -1:
         """Resetting a connection from our side (section 7); fails nothing (D12)."""
         cdef Sock* s = &self.socks[sid]
-        self._emit(E_RESET, sid, 0, 0, 0)
+        self._emit(E_RESET, sid, 0, 0, 0)     # [RS-1]
         s.reset = True
         s.p_reset = True
         s.p_reset_code = code
         s.discarded += s.send_queue
         s.send_queue = 0
-        if not self.prof.reset_keeps_received:      # PF-6 keeps the peer's bytes
+        if not self.prof.reset_keeps_received:      # [PF-6] keeps the peer's bytes
             s.p_dropped += s.p_buffered
             s.p_buffered = 0
         return 0
@@ -752,7 +760,7 @@ cdef class Engine:
         """CS-D; the caller completes a linger close on the socket, if any."""
         cdef Sock* s = &self.socks[sid]
         cdef i64 oid, nxt, i
-        s.lifecycle = LC_DESTROYED
+        s.lifecycle = LC_DESTROYED              # [CS-D]
         if s.deadline >= 0:
             s.deadline = -1
             for i in range(self.dl.n):
@@ -765,7 +773,7 @@ cdef class Engine:
         oid = s.pend_head
         while oid:
             nxt = self.ops[oid].snext
-            if self.ops[oid].kind != K_LINGER:
+            if self.ops[oid].kind != K_LINGER:     # [CS-D] all but a linger close
                 self._cancel(oid, self.prof.cancel_status, self.prof.cancel_notifies,
                              self.prof.blocking_cancel_error)
             oid = nxt
@@ -783,7 +791,7 @@ cdef class Engine:
         cdef Sock* s = &self.socks[sid]
         cdef i64 oid, nxt
         cdef i64 kind
-        s.reset = True
+        s.reset = True                          # [PX-1] the reset effects
         s.discarded += s.send_queue
         s.send_queue = 0
         oid = s.pend_head
@@ -794,7 +802,7 @@ cdef class Engine:
                 pass
             elif self.prof.reset_reporting != RR_ONCE:
                 self._op_fail(oid, WSAECONNRESET, True)
-            elif not self.socks[sid].reset_reported:       # PF-5b: the first is told
+            elif not self.socks[sid].reset_reported:       # [PF-5b] the first is told
                 self.socks[sid].reset_reported = True
                 self._op_fail(oid, WSAESHUTDOWN if self.socks[sid].peer_fin else WSAECONNRESET,
                               True)
@@ -816,7 +824,7 @@ cdef class Engine:
     cdef int _peer_reset(self, i64 sid) except -1:
         """Section 7 peer_reset steps 1-2 (also settling's closed-peer case)."""
         cdef Sock* s = &self.socks[sid]
-        self._emit(E_RESET, sid, 0, 0, 0)
+        self._emit(E_RESET, sid, 0, 0, 0)     # [PX-1]
         s.p_closed = True
         s.p_reset = True
         s.p_dropped += s.p_buffered
@@ -834,7 +842,7 @@ cdef class Engine:
         while changed:
             changed = False
             s = &self.socks[sid]
-            # 0. holds whose blocking call ended are released (PF-12b)
+            # 0. holds whose blocking call ended are released [PF-12b]
             if s.nholds > 0 and s.lifecycle == LC_OPEN:
                 if self._release_holds(sid):
                     changed = True
@@ -845,12 +853,12 @@ cdef class Engine:
                     and s.send_queue == self.lim_sndbuf
                     and self.net_up and not s.reset and not s.p_closed):
                 self._fast_forward(sid)
-            # 1. delivery
+            # 1. delivery [ST-1]
             if self.net_up and not s.reset:
                 d = imin(s.send_queue, s.p_window - s.p_buffered)
                 if d > 0:
                     changed = True
-                    if s.p_closed:
+                    if s.p_closed:              # [ST-1R] data meets a closed peer: reset
                         self._peer_reset(sid)
                         if self.socks[sid].lifecycle == LC_DESTROYED:
                             return 0
@@ -858,7 +866,7 @@ cdef class Engine:
                         s.delivered += d
                         s.send_queue -= d
                         s.p_buffered += d
-            # 2. freed space to waiting sends, in id order
+            # 2. freed space to waiting sends, in id order [ST-2]
             s = &self.socks[sid]
             oid = s.khead[0]
             while oid:
@@ -874,12 +882,12 @@ cdef class Engine:
                     self._op_done(oid, self.ops[oid].n)
                     s = &self.socks[sid]
                 oid = nxt
-            # 3. FD_WRITE after a would-block
+            # 3. FD_WRITE after a would-block [ST-3]
             if s.write_blocked and self.lim_sndbuf - s.send_queue > 0:
                 changed = True
                 s.write_blocked = False
                 self._post(sid, FD_WRITE, 0)
-            # 4. FIN
+            # 4. FIN [ST-4]
             if (self.net_up and s.send_queue == 0 and s.nwait_send == 0
                     and ((s.sd_send and not s.fin_held) or s.lifecycle == LC_CLOSING)
                     and not s.fin_sent):
@@ -887,7 +895,7 @@ cdef class Engine:
                 s.fin_sent = True
                 s.p_fin = True
                 self._emit(E_FIN, sid, 0, 0, 0)
-            # 5. a closing socket whose FIN went out is destroyed
+            # 5. a closing socket whose FIN went out is destroyed [ST-5]
             if s.lifecycle == LC_CLOSING and s.fin_sent:
                 self._destroy(sid)
                 self._finish_linger(sid)
@@ -917,7 +925,7 @@ cdef class Engine:
             self.ops[best].holds = False
             s.nholds -= 1
             s.refs -= 1
-            if s.refs == 0:
+            if s.refs == 0:                     # [PF-12b] the deferred last close
                 _last_close(self, sid, -1, False)
                 break
         return any
@@ -962,7 +970,7 @@ cdef class Engine:
         for i in range(self.dirty.n):
             self.socks[self.dirty.p[i]].dirty = False
         self.dirty.n = 0
-        # linger deadlines, in (deadline, socket id) order
+        # linger deadlines, in (deadline, socket id) order [CS-9e]
         while self.dl.n > 0:
             best = 0
             bd = -1
@@ -976,7 +984,7 @@ cdef class Engine:
             if best == 0:
                 break
             if self.prof.linger_close == LCLOSE_BSD:
-                # PF-4b: no reset; the close completes and the socket keeps closing
+                # [PF-4b] no reset; the close completes and the socket keeps closing
                 self.socks[best].deadline = -1
                 for i in range(self.dl.n):
                     if self.dl.p[i] == best:
@@ -985,7 +993,7 @@ cdef class Engine:
                         break
                 self._finish_linger(best)
                 continue
-            self._reset_ours(best, WSAECONNRESET)
+            self._reset_ours(best, WSAECONNRESET)      # [CS-9e] the time-out resets
             self._destroy(best)
             self._finish_linger(best)
         for i in range(self.dirty.n):
@@ -1009,7 +1017,7 @@ cdef class Engine:
             _env(self, op, target, x1)
         else:
             p = <int>(th // THREADS_PER_PROCESS)
-            if self.thr[th].blocked_in and self.procs[p].version != 1:
+            if self.thr[th].blocked_in and self.procs[p].version != 1:     # [REJ-1]
                 self.r_kind = R_REJECTED
                 if op == OP_SOCKET or op == OP_DUPLICATE:
                     self.r_bound = INVALID_DESCRIPTOR
@@ -1024,6 +1032,7 @@ cdef class Engine:
 
     cdef int _ovl(self, i64 oid) except -1:
         cdef OpRec* o
+        # [OVL-1]
         if oid <= 0 or oid > self.nops or self.ops[oid].mode == M_BLOCKING:
             self.r_kind = R_NONE
             return 0
@@ -1044,20 +1053,21 @@ cdef class Engine:
         """CS-E1..E4 (E3 only when desc); returns the error, or 0.  desc is 0 (no
         descriptor), 1 (a descriptor) or 2 (a descriptor, always in section 4's
         order: closesocket, PF-2)."""
-        if desc == 1 and self.prof.check_order == ORDER_DESCRIPTOR_FIRST:    # PF-2
+        if desc == 1 and self.prof.check_order == ORDER_DESCRIPTOR_FIRST:    # [PF-2]
             idx[0] = tab_lookup(&self.procs[p].tab, target)
             if idx[0] == 0:
                 return WSAENOTSOCK
             desc = 0
-        if self.procs[p].count == 0 and self.prof.startup_required:     # PF-1
+        # [CS-E1], never checked under startup_required = false [PF-1]
+        if self.procs[p].count == 0 and self.prof.startup_required:
             return WSANOTINITIALISED
-        if not self.net_up:
+        if not self.net_up:                     # [CS-E2]
             return WSAENETDOWN
-        if desc:
+        if desc:                                # [CS-E3]
             idx[0] = tab_lookup(&self.procs[p].tab, target)
             if idx[0] == 0:
                 return WSAENOTSOCK
-        if self.procs[p].version == 1 and self.thr[th].blocked_in:
+        if self.procs[p].version == 1 and self.thr[th].blocked_in:     # [CS-E4]
             return WSAEINPROGRESS
         return 0
 
