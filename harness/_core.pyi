@@ -15,6 +15,9 @@ class Engine:
     def _set_full_settle(self, on: bool) -> None:
         """Testing aid: naive settling (every socket, one pass at a time)."""
 
+def _vocabulary() -> dict[str, int]:
+    """Name -> value of every enum constant of the core (tests/core/test_core_vocab.py)."""
+
 def run_lowered(
     lowered: array[int] | bytes | bytearray | memoryview,
     profile: Profile,

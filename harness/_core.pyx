@@ -4,6 +4,13 @@
 Written from SEMANTICS.md and docs/decisions.md only (never from the reference
 model).  State lives in growable C arrays indexed by id; a step's events go to
 a growable int64 buffer, five ints per event (harness/vocab/trace.py layout).
+
+Rule tags: a comment with a rule id in square brackets, ``# [CS-9e]`` (several
+on one line: ``# [CS-9e] [PF-4a]``, with prose after them if need be), marks
+the code that implements that rule.  The ids are harness/vocab/rules.py's, the ones
+the reference model records when the rule decides a step; a bare id in prose
+or a docstring is a cross-reference, not a tag.  tests/core/test_core_rules.py
+checks that the core tags exactly the ids the reference model applies.
 """
 
 from libc.stdlib cimport calloc, realloc, free, qsort
@@ -23,8 +30,6 @@ cdef extern from *:
     #endif
     """
     const int WSA_DEBUG
-
-include "_core_tables.pxi"
 
 # --- constants (SEMANTICS.md section 12; harness/vocab/constants.py; harness/vocab/trace.py)
 
@@ -174,13 +179,109 @@ cdef enum:
     E_RESET = 6
     E_DESTROYED = 7
 
+# the world's shape and the layouts of the shared formats (harness/vocab/constants.py,
+# harness/vocab/trace.py, harness/lang/program.py)
+cdef enum:
+    THREADS = 4                     # t0..t3
+    PROCESSES = 2                   # p0, p1
+    THREADS_PER_PROCESS = 2         # t0, t1 in p0; t2, t3 in p1
+    DESC_STRIDE = 4                 # descriptor values are the multiples of 4 (SO-3)
+    SOCKET_ERROR = -1
+    INVALID_DESCRIPTOR = -1         # INVALID_SOCKET, as a bound value or a target
+    SD_RECEIVE = 0
+    SD_SEND = 1
+    SD_BOTH = 2
+    PORT_MAX = 65535
+    LINGER_MAX = 65535              # l_onoff and l_linger are u_short
+    NPORTS = PORT_MAX + 1           # the port bitmap's bits per port space
+    RESULT_WIDTH = 4                # rkind, r1, r2, r3
+    EVENT_WIDTH = 5                 # ekind, e1, e2, e3, e4
+    STEP_HEADER = RESULT_WIDTH + 2  # bound, the result, nevents: then the events
+    SOCKET_WIDTH = 29               # snapshot fields per socket (trace.SOCKET_FIELDS)
+    PEER_WIDTH = 10                 # ... per peer (trace.PEER_FIELDS)
+    OP_WIDTH = 13                   # ... per operation (trace.OP_FIELDS)
+
 cdef enum:
     TARGET_NONE = 0
     TARGET_SLOT = 1
     TARGET_RAW = 2
     TARGET_INVALID = 3
-    RECORD_WIDTH = 8
-    NPORTS = 65536
+    RECORD_WIDTH = 8                # op, thread, bind, target kind, target, x1, x2, x3
+
+include "_core_tables.pxi"
+
+# --- the enums by name (tests/core/test_core_vocab.py) -------------------------------
+# Every constant of the core's `cdef enum` blocks, name -> value, so that a test
+# can pin each to the Python vocabulary (harness/vocab/constants.py, trace.py,
+# program.py, profiles.py).  Built once at import; nothing on the hot path reads
+# it; the test also checks that it lists exactly the members of those blocks.
+
+_VOCABULARY = (
+    ("WSAEINTR", WSAEINTR), ("WSAEINVAL", WSAEINVAL), ("WSAEMFILE", WSAEMFILE),
+    ("WSAEWOULDBLOCK", WSAEWOULDBLOCK), ("WSAEINPROGRESS", WSAEINPROGRESS),
+    ("WSAENOTSOCK", WSAENOTSOCK), ("WSAENOPROTOOPT", WSAENOPROTOOPT),
+    ("WSAEOPNOTSUPP", WSAEOPNOTSUPP), ("WSAEADDRINUSE", WSAEADDRINUSE),
+    ("WSAENETDOWN", WSAENETDOWN), ("WSAECONNABORTED", WSAECONNABORTED),
+    ("WSAECONNRESET", WSAECONNRESET), ("WSAENOBUFS", WSAENOBUFS), ("WSAEISCONN", WSAEISCONN),
+    ("WSAENOTCONN", WSAENOTCONN), ("WSAESHUTDOWN", WSAESHUTDOWN),
+    ("WSAVERNOTSUPPORTED", WSAVERNOTSUPPORTED), ("WSANOTINITIALISED", WSANOTINITIALISED),
+    ("WSA_IO_PENDING", WSA_IO_PENDING), ("WSA_OPERATION_ABORTED", WSA_OPERATION_ABORTED),
+    ("ERROR_HANDLES_CLOSED", ERROR_HANDLES_CLOSED), ("FD_READ", FD_READ), ("FD_WRITE", FD_WRITE),
+    ("FD_CLOSE", FD_CLOSE), ("OP_STARTUP", OP_STARTUP), ("OP_CLEANUP", OP_CLEANUP),
+    ("OP_SOCKET", OP_SOCKET), ("OP_BIND", OP_BIND), ("OP_CONNECT", OP_CONNECT),
+    ("OP_SETSOCKOPT_LINGER", OP_SETSOCKOPT_LINGER),
+    ("OP_SETSOCKOPT_DONTLINGER", OP_SETSOCKOPT_DONTLINGER),
+    ("OP_GETSOCKOPT_LINGER", OP_GETSOCKOPT_LINGER),
+    ("OP_GETSOCKOPT_DONTLINGER", OP_GETSOCKOPT_DONTLINGER),
+    ("OP_IOCTLSOCKET_FIONBIO", OP_IOCTLSOCKET_FIONBIO), ("OP_SEND", OP_SEND), ("OP_RECV", OP_RECV),
+    ("OP_WSASEND", OP_WSASEND), ("OP_WSARECV", OP_WSARECV), ("OP_SHUTDOWN", OP_SHUTDOWN),
+    ("OP_ASYNCSELECT", OP_ASYNCSELECT), ("OP_DUPLICATE", OP_DUPLICATE),
+    ("OP_CLOSESOCKET", OP_CLOSESOCKET), ("OP_CANCELBLOCKING", OP_CANCELBLOCKING),
+    ("OP_GETLASTERROR", OP_GETLASTERROR), ("OP_GETMESSAGE", OP_GETMESSAGE),
+    ("OP_SLEEPEX", OP_SLEEPEX), ("OP_ADVANCE", OP_ADVANCE), ("OP_NET_DOWN", OP_NET_DOWN),
+    ("OP_NET_UP", OP_NET_UP), ("OP_PEER_RECV", OP_PEER_RECV), ("OP_PEER_SEND", OP_PEER_SEND),
+    ("OP_PEER_CLOSE", OP_PEER_CLOSE), ("OP_PEER_RESET", OP_PEER_RESET), ("OP_OVL", OP_OVL),
+    ("T_STREAM", T_STREAM), ("T_DGRAM", T_DGRAM), ("LC_OPEN", LC_OPEN), ("LC_CLOSING", LC_CLOSING),
+    ("LC_DESTROYED", LC_DESTROYED), ("K_SEND", K_SEND), ("K_RECV", K_RECV),
+    ("K_WSASEND", K_WSASEND), ("K_WSARECV", K_WSARECV), ("K_LINGER", K_LINGER),
+    ("M_BLOCKING", M_BLOCKING), ("M_EVENT", M_EVENT), ("M_ROUTINE", M_ROUTINE),
+    ("ST_PENDING", ST_PENDING), ("ST_DONE", ST_DONE), ("ST_FAILED", ST_FAILED), ("N_NONE", N_NONE),
+    ("N_UNSIGNALED", N_UNSIGNALED), ("N_SIGNALED", N_SIGNALED), ("N_ROUTINE_NONE", N_ROUTINE_NONE),
+    ("N_ROUTINE_QUEUED", N_ROUTINE_QUEUED), ("N_ROUTINE_RAN", N_ROUTINE_RAN),
+    ("SCOPE_DESCRIPTOR", SCOPE_DESCRIPTOR), ("SCOPE_LAST_REFERENCE", SCOPE_LAST_REFERENCE),
+    ("SCOPE_NONE", SCOPE_NONE), ("TIMING_AFTER_DATA", TIMING_AFTER_DATA),
+    ("TIMING_IMMEDIATE", TIMING_IMMEDIATE), ("DAC_DISCARD", DAC_DISCARD), ("DAC_RESET", DAC_RESET),
+    ("ORDER_INITIALISED_FIRST", ORDER_INITIALISED_FIRST),
+    ("ORDER_DESCRIPTOR_FIRST", ORDER_DESCRIPTOR_FIRST), ("LOPT_WINSOCK", LOPT_WINSOCK),
+    ("LOPT_BSD", LOPT_BSD), ("LOPT_WINE", LOPT_WINE), ("LCLOSE_WINSOCK", LCLOSE_WINSOCK),
+    ("LCLOSE_BSD", LCLOSE_BSD), ("RR_STICKY", RR_STICKY), ("RR_ONCE", RR_ONCE), ("RR_EOF", RR_EOF),
+    ("PCU_FIN", PCU_FIN), ("PCU_RESET", PCU_RESET), ("PORTS_SHARED", PORTS_SHARED),
+    ("PORTS_PER_TYPE", PORTS_PER_TYPE), ("RAS_ERROR", RAS_ERROR), ("RAS_DRAIN", RAS_DRAIN),
+    ("SDU_ERROR", SDU_ERROR), ("SDU_RECORDS", SDU_RECORDS), ("LEOS_CLEAR", LEOS_CLEAR),
+    ("LEOS_KEEP", LEOS_KEEP), ("CUC_RESET", CUC_RESET), ("CUC_AS_CLOSESOCKET", CUC_AS_CLOSESOCKET),
+    ("CB_CHECKED", CB_CHECKED), ("CB_STUB", CB_STUB), ("R_VALUE", R_VALUE),
+    ("R_SOCKET_ERROR", R_SOCKET_ERROR), ("R_INVALID_SOCKET", R_INVALID_SOCKET),
+    ("R_DIRECT", R_DIRECT), ("R_LINGER", R_LINGER), ("R_DONTLINGER", R_DONTLINGER),
+    ("R_LASTERROR", R_LASTERROR), ("R_MESSAGE", R_MESSAGE), ("R_NONE", R_NONE),
+    ("R_BLOCKED", R_BLOCKED), ("R_REJECTED", R_REJECTED), ("R_OK", R_OK),
+    ("R_OVL_PENDING", R_OVL_PENDING), ("R_OVL_DONE", R_OVL_DONE), ("R_OVL_FAILED", R_OVL_FAILED),
+    ("E_COMPLETE", E_COMPLETE), ("E_OVL", E_OVL), ("E_ROUTINE_RAN", E_ROUTINE_RAN),
+    ("E_POSTED", E_POSTED), ("E_FIN", E_FIN), ("E_RESET", E_RESET), ("E_DESTROYED", E_DESTROYED),
+    ("THREADS", THREADS), ("PROCESSES", PROCESSES), ("THREADS_PER_PROCESS", THREADS_PER_PROCESS),
+    ("DESC_STRIDE", DESC_STRIDE), ("SOCKET_ERROR", SOCKET_ERROR),
+    ("INVALID_DESCRIPTOR", INVALID_DESCRIPTOR), ("SD_RECEIVE", SD_RECEIVE), ("SD_SEND", SD_SEND),
+    ("SD_BOTH", SD_BOTH), ("PORT_MAX", PORT_MAX), ("LINGER_MAX", LINGER_MAX), ("NPORTS", NPORTS),
+    ("RESULT_WIDTH", RESULT_WIDTH), ("EVENT_WIDTH", EVENT_WIDTH), ("STEP_HEADER", STEP_HEADER),
+    ("SOCKET_WIDTH", SOCKET_WIDTH), ("PEER_WIDTH", PEER_WIDTH), ("OP_WIDTH", OP_WIDTH),
+    ("TARGET_NONE", TARGET_NONE), ("TARGET_SLOT", TARGET_SLOT), ("TARGET_RAW", TARGET_RAW),
+    ("TARGET_INVALID", TARGET_INVALID), ("RECORD_WIDTH", RECORD_WIDTH),
+)
+
+
+def _vocabulary():
+    """Name -> value of every enum constant of the core (tests/core/test_core_vocab.py)."""
+    return dict(_VOCABULARY)
+
 
 # --- state records ---------------------------------------------------------------
 
@@ -274,8 +375,8 @@ cdef class Engine:
         i64 lim_sockets, lim_desc, lim_sndbuf, lim_window
         i64 clock
         bint net_up
-        Proc procs[2]
-        Thr thr[4]
+        Proc procs[PROCESSES]
+        Thr thr[THREADS]
         Sock* socks
         i64 nsocks, cap_socks, live
         OpRec* ops
@@ -291,8 +392,9 @@ cdef class Engine:
         i64 r_bound, r_kind, r1, r2, r3
 
     def __cinit__(self, *args, **kwargs):
-        self.procs[0].tab.hw = 1
-        self.procs[1].tab.hw = 1
+        cdef int i
+        for i in range(PROCESSES):
+            self.procs[i].tab.hw = 1        # index 0 is never handed out
         self.net_up = True
         self.ports = NULL       # allocated at the first bind (most runs never bind)
         self.cap_socks = 16
@@ -344,10 +446,10 @@ cdef class Engine:
 
     def __dealloc__(self):
         cdef int i
-        for i in range(2):
+        for i in range(PROCESSES):
             tab_free(&self.procs[i].tab)
             buf_free(&self.procs[i].msgs.b)
-        for i in range(4):
+        for i in range(THREADS):
             buf_free(&self.thr[i].routines)
         buf_free(&self.ev)
         buf_free(&self.dirty)
@@ -366,7 +468,7 @@ cdef class Engine:
         cdef i64 i
         _validate(op, thread, x1, x2)
         self._step(op, thread, target, x1, x2, x3)
-        out = [self.r_bound, self.r_kind, self.r1, self.r2, self.r3, self.ev.n // 5]
+        out = [self.r_bound, self.r_kind, self.r1, self.r2, self.r3, self.ev.n // EVENT_WIDTH]
         for i in range(self.ev.n):
             out.append(self.ev.p[i])
         return tuple(out)
@@ -394,15 +496,15 @@ cdef class Engine:
 
     cdef inline int _emit(self, i64 k, i64 a, i64 b, i64 c, i64 d) except -1:
         cdef i64* p
-        if self.ev.n + 5 > self.ev.cap:
-            buf_reserve(&self.ev, 5)
+        if self.ev.n + EVENT_WIDTH > self.ev.cap:
+            buf_reserve(&self.ev, EVENT_WIDTH)
         p = self.ev.p + self.ev.n
         p[0] = k
         p[1] = a
         p[2] = b
         p[3] = c
         p[4] = d
-        self.ev.n += 5
+        self.ev.n += EVENT_WIDTH
         return 0
 
     cdef inline int _mark(self, i64 sid) except -1:
@@ -414,7 +516,7 @@ cdef class Engine:
     cdef inline int _ok(self, int th, i64 v) except -1:
         self.r_kind = R_VALUE
         self.r1 = v
-        if not self.prof.keep_last_error:       # PF-11
+        if not self.prof.keep_last_error:       # [PF-11]
             self.thr[th].last_error = 0
         return 0
 
@@ -553,7 +655,7 @@ cdef class Engine:
     cdef int _notify(self, i64 oid, bint notify) except -1:
         """Set an overlapped op's note at completion."""
         cdef OpRec* o = &self.ops[oid]
-        if o.mode == M_EVENT:
+        if o.mode == M_EVENT:                   # [NT-1]
             o.note = N_SIGNALED if notify else N_UNSIGNALED
         elif notify:
             o.note = N_ROUTINE_QUEUED
@@ -570,11 +672,11 @@ cdef class Engine:
         o.done = nbytes
         o.error = 0
         if o.mode == M_BLOCKING:
-            if not self.prof.keep_last_error:   # PF-11
+            if not self.prof.keep_last_error:   # [PF-11]
                 self.thr[o.thread].last_error = 0
             self._emit(E_COMPLETE, o.thread, o.kind, nbytes, 0)
         else:
-            self._notify(oid, True)
+            self._notify(oid, True)             # [NT-1] a completion is notified (D5)
             self._emit(E_OVL, oid, ST_DONE, nbytes, self.ops[oid].note)
         return 0
 
@@ -587,7 +689,7 @@ cdef class Engine:
         o.error = err
         if o.mode == M_BLOCKING:
             self.thr[o.thread].last_error = err
-            self._emit(E_COMPLETE, o.thread, o.kind, -1, err)
+            self._emit(E_COMPLETE, o.thread, o.kind, SOCKET_ERROR, err)
         else:
             self._notify(oid, notify)
             self._emit(E_OVL, oid, ST_FAILED, err, self.ops[oid].note)
@@ -598,16 +700,16 @@ cdef class Engine:
         (the profile's blocking_cancel_error, PF-13, or WSAEINTR in cleanup's
         documented-switch CS-7)."""
         if self.ops[oid].mode == M_BLOCKING:
-            return self._op_fail(oid, berr, False)
+            return self._op_fail(oid, berr, False)      # [PF-13]
         return self._op_fail(oid, status, notifies)
 
     cdef int _post(self, i64 sid, i64 fd, i64 err) except -1:
         """MS-1."""
         cdef Sock* s = &self.socks[sid]
         cdef i64 p, idx
-        if s.reg_process < 0 or (s.reg_mask & fd) == 0 or s.type == T_DGRAM:
+        if s.reg_process < 0 or (s.reg_mask & fd) == 0 or s.type == T_DGRAM:    # [MS-1]
             return 0
-        if fd == FD_READ:
+        if fd == FD_READ:                       # [MS-1] one FD_READ per step
             if self.fdread_posted:
                 return 0
             self.fdread_posted = True
@@ -622,6 +724,7 @@ cdef class Engine:
     cdef int _close_handoff(self, i64 sid) except -1:
         """A FIN's FD_CLOSE (D2): handed to MS-1 now if the timing allows."""
         cdef Sock* s = &self.socks[sid]
+        # [MS-2] under after_data, with data queued it waits for the recv that empties it
         if self.prof.fd_close_timing == TIMING_IMMEDIATE or s.recv_queue == 0:
             s.close_posted = True
             self._post(sid, FD_CLOSE, s.close_error)
@@ -632,7 +735,7 @@ cdef class Engine:
         cdef Sock* s = &self.socks[sid]
         if s.recv_queue > 0:
             self._post(sid, FD_READ, 0)
-        elif s.close_seen and not s.close_posted:
+        elif s.close_seen and not s.close_posted:      # [MS-2] the deferred FD_CLOSE
             s.close_posted = True
             self._post(sid, FD_CLOSE, s.close_error)
         return 0
@@ -642,13 +745,13 @@ cdef class Engine:
     cdef int _reset_ours(self, i64 sid, i64 code) except -1:
         """Resetting a connection from our side (section 7); fails nothing (D12)."""
         cdef Sock* s = &self.socks[sid]
-        self._emit(E_RESET, sid, 0, 0, 0)
+        self._emit(E_RESET, sid, 0, 0, 0)     # [RS-1]
         s.reset = True
         s.p_reset = True
         s.p_reset_code = code
         s.discarded += s.send_queue
         s.send_queue = 0
-        if not self.prof.reset_keeps_received:      # PF-6 keeps the peer's bytes
+        if not self.prof.reset_keeps_received:      # [PF-6] keeps the peer's bytes
             s.p_dropped += s.p_buffered
             s.p_buffered = 0
         return 0
@@ -657,7 +760,7 @@ cdef class Engine:
         """CS-D; the caller completes a linger close on the socket, if any."""
         cdef Sock* s = &self.socks[sid]
         cdef i64 oid, nxt, i
-        s.lifecycle = LC_DESTROYED
+        s.lifecycle = LC_DESTROYED              # [CS-D]
         if s.deadline >= 0:
             s.deadline = -1
             for i in range(self.dl.n):
@@ -670,7 +773,7 @@ cdef class Engine:
         oid = s.pend_head
         while oid:
             nxt = self.ops[oid].snext
-            if self.ops[oid].kind != K_LINGER:
+            if self.ops[oid].kind != K_LINGER:     # [CS-D] all but a linger close
                 self._cancel(oid, self.prof.cancel_status, self.prof.cancel_notifies,
                              self.prof.blocking_cancel_error)
             oid = nxt
@@ -688,7 +791,7 @@ cdef class Engine:
         cdef Sock* s = &self.socks[sid]
         cdef i64 oid, nxt
         cdef i64 kind
-        s.reset = True
+        s.reset = True                          # [PX-1] the reset effects
         s.discarded += s.send_queue
         s.send_queue = 0
         oid = s.pend_head
@@ -699,7 +802,7 @@ cdef class Engine:
                 pass
             elif self.prof.reset_reporting != RR_ONCE:
                 self._op_fail(oid, WSAECONNRESET, True)
-            elif not self.socks[sid].reset_reported:       # PF-5b: the first is told
+            elif not self.socks[sid].reset_reported:       # [PF-5b] the first is told
                 self.socks[sid].reset_reported = True
                 self._op_fail(oid, WSAESHUTDOWN if self.socks[sid].peer_fin else WSAECONNRESET,
                               True)
@@ -721,7 +824,7 @@ cdef class Engine:
     cdef int _peer_reset(self, i64 sid) except -1:
         """Section 7 peer_reset steps 1-2 (also settling's closed-peer case)."""
         cdef Sock* s = &self.socks[sid]
-        self._emit(E_RESET, sid, 0, 0, 0)
+        self._emit(E_RESET, sid, 0, 0, 0)     # [PX-1]
         s.p_closed = True
         s.p_reset = True
         s.p_dropped += s.p_buffered
@@ -739,7 +842,7 @@ cdef class Engine:
         while changed:
             changed = False
             s = &self.socks[sid]
-            # 0. holds whose blocking call ended are released (PF-12b)
+            # 0. holds whose blocking call ended are released [PF-12b]
             if s.nholds > 0 and s.lifecycle == LC_OPEN:
                 if self._release_holds(sid):
                     changed = True
@@ -750,12 +853,12 @@ cdef class Engine:
                     and s.send_queue == self.lim_sndbuf
                     and self.net_up and not s.reset and not s.p_closed):
                 self._fast_forward(sid)
-            # 1. delivery
+            # 1. delivery [ST-1]
             if self.net_up and not s.reset:
                 d = imin(s.send_queue, s.p_window - s.p_buffered)
                 if d > 0:
                     changed = True
-                    if s.p_closed:
+                    if s.p_closed:              # [ST-1R] data meets a closed peer: reset
                         self._peer_reset(sid)
                         if self.socks[sid].lifecycle == LC_DESTROYED:
                             return 0
@@ -763,7 +866,7 @@ cdef class Engine:
                         s.delivered += d
                         s.send_queue -= d
                         s.p_buffered += d
-            # 2. freed space to waiting sends, in id order
+            # 2. freed space to waiting sends, in id order [ST-2]
             s = &self.socks[sid]
             oid = s.khead[0]
             while oid:
@@ -779,12 +882,12 @@ cdef class Engine:
                     self._op_done(oid, self.ops[oid].n)
                     s = &self.socks[sid]
                 oid = nxt
-            # 3. FD_WRITE after a would-block
+            # 3. FD_WRITE after a would-block [ST-3]
             if s.write_blocked and self.lim_sndbuf - s.send_queue > 0:
                 changed = True
                 s.write_blocked = False
                 self._post(sid, FD_WRITE, 0)
-            # 4. FIN
+            # 4. FIN [ST-4]
             if (self.net_up and s.send_queue == 0 and s.nwait_send == 0
                     and ((s.sd_send and not s.fin_held) or s.lifecycle == LC_CLOSING)
                     and not s.fin_sent):
@@ -792,7 +895,7 @@ cdef class Engine:
                 s.fin_sent = True
                 s.p_fin = True
                 self._emit(E_FIN, sid, 0, 0, 0)
-            # 5. a closing socket whose FIN went out is destroyed
+            # 5. a closing socket whose FIN went out is destroyed [ST-5]
             if s.lifecycle == LC_CLOSING and s.fin_sent:
                 self._destroy(sid)
                 self._finish_linger(sid)
@@ -822,7 +925,7 @@ cdef class Engine:
             self.ops[best].holds = False
             s.nholds -= 1
             s.refs -= 1
-            if s.refs == 0:
+            if s.refs == 0:                     # [PF-12b] the deferred last close
                 _last_close(self, sid, -1, False)
                 break
         return any
@@ -867,7 +970,7 @@ cdef class Engine:
         for i in range(self.dirty.n):
             self.socks[self.dirty.p[i]].dirty = False
         self.dirty.n = 0
-        # linger deadlines, in (deadline, socket id) order
+        # linger deadlines, in (deadline, socket id) order [CS-9e]
         while self.dl.n > 0:
             best = 0
             bd = -1
@@ -881,7 +984,7 @@ cdef class Engine:
             if best == 0:
                 break
             if self.prof.linger_close == LCLOSE_BSD:
-                # PF-4b: no reset; the close completes and the socket keeps closing
+                # [PF-4b] no reset; the close completes and the socket keeps closing
                 self.socks[best].deadline = -1
                 for i in range(self.dl.n):
                     if self.dl.p[i] == best:
@@ -890,7 +993,7 @@ cdef class Engine:
                         break
                 self._finish_linger(best)
                 continue
-            self._reset_ours(best, WSAECONNRESET)
+            self._reset_ours(best, WSAECONNRESET)      # [CS-9e] the time-out resets
             self._destroy(best)
             self._finish_linger(best)
         for i in range(self.dirty.n):
@@ -913,13 +1016,13 @@ cdef class Engine:
         if op >= OP_ADVANCE:
             _env(self, op, target, x1)
         else:
-            p = <int>(th >> 1)
-            if self.thr[th].blocked_in and self.procs[p].version != 1:
+            p = <int>(th // THREADS_PER_PROCESS)
+            if self.thr[th].blocked_in and self.procs[p].version != 1:     # [REJ-1]
                 self.r_kind = R_REJECTED
                 if op == OP_SOCKET or op == OP_DUPLICATE:
-                    self.r_bound = -1
+                    self.r_bound = INVALID_DESCRIPTOR
                 return 0      # rejected lines change nothing and do not settle
-            _call(self, op, <int>th, p, target, x1, x2, x3)
+            _call(self, op, <int>th, p, target, x1, x2)      # no call takes an x3
         self._settle()
         if WSA_DEBUG:
             bad = _check_invariants(self)
@@ -929,6 +1032,7 @@ cdef class Engine:
 
     cdef int _ovl(self, i64 oid) except -1:
         cdef OpRec* o
+        # [OVL-1]
         if oid <= 0 or oid > self.nops or self.ops[oid].mode == M_BLOCKING:
             self.r_kind = R_NONE
             return 0
@@ -949,20 +1053,21 @@ cdef class Engine:
         """CS-E1..E4 (E3 only when desc); returns the error, or 0.  desc is 0 (no
         descriptor), 1 (a descriptor) or 2 (a descriptor, always in section 4's
         order: closesocket, PF-2)."""
-        if desc == 1 and self.prof.check_order == ORDER_DESCRIPTOR_FIRST:    # PF-2
+        if desc == 1 and self.prof.check_order == ORDER_DESCRIPTOR_FIRST:    # [PF-2]
             idx[0] = tab_lookup(&self.procs[p].tab, target)
             if idx[0] == 0:
                 return WSAENOTSOCK
             desc = 0
-        if self.procs[p].count == 0 and self.prof.startup_required:     # PF-1
+        # [CS-E1], never checked under startup_required = false [PF-1]
+        if self.procs[p].count == 0 and self.prof.startup_required:
             return WSANOTINITIALISED
-        if not self.net_up:
+        if not self.net_up:                     # [CS-E2]
             return WSAENETDOWN
-        if desc:
+        if desc:                                # [CS-E3]
             idx[0] = tab_lookup(&self.procs[p].tab, target)
             if idx[0] == 0:
                 return WSAENOTSOCK
-        if self.procs[p].version == 1 and self.thr[th].blocked_in:
+        if self.procs[p].version == 1 and self.thr[th].blocked_in:     # [CS-E4]
             return WSAEINPROGRESS
         return 0
 
@@ -976,20 +1081,20 @@ cdef int _validate(i64 op, i64 thread, i64 x1, i64 x2) except -1:
     if op < OP_STARTUP or op > OP_OVL:
         raise ValueError(f"unknown op {op}")
     if op < OP_ADVANCE:
-        if thread < 0 or thread > 3:
+        if thread < 0 or thread >= THREADS:
             raise ValueError(f"op {op} needs a thread 0..3, got {thread}")
     elif thread != -1:
         raise ValueError(f"op {op} takes no thread, got {thread}")
     if op == OP_SOCKET and x1 != T_STREAM and x1 != T_DGRAM:
         raise ValueError(f"bad socket type {x1}")
-    if op == OP_BIND and (x1 < 1 or x1 > 65535):
+    if op == OP_BIND and (x1 < 1 or x1 > PORT_MAX):
         raise ValueError(f"bad port {x1}")
     if ((op == OP_SEND or op == OP_RECV or op == OP_WSASEND or op == OP_WSARECV
             or op == OP_PEER_RECV or op == OP_PEER_SEND or op == OP_ADVANCE) and x1 < 0):
         raise ValueError(f"op {op}: negative count {x1}")
     if op == OP_CONNECT and x1 < -1:
         raise ValueError(f"bad window {x1}")
-    if op == OP_SETSOCKOPT_LINGER and not (0 <= x1 <= 65535 and 0 <= x2 <= 65535):
+    if op == OP_SETSOCKOPT_LINGER and not (0 <= x1 <= LINGER_MAX and 0 <= x2 <= LINGER_MAX):
         raise ValueError(f"bad linger {x1} {x2}")
     if (op == OP_WSASEND or op == OP_WSARECV) and x2 != M_EVENT and x2 != M_ROUTINE:
         raise ValueError(f"bad overlapped mode {x2}")
@@ -1009,7 +1114,8 @@ def run_lowered(lowered, profile, limits, *, _full_settle=False):
         mv = mv.cast("B").cast("q")
     cdef const i64[::1] prog = mv
     cdef i64 n = prog.shape[0]
-    cdef i64 nslots, nsteps, k, base, tk, tv, bind
+    cdef i64 nslots, nsteps, k, op, thread, bind, tk, tv, x1, x2, x3
+    cdef const i64* rec
     cdef i64* slots = NULL
     cdef I64Buf out
     cdef carray.array res
@@ -1026,36 +1132,42 @@ def run_lowered(lowered, profile, limits, *, _full_settle=False):
     if slots == NULL:
         raise MemoryError()
     try:
-        buf_reserve(&out, 1 + nsteps * 6)
+        buf_reserve(&out, 1 + nsteps * STEP_HEADER)
         out.p[0] = nsteps
         out.n = 1
         for k in range(nsteps):
-            base = 1 + k * RECORD_WIDTH
-            tk = prog[base + 3]
-            tv = prog[base + 4]
+            rec = &prog[1 + k * RECORD_WIDTH]       # harness/lang/program.py's record
+            op = rec[0]
+            thread = rec[1]
+            bind = rec[2]
+            tk = rec[3]
+            tv = rec[4]
+            x1 = rec[5]
+            x2 = rec[6]
+            x3 = rec[7]
             if tk == TARGET_SLOT:
                 if tv < 0 or tv >= nslots:
                     raise ValueError(f"step {k}: slot {tv} out of range")
                 tv = slots[tv]
             elif tk == TARGET_INVALID:
-                tv = -1
+                tv = INVALID_DESCRIPTOR
             elif tk == TARGET_NONE:
                 tv = 0
-            _validate(prog[base], prog[base + 1], prog[base + 5], prog[base + 6])
-            e._step(prog[base], prog[base + 1], tv, prog[base + 5], prog[base + 6], prog[base + 7])
-            bind = prog[base + 2]
+            _validate(op, thread, x1, x2)
+            e._step(op, thread, tv, x1, x2, x3)
             if bind >= 0:
                 if bind >= nslots:
                     raise ValueError(f"step {k}: bind slot {bind} out of range")
                 slots[bind] = e.r_bound
-            buf_reserve(&out, 6 + e.ev.n)
+            # the step: bound, rkind, r1, r2, r3, nevents, then the events
+            buf_reserve(&out, STEP_HEADER + e.ev.n)
             out.p[out.n] = e.r_bound
             out.p[out.n + 1] = e.r_kind
             out.p[out.n + 2] = e.r1
             out.p[out.n + 3] = e.r2
             out.p[out.n + 4] = e.r3
-            out.p[out.n + 5] = e.ev.n // 5
-            out.n += 6
+            out.p[out.n + 5] = e.ev.n // EVENT_WIDTH
+            out.n += STEP_HEADER
             if e.ev.n:
                 memcpy(out.p + out.n, e.ev.p, <size_t>e.ev.n * sizeof(i64))
                 out.n += e.ev.n

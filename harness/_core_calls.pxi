@@ -1,28 +1,90 @@
 # Thread calls: SEMANTICS.md sections 4, 5 and 8.  Included by _core.pyx.
 # Each function leaves the step's result in e.r_* and its events in e.ev.
+#
+# _call hands a call to the function of its family, which names the call's
+# arguments (x1, x2 as harness/lang/program.py's ARG_LAYOUT lays them out; no call
+# takes an x3):
+#
+#   _call_lifecycle   startup (major), cleanup, socket (type): no descriptor
+#   _call_thread      cancelblocking, getlasterror, getmessage, sleepex
+#   _call_naming      bind (port), connect (window), duplicate (pid)
+#   _call_option      setsockopt SO_LINGER (onoff, secs) and SO_DONTLINGER (value),
+#                     getsockopt SO_LINGER and SO_DONTLINGER, ioctlsocket FIONBIO (value)
+#   _call_transfer    send and recv (n), wsasend and wsarecv (n, mode), shutdown (how)
+#   _asyncselect      asyncselect (mask)
+#   _closesocket      closesocket
 
-cdef int _call(Engine e, i64 op, int th, int p, i64 target, i64 x1, i64 x2, i64 x3) except -1:
+cdef int _call(Engine e, i64 op, int th, int p, i64 target, i64 x1, i64 x2) except -1:
     cdef i64 idx = 0
-    cdef i64 err, sid, slot
-    cdef i64 msg[3]
+    cdef i64 err, sid
+    if op == OP_STARTUP or op == OP_CLEANUP or op == OP_SOCKET:
+        return _call_lifecycle(e, op, th, p, x1)
+    if op >= OP_CANCELBLOCKING:     # up to OP_SLEEPEX, the last thread call
+        return _call_thread(e, op, th, p)
+    # calls that take a descriptor: E1, E2, E3, E4, then their own checks
+    err = e._common(th, p, 2 if op == OP_CLOSESOCKET else 1, target, &idx)
+    if err:
+        return _common_failed(e, op, th, err)
+    sid = e.procs[p].tab.ent[idx].sock
+    e._mark(sid)
+    if op >= OP_SEND and op <= OP_SHUTDOWN:
+        return _call_transfer(e, op, th, p, target, idx, sid, x1, x2)
+    if op >= OP_SETSOCKOPT_LINGER and op <= OP_IOCTLSOCKET_FIONBIO:
+        return _call_option(e, op, th, sid, x1, x2)
+    if op == OP_BIND or op == OP_CONNECT or op == OP_DUPLICATE:
+        return _call_naming(e, op, th, sid, x1)
+    if op == OP_ASYNCSELECT:
+        return _asyncselect(e, th, p, target, sid, x1)
+    return _closesocket(e, th, p, target, idx, sid)
+
+
+cdef inline int _common_failed(Engine e, i64 op, int th, i64 err) except -1:
+    """A common check failed: INVALID_SOCKET for the calls that make a descriptor."""
+    if op == OP_SOCKET or op == OP_DUPLICATE:
+        e._err(th, R_INVALID_SOCKET, err)
+        e.r_bound = INVALID_DESCRIPTOR
+    else:
+        e._err(th, R_SOCKET_ERROR, err)
+    return 0
+
+
+# --- calls without a descriptor (section 5.1) ---------------------------------------
+
+cdef int _call_lifecycle(Engine e, i64 op, int th, int p, i64 x1) except -1:
+    """startup (major = x1), cleanup, socket (type = x1)."""
+    cdef i64 idx = 0
+    cdef i64 err, major
     if op == OP_STARTUP:
+        major = x1
         # E4 only, returned directly; a failed startup keeps last_error [ev A6]
-        if e.procs[p].version == 1 and e.thr[th].blocked_in:
+        if e.procs[p].version == 1 and e.thr[th].blocked_in:     # [CS-E4]
             e.r_kind = R_DIRECT
             e.r1 = WSAEINPROGRESS
-        elif x1 == 0:
+        elif major == 0:                        # [SU-1]
             e.r_kind = R_DIRECT
             e.r1 = WSAVERNOTSUPPORTED
-        else:
+        else:                                   # [SU-2]
             e.procs[p].count += 1
-            e.procs[p].version = 1 if x1 == 1 else 2
+            e.procs[p].version = 1 if major == 1 else 2
             e._ok(th, 0)
         return 0
-    if op == OP_GETLASTERROR:
+    # E1, E2, E4; cleanup's E1 failure is its own rule [CU-1] too (ev A4)
+    err = e._common(th, p, 0, 0, &idx)
+    if err:
+        return _common_failed(e, op, th, err)
+    if op == OP_SOCKET:
+        return _socket(e, th, p, x1)
+    return _cleanup(e, th, p)
+
+
+cdef int _call_thread(Engine e, i64 op, int th, int p) except -1:
+    """cancelblocking, getlasterror, getmessage, sleepex: no arguments, and no
+    common checks (cancelblocking makes its own)."""
+    cdef i64 msg[3]
+    if op == OP_GETLASTERROR:                   # [LE-1]
         e.r_kind = R_LASTERROR
         e.r1 = e.thr[th].last_error
-        return 0
-    if op == OP_GETMESSAGE:
+    elif op == OP_GETMESSAGE:                   # [GM-1]
         if msg_len(&e.procs[p].msgs) == 0:
             e.r_kind = R_NONE
         else:
@@ -31,145 +93,149 @@ cdef int _call(Engine e, i64 op, int th, int p, i64 target, i64 x1, i64 x2, i64 
             e.r1 = msg[0]
             e.r2 = msg[1]
             e.r3 = msg[2]
-        return 0
-    if op == OP_SLEEPEX:
+    elif op == OP_SLEEPEX:
         return _sleepex(e, th)
-    if op == OP_CANCELBLOCKING:
-        if e.prof.cancelblocking == CB_STUB:        # PF-15: no check, no effect
-            e.r_kind = R_VALUE
-            e.r1 = 0
-            return 0
+    elif e.prof.cancelblocking == CB_STUB:          # [PF-15] no check, no effect
+        e.r_kind = R_VALUE
+        e.r1 = 0
+    else:
         return _cancelblocking(e, th, p)
-    if op == OP_SOCKET or op == OP_CLEANUP:
-        err = e._common(th, p, 0, 0, &idx)
-        if err:
-            if op == OP_SOCKET:
-                e._err(th, R_INVALID_SOCKET, err)
-                e.r_bound = -1
-            else:
-                e._err(th, R_SOCKET_ERROR, err)
-            return 0
-        if op == OP_SOCKET:
-            return _socket(e, th, p, x1)
-        return _cleanup(e, th, p)
-    # calls that take a descriptor: E1, E2, E3, E4, then their own checks
-    err = e._common(th, p, 2 if op == OP_CLOSESOCKET else 1, target, &idx)
-    if err:
-        if op == OP_DUPLICATE:
-            e._err(th, R_INVALID_SOCKET, err)
-            e.r_bound = -1
-        else:
-            e._err(th, R_SOCKET_ERROR, err)
-        return 0
-    sid = e.procs[p].tab.ent[idx].sock
-    e._mark(sid)
+    return 0
+
+
+# --- calls on a descriptor (section 5.1) ----------------------------------------------
+
+cdef int _call_naming(Engine e, i64 op, int th, i64 sid, i64 x1) except -1:
+    """bind (port = x1), connect (window = x1, -1 for the window limit),
+    duplicate (pid = x1)."""
     cdef Sock* s = &e.socks[sid]
-    if op == OP_BIND:
-        if e.ports == NULL:
-            # bits [0, NPORTS): shared space, or stream under per_type; [NPORTS, 2N): dgram
-            e.ports = <unsigned char*>calloc(2 * NPORTS // 8, 1)
-            if e.ports == NULL:
-                raise MemoryError()
-        slot = _port_slot(e, s.type, x1)
-        if s.port != 0 or s.connected:
-            e._err(th, R_SOCKET_ERROR, WSAEINVAL)
-        elif e.ports[slot >> 3] & (1 << (slot & 7)):
-            e._err(th, R_SOCKET_ERROR, WSAEADDRINUSE)
-        else:
-            s.port = x1
-            e.ports[slot >> 3] |= <unsigned char>(1 << (slot & 7))
-            e._ok(th, 0)
-    elif op == OP_CONNECT:
-        if s.type == T_DGRAM:
+    cdef i64 port, window, slot
+    if op == OP_DUPLICATE:
+        return _duplicate(e, th, sid, x1)
+    if op == OP_CONNECT:
+        window = x1
+        if s.type == T_DGRAM:                   # [CN-1]
             e._err(th, R_SOCKET_ERROR, WSAEOPNOTSUPP)
-        elif s.connected:
+        elif s.connected:                       # [CN-2]
             e._err(th, R_SOCKET_ERROR, WSAEISCONN)
-        else:
+        else:                                   # [CN-3]
             s.connected = True
             s.has_peer = True
-            s.p_window = x1 if x1 >= 0 else e.lim_window
+            s.p_window = window if window >= 0 else e.lim_window
             s.p_reset_code = WSAECONNRESET
             buf_push(&e.conn, sid)
             e._ok(th, 0)
             e.r_bound = sid
             e._post(sid, FD_WRITE, 0)
-    elif op == OP_SETSOCKOPT_LINGER or op == OP_SETSOCKOPT_DONTLINGER:
-        if s.type == T_DGRAM and e.prof.linger_option == LOPT_WINSOCK:
-            e._err(th, R_SOCKET_ERROR, WSAENOPROTOOPT)
-        else:
-            if e.prof.linger_option == LOPT_WINSOCK:
-                if op == OP_SETSOCKOPT_LINGER:
-                    s.onoff = x1
-                    s.secs = x2
-                else:
-                    s.onoff = 0 if x1 != 0 else 1
-            elif op == OP_SETSOCKOPT_LINGER:            # PF-3a
-                if x1 != 0:
-                    s.onoff = 1
-                    s.secs = x2
-                else:
-                    s.onoff = 0
-            elif x1 != 0:                               # SO_DONTLINGER V, V != 0
-                s.onoff = 0
-            else:
-                s.onoff = 1
-                if e.prof.linger_option == LOPT_WINE:   # PF-3b: SO_LINGER {1, 0}
-                    s.secs = 0
+        return 0
+    port = x1
+    if e.ports == NULL:
+        # bits [0, NPORTS): shared space, or stream under per_type; [NPORTS, 2N): dgram
+        e.ports = <unsigned char*>calloc(2 * NPORTS // 8, 1)
+        if e.ports == NULL:
+            raise MemoryError()
+    slot = _port_slot(e, s.type, port)
+    if s.port != 0 or s.connected:              # [BI-1]
+        e._err(th, R_SOCKET_ERROR, WSAEINVAL)
+    elif e.ports[slot >> 3] & (1 << (slot & 7)):    # [BI-2]
+        e._err(th, R_SOCKET_ERROR, WSAEADDRINUSE)
+    else:                                       # [BI-3]
+        s.port = port
+        e.ports[slot >> 3] |= <unsigned char>(1 << (slot & 7))
+        e._ok(th, 0)
+    return 0
+
+
+cdef int _call_option(Engine e, i64 op, int th, i64 sid, i64 x1, i64 x2) except -1:
+    """setsockopt SO_LINGER (onoff = x1, secs = x2) and SO_DONTLINGER (value = x1),
+    getsockopt SO_LINGER and SO_DONTLINGER, ioctlsocket FIONBIO (value = x1)."""
+    cdef Sock* s = &e.socks[sid]
+    cdef i64 onoff, secs, value
+    if op == OP_IOCTLSOCKET_FIONBIO:
+        value = x1
+        if value == 0 and s.reg_process >= 0:   # [NB-1]
+            e._err(th, R_SOCKET_ERROR, WSAEINVAL)
+        else:                                   # [NB-2]
+            s.nonblocking = value != 0
             e._ok(th, 0)
     elif op == OP_GETSOCKOPT_LINGER or op == OP_GETSOCKOPT_DONTLINGER:
-        if s.type == T_DGRAM and e.prof.linger_option != LOPT_BSD:     # PF-3b: wine refuses
+        # [OPT-1]; bsd accepts [PF-3a], wine refuses getsockopt too [PF-3b]
+        if s.type == T_DGRAM and e.prof.linger_option != LOPT_BSD:
             e._err(th, R_SOCKET_ERROR, WSAENOPROTOOPT)
         else:
-            if not e.prof.keep_last_error:              # PF-11
+            if not e.prof.keep_last_error:              # [PF-11]
                 e.thr[th].last_error = 0
-            if op == OP_GETSOCKOPT_LINGER:
+            if op == OP_GETSOCKOPT_LINGER:              # [OPT-4]
                 e.r_kind = R_LINGER
                 e.r1 = s.onoff
                 e.r2 = s.secs
-            else:
+            else:                                       # [OPT-5]
                 e.r_kind = R_DONTLINGER
                 e.r1 = 1 if s.onoff == 0 else 0
-    elif op == OP_IOCTLSOCKET_FIONBIO:
-        if x1 == 0 and s.reg_process >= 0:
-            e._err(th, R_SOCKET_ERROR, WSAEINVAL)
+    elif s.type == T_DGRAM and e.prof.linger_option == LOPT_WINSOCK:      # [OPT-1]
+        e._err(th, R_SOCKET_ERROR, WSAENOPROTOOPT)
+    elif op == OP_SETSOCKOPT_LINGER:                    # [OPT-2]
+        onoff = x1
+        secs = x2
+        if e.prof.linger_option == LOPT_WINSOCK:
+            s.onoff = onoff
+            s.secs = secs
+        elif onoff != 0:                                # [PF-3a]
+            s.onoff = 1
+            s.secs = secs
         else:
-            s.nonblocking = x1 != 0
-            e._ok(th, 0)
-    elif op == OP_SHUTDOWN:
-        if x1 < 0 or x1 > 2:
-            e._err(th, R_SOCKET_ERROR, WSAEINVAL)
-        elif s.reset and e.prof.reset_reporting == RR_ONCE:      # PF-5c
-            e._err(th, R_SOCKET_ERROR, WSAENOTCONN)
-        elif not s.connected:
-            if e.prof.shutdown_unconnected == SDU_RECORDS:      # PF-10
-                if x1 != 0:
-                    s.sd_send = True
-                    s.fin_held = True
-                if x1 != 1:
-                    s.sd_recv = True
-            e._err(th, R_SOCKET_ERROR, WSAENOTCONN)
+            s.onoff = 0
+        e._ok(th, 0)
+    else:                                               # SO_DONTLINGER [OPT-3]
+        value = x1
+        if e.prof.linger_option == LOPT_WINSOCK:
+            s.onoff = 0 if value != 0 else 1
+        elif value != 0:                                # [PF-3a] V != 0
+            s.onoff = 0
         else:
-            if x1 != 0:
+            s.onoff = 1
+            if e.prof.linger_option == LOPT_WINE:       # [PF-3b] SO_LINGER {1, 0}
+                s.secs = 0
+        e._ok(th, 0)
+    return 0
+
+
+cdef int _call_transfer(Engine e, i64 op, int th, int p, i64 value, i64 idx, i64 sid,
+                        i64 x1, i64 x2) except -1:
+    """send and recv (n = x1), wsasend and wsarecv (n = x1, mode = x2), shutdown
+    (how = x1)."""
+    cdef Sock* s
+    cdef i64 how
+    if op != OP_SHUTDOWN:
+        return _xfer(e, th, p, op, value, idx, sid, x1, x2)
+    s = &e.socks[sid]
+    how = x1
+    if how < SD_RECEIVE or how > SD_BOTH:       # [SD-1]
+        e._err(th, R_SOCKET_ERROR, WSAEINVAL)
+    elif s.reset and e.prof.reset_reporting == RR_ONCE:      # [PF-5c]
+        e._err(th, R_SOCKET_ERROR, WSAENOTCONN)
+    elif not s.connected:                       # [SD-2]
+        if e.prof.shutdown_unconnected == SDU_RECORDS:      # [PF-10]
+            if how != SD_RECEIVE:
                 s.sd_send = True
-                s.fin_held = False      # PF-10: FIN follows as usual
-            if x1 != 1:
+                s.fin_held = True
+            if how != SD_SEND:
                 s.sd_recv = True
-            e._ok(th, 0)
-    elif op == OP_ASYNCSELECT:
-        _asyncselect(e, th, p, target, sid, x1)
-    elif op == OP_DUPLICATE:
-        _duplicate(e, th, sid, x1)
-    elif op == OP_CLOSESOCKET:
-        _closesocket(e, th, p, target, idx, sid)
-    else:
-        _xfer(e, th, p, op, target, idx, sid, x1, x2)
+        e._err(th, R_SOCKET_ERROR, WSAENOTCONN)
+    else:                                       # [SD-3]
+        if how != SD_RECEIVE:
+            s.sd_send = True
+            s.fin_held = False      # [PF-10] FIN follows as usual
+        if how != SD_SEND:
+            s.sd_recv = True
+        e._ok(th, 0)
     return 0
 
 
 cdef int _sleepex(Engine e, int th) except -1:
     cdef I64Buf* rq = &e.thr[th].routines
     cdef i64 i, oid
-    for i in range(rq.n):
+    for i in range(rq.n):                       # [SX-1]
         oid = rq.p[i]
         e.ops[oid].note = N_ROUTINE_RAN
         e._emit(E_ROUTINE_RAN, oid, th, 0, 0)
@@ -181,20 +247,20 @@ cdef int _sleepex(Engine e, int th) except -1:
 
 cdef int _cancelblocking(Engine e, int th, int p) except -1:
     cdef i64 oid, sid
-    if e.procs[p].count == 0 and e.prof.startup_required:      # PF-1
+    if e.procs[p].count == 0 and e.prof.startup_required:      # [CS-E1] [PF-1]
         e._err(th, R_SOCKET_ERROR, WSANOTINITIALISED)
-    elif not e.net_up:
+    elif not e.net_up:                                          # [CS-E2]
         e._err(th, R_SOCKET_ERROR, WSAENETDOWN)
-    elif e.procs[p].version != 1:
+    elif e.procs[p].version != 1:                               # [CB-1]
         e._err(th, R_SOCKET_ERROR, WSAEOPNOTSUPP)
-    elif e.thr[th].blocked_in == 0:
+    elif e.thr[th].blocked_in == 0:                             # [CB-2]
         e._err(th, R_SOCKET_ERROR, WSAEINVAL)
-    else:
+    else:                                                       # [CB-3]
         e._ok(th, 0)
         oid = e.thr[th].blocked_in          # D8: the caller's own blocked call
         sid = e.ops[oid].sock
         e._mark(sid)
-        if e.ops[oid].kind == K_LINGER:     # first becomes abortive (CS-9c)
+        if e.ops[oid].kind == K_LINGER:     # first becomes abortive [CS-9c]
             e._reset_ours(sid, WSAECONNRESET)
             e._destroy(sid)
         e._op_fail(oid, WSAEINTR, False)
@@ -203,60 +269,61 @@ cdef int _cancelblocking(Engine e, int th, int p) except -1:
 
 cdef int _socket(Engine e, int th, int p, i64 type) except -1:
     cdef i64 sid, idx
-    if e.procs[p].tab.count >= e.lim_desc:
+    if e.procs[p].tab.count >= e.lim_desc:      # [SO-1]
         e._err(th, R_INVALID_SOCKET, WSAEMFILE)
-        e.r_bound = -1
-    elif e.live >= e.lim_sockets:
+        e.r_bound = INVALID_DESCRIPTOR
+    elif e.live >= e.lim_sockets:               # [SO-2]
         e._err(th, R_INVALID_SOCKET, WSAENOBUFS)
-        e.r_bound = -1
-    else:
+        e.r_bound = INVALID_DESCRIPTOR
+    else:                                       # [SO-3]
         sid = e._new_socket(type)
         e.serial += 1
         idx = tab_alloc(&e.procs[p].tab, sid, e.serial)
-        e._ok(th, idx * 4)
-        e.r_bound = idx * 4
+        e._ok(th, tab_value(idx))
+        e.r_bound = tab_value(idx)
     return 0
 
 
 cdef int _duplicate(Engine e, int th, i64 sid, i64 pid) except -1:
     cdef i64 idx
-    if pid != 0 and pid != 1:
+    if pid < 0 or pid >= PROCESSES:             # [DU-1]
         e._err(th, R_INVALID_SOCKET, WSAEINVAL)
-        e.r_bound = -1
-    elif e.procs[pid].count == 0 and e.prof.startup_required:     # PF-1
+        e.r_bound = INVALID_DESCRIPTOR
+    elif e.procs[pid].count == 0 and e.prof.startup_required:     # [DU-2] [PF-1]
         e._err(th, R_INVALID_SOCKET, WSANOTINITIALISED)
-        e.r_bound = -1
-    elif e.procs[pid].tab.count >= e.lim_desc:
+        e.r_bound = INVALID_DESCRIPTOR
+    elif e.procs[pid].tab.count >= e.lim_desc:  # [DU-3]
         e._err(th, R_INVALID_SOCKET, WSAEMFILE)
-        e.r_bound = -1
-    else:
+        e.r_bound = INVALID_DESCRIPTOR
+    else:                                       # [DU-4]
         e.serial += 1
         idx = tab_alloc(&e.procs[pid].tab, sid, e.serial)
         e.socks[sid].refs += 1
-        e._ok(th, idx * 4)
-        e.r_bound = idx * 4
+        e._ok(th, tab_value(idx))
+        e.r_bound = tab_value(idx)
     return 0
 
 
 cdef int _asyncselect(Engine e, int th, int p, i64 value, i64 sid, i64 mask) except -1:
     cdef Sock* s = &e.socks[sid]
-    s.nonblocking = True
-    if mask == 0:
+    s.nonblocking = True                        # [AS-1]
+    if mask == 0:                               # [AS-1]
         s.reg_process = -1
         s.reg_value = 0
         s.reg_mask = 0
         e._ok(th, 0)
         return 0
-    s.reg_process = p
+    s.reg_process = p                           # [AS-2]
     s.reg_value = value
     s.reg_mask = mask
     e._ok(th, 0)
-    if s.recv_queue > 0:
+    if s.recv_queue > 0:                        # [AS-3] what is due, in bit order
         e._post(sid, FD_READ, 0)
     if s.connected and not s.reset and e.lim_sndbuf - s.send_queue > 0:
         e._post(sid, FD_WRITE, 0)
+    # a FIN's FD_CLOSE waits for the data under after_data [MS-2]; a reset's does not
     if (s.close_seen and (mask & FD_CLOSE)
-            and (s.close_error != 0                 # a reset's FD_CLOSE posts at once (MS-1)
+            and (s.close_error != 0
                  or e.prof.fd_close_timing == TIMING_IMMEDIATE or s.recv_queue == 0)):
         s.close_posted = True                       # D2
         e._post(sid, FD_CLOSE, s.close_error)
@@ -277,13 +344,13 @@ cdef int _xfer(Engine e, int th, int p, i64 op, i64 value, i64 idx, i64 sid,
     cdef bint eof = False       # a recv that reads end of file without peer_fin
     if not ovl:
         mode = M_BLOCKING
-    if s.type == T_DGRAM or not s.connected:
+    if s.type == T_DGRAM or not s.connected:                                  # [TX-1]
         return e._err(th, R_SOCKET_ERROR, WSAENOTCONN)
     if s.reset:
-        if not is_send and (e.prof.reset_reporting == RR_EOF                  # PF-5e
-                            or (e.prof.reset_keeps_received and s.recv_queue > 0)):   # PF-6
+        if not is_send and (e.prof.reset_reporting == RR_EOF                  # [PF-5e]
+                            or (e.prof.reset_keeps_received and s.recv_queue > 0)):   # [PF-6]
             eof = True
-        elif e.prof.reset_reporting == RR_ONCE:                               # PF-5a
+        elif e.prof.reset_reporting == RR_ONCE:                               # [PF-5a]
             if not s.reset_reported:
                 s.reset_reported = True
                 return e._err(th, R_SOCKET_ERROR,
@@ -291,16 +358,16 @@ cdef int _xfer(Engine e, int th, int p, i64 op, i64 value, i64 idx, i64 sid,
             if is_send:
                 return e._err(th, R_SOCKET_ERROR, WSAESHUTDOWN)
             eof = True
-        else:
+        else:                                                                 # [TX-2]
             return e._err(th, R_SOCKET_ERROR, WSAECONNRESET)
     if is_send:
-        if s.sd_send:
+        if s.sd_send:                                                         # [TX-3]
             return e._err(th, R_SOCKET_ERROR, WSAESHUTDOWN)
     elif s.sd_recv:
-        if e.prof.recv_after_shutdown != RAS_DRAIN:
+        if e.prof.recv_after_shutdown != RAS_DRAIN:                           # [TX-3]
             return e._err(th, R_SOCKET_ERROR, WSAESHUTDOWN)
-        eof = True                                                            # PF-9
-    if n == 0:
+        eof = True                                                            # [PF-9]
+    if n == 0:                                                                # [TX-4]
         e._ok(th, 0)
         if ovl:
             oid = e._new_op(kind, mode, th, p, value, serial, sid, 0)
@@ -311,7 +378,7 @@ cdef int _xfer(Engine e, int th, int p, i64 op, i64 value, i64 idx, i64 sid,
         space = e.lim_sndbuf - s.send_queue
         waiting = s.nwait_send > 0
         k = 0 if waiting else imin(n, space)
-        if not waiting and space >= n:
+        if not waiting and space >= n:          # [SEND-1] [WSEND-1]
             s.send_queue += n
             s.accepted += n
             if ovl:
@@ -321,7 +388,7 @@ cdef int _xfer(Engine e, int th, int p, i64 op, i64 value, i64 idx, i64 sid,
                 e._op_done(oid, n)
             else:
                 e._ok(th, n)
-        elif not ovl and s.nonblocking:
+        elif not ovl and s.nonblocking:         # [SEND-2]
             if k > 0:
                 s.send_queue += k
                 s.accepted += k
@@ -329,7 +396,7 @@ cdef int _xfer(Engine e, int th, int p, i64 op, i64 value, i64 idx, i64 sid,
             else:
                 s.write_blocked = True
                 e._err(th, R_SOCKET_ERROR, WSAEWOULDBLOCK)
-        else:
+        else:                                   # [SEND-3] [WSEND-2]
             s.send_queue += k
             s.accepted += k
             oid = e._new_op(kind, mode, th, p, value, serial, sid, n)
@@ -340,7 +407,7 @@ cdef int _xfer(Engine e, int th, int p, i64 op, i64 value, i64 idx, i64 sid,
             else:
                 e.r_kind = R_BLOCKED
         return 0
-    # recv / wsarecv
+    # recv / wsarecv: data [RECV-1], or end of file [RECV-2], at once [WRECV-1]
     if s.recv_queue > 0 or s.peer_fin or eof:
         k = imin(n, s.recv_queue)
         s.recv_queue -= k
@@ -352,14 +419,14 @@ cdef int _xfer(Engine e, int th, int p, i64 op, i64 value, i64 idx, i64 sid,
         else:
             e._ok(th, k)
         if k > 0:
-            e._after_take(sid)
-    elif ovl:
+            e._after_take(sid)                  # [RECV-1] FD_READ if data remains
+    elif ovl:                                   # [WRECV-2]
         oid = e._new_op(kind, mode, th, p, value, serial, sid, n)
         e._err(th, R_SOCKET_ERROR, WSA_IO_PENDING)
         e.r_bound = oid
-    elif s.nonblocking:
+    elif s.nonblocking:                         # [RECV-3]
         e._err(th, R_SOCKET_ERROR, WSAEWOULDBLOCK)
-    else:
+    else:                                       # [RECV-4]
         e._new_op(kind, M_BLOCKING, th, p, value, serial, sid, n)
         e.r_kind = R_BLOCKED
     return 0
@@ -370,7 +437,7 @@ cdef int _xfer(Engine e, int th, int p, i64 op, i64 value, i64 idx, i64 sid,
 cdef int _release(Engine e, int p, i64 idx, i64 sid, i64 value) except -1:
     """CS-7 first half: free the entry, drop a registration made through it."""
     cdef Sock* s = &e.socks[sid]
-    tab_release(&e.procs[p].tab, idx)
+    tab_release(&e.procs[p].tab, idx)           # [CS-7]
     if s.reg_process == p and s.reg_value == value:
         s.reg_process = -1
         s.reg_value = 0
@@ -380,7 +447,7 @@ cdef int _release(Engine e, int p, i64 idx, i64 sid, i64 value) except -1:
 
 cdef inline i64 _port_slot(Engine e, i64 type, i64 port) noexcept:
     """Bit index into ports: one space (BI-2), or one per type (PF-8)."""
-    if e.prof.port_space == PORTS_PER_TYPE and type == T_DGRAM:
+    if e.prof.port_space == PORTS_PER_TYPE and type == T_DGRAM:     # [PF-8]
         return NPORTS + port
     return port
 
@@ -413,6 +480,7 @@ cdef int _cs7_scope(Engine e, i64 sid, i64 serial, bint last) except -1:
     """CS-7 second half under the profile's cancel_scope (the entry is released)."""
     cdef i64 oid
     cdef Sock* s
+    # [CS-7]; a blocking call gets the profile's blocking_cancel_error [PF-13]
     if e.prof.cancel_scope == SCOPE_DESCRIPTOR:
         _cancel_on(e, sid, serial, e.prof.cancel_status, e.prof.cancel_notifies,
                    e.prof.blocking_cancel_error)
@@ -421,7 +489,7 @@ cdef int _cs7_scope(Engine e, i64 sid, i64 serial, bint last) except -1:
             _cancel_on(e, sid, 0, e.prof.cancel_status, e.prof.cancel_notifies,
                        e.prof.blocking_cancel_error)
     else:
-        # PF-12a: blocked calls through the entry hold the socket; nothing is cancelled
+        # [PF-12a] blocked calls through the entry hold the socket; nothing is cancelled
         s = &e.socks[sid]
         oid = s.pend_head
         while oid:
@@ -439,7 +507,7 @@ cdef int _cs9_common(Engine e, i64 sid) except -1:
     """CS-9: discard the recv_queue, release the port, remove the registration."""
     cdef Sock* s = &e.socks[sid]
     cdef i64 slot
-    s.recv_queue = 0
+    s.recv_queue = 0                            # [CS-9]
     if s.port:
         # a port is held by one socket at a time (BI-2), so clearing is safe
         slot = _port_slot(e, s.type, s.port)
@@ -459,26 +527,26 @@ cdef bint _last_close(Engine e, i64 sid, int th, bint caller_waits) except -1:
     (or CS-9b without a caller), which close the socket in the background."""
     cdef Sock* s = &e.socks[sid]
     _cs9_common(e, sid)
-    if s.type == T_DGRAM or not s.connected or s.reset:           # CS-9a
+    if s.type == T_DGRAM or not s.connected or s.reset:           # [CS-9a]
         _ok_caller(e, th)
         e._destroy(sid)
-    elif s.onoff == 0:                                            # CS-9b
+    elif s.onoff == 0:                                            # [CS-9b]
         s.lifecycle = LC_CLOSING
         _ok_caller(e, th)
-    elif s.secs == 0:                                             # CS-9c
+    elif s.secs == 0:                                             # [CS-9c]
         _ok_caller(e, th)
         e._reset_ours(sid, WSAECONNRESET)
         e._destroy(sid)
-    elif not (s.send_queue > 0 or s.nwait_send > 0):              # CS-9d
+    elif not (s.send_queue > 0 or s.nwait_send > 0):              # [CS-9d]
         _ok_caller(e, th)
         if not s.fin_sent:
             s.fin_sent = True
             s.p_fin = True
             e._emit(E_FIN, sid, 0, 0, 0)
         e._destroy(sid)
-    elif caller_waits:                                            # CS-9e
+    elif caller_waits:                                            # [CS-9e]
         return True
-    else:                                                         # CS-9f / CS-9b
+    else:                                                         # [CS-9f] / [CS-9b]
         s.lifecycle = LC_CLOSING
         _ok_caller(e, th)
     return False
@@ -493,25 +561,25 @@ cdef inline int _ok_caller(Engine e, int th) except -1:
 cdef int _closesocket(Engine e, int th, int p, i64 value, i64 idx, i64 sid) except -1:
     cdef Sock* s = &e.socks[sid]
     cdef i64 serial = e.procs[p].tab.ent[idx].serial
-    cdef bint last = s.refs == 1
+    cdef bint last = s.refs == 1                # [CS-5]
     cdef bint unsent = s.send_queue > 0 or s.nwait_send > 0
     cdef bint bsd = e.prof.linger_close == LCLOSE_BSD
     cdef i64 oid
-    # CS-6 (never under linger_close = bsd, PF-4a)
+    # [CS-6] (never under linger_close = bsd [PF-4a]; a holder makes it not last [PF-12a])
     if (not bsd and s.type == T_STREAM and last and s.onoff != 0 and s.secs > 0
             and s.nonblocking and s.connected and not s.reset and not s.sd_send and unsent
             and not (e.prof.cancel_scope == SCOPE_NONE and _holder_through(e, sid, serial))):
         return e._err(th, R_SOCKET_ERROR, WSAEWOULDBLOCK)
-    # CS-7
+    # [CS-7]
     _release(e, p, idx, sid, value)
     _cs7_scope(e, sid, serial, last)
-    # CS-8
+    # [CS-8]
     s = &e.socks[sid]
     s.refs -= 1
     if s.refs > 0:
         return e._ok(th, 0)
-    # CS-9
-    if _last_close(e, sid, th, bsd or not s.nonblocking):         # CS-9e (PF-4a)
+    # [CS-9]; under linger_close = bsd the caller waits, nonblocking or not [PF-4a]
+    if _last_close(e, sid, th, bsd or not s.nonblocking):         # [CS-9e]
         s = &e.socks[sid]
         s.lifecycle = LC_CLOSING
         s.deadline = e.clock + 1000 * s.secs
@@ -530,13 +598,13 @@ cdef int _cleanup(Engine e, int th, int p) except -1:
     cdef bint last
     cdef bint as_close = e.prof.cleanup_close == CUC_AS_CLOSESOCKET
     cdef Sock* s
-    if pr.count == 0:       # step 1 (reached only when CS-E1 is off, PF-1)
+    if pr.count == 0:       # [CU-1] (reached only when CS-E1 is off, PF-1)
         return e._err(th, R_SOCKET_ERROR, WSANOTINITIALISED)
-    pr.count -= 1
+    pr.count -= 1                               # [CU-2]
     if pr.count > 0:
         return e._ok(th, 0)
-    # 3.1: every descriptor, ascending value, with the documented switches
-    # (or as closesocket under the profile, PF-14)
+    # [CU-3] every descriptor, ascending value, with the documented switches
+    # (or as closesocket under the profile [PF-14])
     for idx in range(1, tab.hw):
         sid = tab.ent[idx].sock
         if sid == 0:
@@ -544,7 +612,7 @@ cdef int _cleanup(Engine e, int th, int p) except -1:
         serial = tab.ent[idx].serial
         e._mark(sid)
         last = e.socks[sid].refs == 1
-        _release(e, p, idx, sid, idx * 4)
+        _release(e, p, idx, sid, tab_value(idx))
         if as_close:
             _cs7_scope(e, sid, serial, last)
         else:
@@ -553,17 +621,17 @@ cdef int _cleanup(Engine e, int th, int p) except -1:
         s.refs -= 1
         if s.refs > 0:
             continue
-        if as_close:
+        if as_close:                            # [PF-14] never blocking
             _last_close(e, sid, -1, False)
             continue
         _cs9_common(e, sid)
-        if s.type == T_DGRAM or not s.connected or s.reset:
+        if s.type == T_DGRAM or not s.connected or s.reset:     # [CS-9a]
             e._destroy(sid)
-        else:
+        else:                                   # [CS-9c] abortive
             e._reset_ours(sid, WSAECONNRESET)
             e._destroy(sid)
-    # 3.2: P's threads still blocked, in thread order
-    for t in range(2 * p, 2 * p + 2):
+    # [CU-4] P's threads still blocked, in thread order
+    for t in range(THREADS_PER_PROCESS * p, THREADS_PER_PROCESS * (p + 1)):
         oid = e.thr[t].blocked_in
         if oid == 0:
             continue
@@ -573,11 +641,11 @@ cdef int _cleanup(Engine e, int th, int p) except -1:
             e._reset_ours(sid, WSAECONNRESET)
             e._destroy(sid)
         e._op_fail(oid, WSAEINTR, False)
-    # 3.3: P's operations still pending, in id order
+    # [CU-5] P's operations still pending, in id order
     oid = e.gp_head
     while oid:
         nxt = e.ops[oid].gnext
-        if (e.ops[oid].thread >> 1) == p:
+        if e.ops[oid].thread // THREADS_PER_PROCESS == p:
             if as_close:
                 e._op_fail(oid, e.prof.cancel_status, e.prof.cancel_notifies)
             else:

@@ -2,15 +2,15 @@
 
 cdef int _env(Engine e, i64 op, i64 target, i64 x1) except -1:
     cdef i64 sid, i, kept
-    if op == OP_ADVANCE:
+    if op == OP_ADVANCE:                        # [ENV-1]
         e.clock += x1
         e.r_kind = R_OK
-    elif op == OP_NET_DOWN:
+    elif op == OP_NET_DOWN:                     # [ENV-1]
         # nothing settling does can newly apply while down (steps 1 and 4 need
         # the network), so no socket needs settling
         e.net_up = False
         e.r_kind = R_OK
-    elif op == OP_NET_UP:
+    elif op == OP_NET_UP:                       # [ENV-1]
         if not e.net_up:
             e.net_up = True
             # every connected socket that is not destroyed may now deliver or
@@ -46,46 +46,46 @@ cdef int _peer_step(Engine e, i64 op, i64 sid, i64 n) except -1:
     cdef i64 k, left, oid, nxt
     cdef bint was_empty
     cdef bint eof = False       # peer_recv reads a reported reset as end of file
-    if not e.net_up:
+    if not e.net_up:                            # [PEER-1]
         return _perror(e, WSAENETDOWN)
     if sid <= 0 or sid > e.nsocks or not e.socks[sid].has_peer or e.socks[sid].p_closed:
-        return _perror(e, WSAENOTSOCK)
+        return _perror(e, WSAENOTSOCK)          # [PEER-2]
     s = &e.socks[sid]
     if s.p_reset:
         # peer check 3; PF-5d, PF-5e and PF-6 concern peer_recv and peer_send only
-        if op == OP_PEER_RECV and (e.prof.reset_reporting == RR_EOF
-                                   or (e.prof.reset_keeps_received and s.p_buffered > 0)):
+        if op == OP_PEER_RECV and (e.prof.reset_reporting == RR_EOF                 # [PF-5e]
+                                   or (e.prof.reset_keeps_received and s.p_buffered > 0)):  # [PF-6]
             eof = True
         elif e.prof.reset_reporting == RR_ONCE and (op == OP_PEER_RECV or op == OP_PEER_SEND):
-            if not s.p_reset_reported:
+            if not s.p_reset_reported:          # [PF-5d]
                 s.p_reset_reported = True
                 return _perror(e, s.p_reset_code)
             if op == OP_PEER_SEND:
                 return _perror(e, WSAESHUTDOWN)
             eof = True
         else:
-            return _perror(e, s.p_reset_code)
+            return _perror(e, s.p_reset_code)   # [PEER-3]
     e._mark(sid)
     if op == OP_PEER_CLOSE and s.p_buffered > 0 and e.prof.peer_close_unread == PCU_RESET:
-        op = OP_PEER_RESET      # PF-7: closing with our data unread resets
+        op = OP_PEER_RESET      # [PF-7] closing with our data unread resets
     if op == OP_PEER_RECV:
-        if n == 0:
+        if n == 0:                              # [PR-1]
             _pvalue(e, 0)
-        elif s.p_buffered > 0:
+        elif s.p_buffered > 0:                  # [PR-1]
             k = imin(n, s.p_buffered)
             s.p_buffered -= k
             s.p_read += k
             _pvalue(e, k)
-        elif s.p_fin or eof:
+        elif s.p_fin or eof:                    # [PR-2]
             _pvalue(e, 0)
-        else:
+        else:                                   # [PR-3]
             _perror(e, WSAEWOULDBLOCK)
     elif op == OP_PEER_SEND:
         _pvalue(e, n)
-        if n == 0:
+        if n == 0:                              # [PS-1]
             return 0
-        if s.lifecycle != LC_OPEN:
-            if e.prof.data_after_close == DAC_RESET:
+        if s.lifecycle != LC_OPEN:              # [PS-2] the data is dropped, or
+            if e.prof.data_after_close == DAC_RESET:    # [PS-3] it resets
                 if s.lifecycle == LC_CLOSING:
                     e._reset_ours(sid, WSAECONNABORTED)
                     e._destroy(sid)
@@ -97,7 +97,7 @@ cdef int _peer_step(Engine e, i64 op, i64 sid, i64 n) except -1:
                     s.p_dropped += s.p_buffered
                     s.p_buffered = 0
             return 0
-        left = n
+        left = n                                # [PS-1]
         oid = s.khead[1]
         while oid and left > 0:
             nxt = e.ops[oid].knext
@@ -110,7 +110,7 @@ cdef int _peer_step(Engine e, i64 op, i64 sid, i64 n) except -1:
             s.recv_queue += left
             if was_empty:
                 e._post(sid, FD_READ, 0)
-    elif op == OP_PEER_CLOSE:
+    elif op == OP_PEER_CLOSE:                   # [PC-1]
         s.p_closed = True
         s.p_dropped += s.p_buffered
         s.p_buffered = 0
@@ -125,7 +125,7 @@ cdef int _peer_step(Engine e, i64 op, i64 sid, i64 n) except -1:
                 oid = nxt
             e._close_handoff(sid)
         _pvalue(e, 0)
-    else:  # OP_PEER_RESET
+    else:                                       # OP_PEER_RESET [PX-1]
         e._peer_reset(sid)
         _pvalue(e, 0)
     return 0

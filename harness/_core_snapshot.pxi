@@ -11,7 +11,7 @@ cdef int _snapshot_into(Engine e, I64Buf* b) except -1:
     cdef i64* w
     buf_push(b, e.clock)
     buf_push(b, 1 if e.net_up else 0)
-    for p in range(2):
+    for p in range(PROCESSES):
         tab = &e.procs[p].tab
         q = &e.procs[p].msgs
         buf_reserve(b, 3 + 2 * tab.count + 1 + (q.b.n - q.head))
@@ -20,18 +20,18 @@ cdef int _snapshot_into(Engine e, I64Buf* b) except -1:
         buf_push(b, tab.count)
         for idx in range(1, tab.hw):
             if tab.ent[idx].sock:
-                buf_push(b, idx * 4)
+                buf_push(b, tab_value(idx))
                 buf_push(b, tab.ent[idx].sock)
         buf_push(b, msg_len(q))
         for i in range(q.head, q.b.n):
             buf_push(b, q.b.p[i])
-    for t in range(4):
+    for t in range(THREADS):
         buf_push(b, e.thr[t].last_error)
         buf_push(b, e.thr[t].blocked_in)
         buf_push(b, e.thr[t].routines.n)
         for i in range(e.thr[t].routines.n):
             buf_push(b, e.thr[t].routines.p[i])
-    buf_reserve(b, 1 + 29 * e.nsocks)
+    buf_reserve(b, 1 + SOCKET_WIDTH * e.nsocks)
     buf_push(b, e.nsocks)
     npeers = 0
     for i in range(1, e.nsocks + 1):
@@ -67,8 +67,8 @@ cdef int _snapshot_into(Engine e, I64Buf* b) except -1:
         w[26] = s.discarded
         w[27] = s.reset_reported
         w[28] = s.fin_held
-        b.n += 29
-    buf_reserve(b, 1 + 10 * npeers)
+        b.n += SOCKET_WIDTH
+    buf_reserve(b, 1 + PEER_WIDTH * npeers)
     buf_push(b, npeers)
     for i in range(1, e.nsocks + 1):
         s = &e.socks[i]
@@ -85,8 +85,8 @@ cdef int _snapshot_into(Engine e, I64Buf* b) except -1:
         w[7] = s.p_read
         w[8] = s.p_dropped
         w[9] = s.p_reset_reported
-        b.n += 10
-    buf_reserve(b, 1 + 13 * e.nops)
+        b.n += PEER_WIDTH
+    buf_reserve(b, 1 + OP_WIDTH * e.nops)
     buf_push(b, e.nops)
     for i in range(1, e.nops + 1):
         o = &e.ops[i]
@@ -104,14 +104,14 @@ cdef int _snapshot_into(Engine e, I64Buf* b) except -1:
         w[10] = o.error
         w[11] = o.note
         w[12] = o.holds
-        b.n += 13
+        b.n += OP_WIDTH
     return 0
 
 
 cdef list _check_invariants(Engine e):
     cdef list bad = []
     cdef i64* cnt = <i64*>calloc(<size_t>(e.nsocks + 1), sizeof(i64))
-    cdef i64* blk = <i64*>calloc(4, sizeof(i64))
+    cdef i64* blk = <i64*>calloc(THREADS, sizeof(i64))
     cdef i64* hld = <i64*>calloc(<size_t>(e.nsocks + 1), sizeof(i64))
     cdef i64 i, idx, sid, live = 0, nsend, nrecv, oid, n, prev, nheld = 0
     cdef int p
@@ -132,17 +132,17 @@ cdef list _check_invariants(Engine e):
                     bad.append(f"internal: op {i} holds but is not a blocking send/recv")
         if nheld != e.held.n:
             bad.append(f"internal: {nheld} holding ops but the held list has {e.held.n}")
-        for p in range(2):
+        for p in range(PROCESSES):
             for idx in range(1, e.procs[p].tab.hw):
                 sid = e.procs[p].tab.ent[idx].sock
                 if sid == 0:
                     continue
                 if sid < 0 or sid > e.nsocks:
-                    bad.append(f"2: p{p} #{idx * 4} refers to unknown socket {sid}")
+                    bad.append(f"2: p{p} #{tab_value(idx)} refers to unknown socket {sid}")
                     continue
                 cnt[sid] += 1
                 if e.socks[sid].lifecycle == LC_DESTROYED:
-                    bad.append(f"2: p{p} #{idx * 4} refers to destroyed socket {sid}")
+                    bad.append(f"2: p{p} #{tab_value(idx)} refers to destroyed socket {sid}")
         for sid in range(1, e.nsocks + 1):
             s = &e.socks[sid]
             if s.lifecycle != LC_DESTROYED:
@@ -204,7 +204,7 @@ cdef list _check_invariants(Engine e):
                 if e.thr[o.thread].blocked_in != i:
                     bad.append(f"6: t{o.thread} blocked in op {i} but blocked_in is "
                                f"{e.thr[o.thread].blocked_in}")
-        for p in range(4):
+        for p in range(THREADS):
             if blk[p] > 1:
                 bad.append(f"6: t{p} blocked in {blk[p]} operations")
             oid = e.thr[p].blocked_in

@@ -112,7 +112,7 @@ cdef void msg_pop(MsgQ* q, i64* out) noexcept:
 
 
 # --- descriptor table ------------------------------------------------------------
-# Slot index = value / 4 (values are 4, 8, 12, ...; index 0 is never used).
+# Slot index = value / DESC_STRIDE (values are 4, 8, 12, ...; index 0 is never used).
 # `hw` is the first index never handed out; `freed` is a min-heap of released
 # indices below hw.  The lowest free value is min(freed) if any, else hw.
 
@@ -129,11 +129,16 @@ cdef struct Table:
     I64Buf freed
 
 
+cdef inline i64 tab_value(i64 idx) noexcept:
+    """The descriptor value of slot index idx."""
+    return idx * DESC_STRIDE
+
+
 cdef inline i64 tab_lookup(Table* t, i64 value) noexcept:
     cdef i64 idx
-    if value <= 0 or (value & 3) != 0:
+    if value <= 0 or value % DESC_STRIDE != 0:
         return 0
-    idx = value >> 2
+    idx = value // DESC_STRIDE
     if idx >= t.hw or t.ent[idx].sock == 0:
         return 0
     return idx
