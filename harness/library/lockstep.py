@@ -397,11 +397,12 @@ def _caller(choice: int, d: Arg) -> int:
 
 def _show(record: tuple[int, ...]) -> str:
     """A step record as ``bound=B -> RESULT; EVENT; ...`` (PROGRAMS.md words)."""
-    if len(record) < 6:
+    h, w = trace.STEP_HEADER, trace.EVENT_WIDTH
+    if len(record) < h:
         return repr(record)
     events = [
-        trace.render_event(tuple(record[6 + 5 * i : 11 + 5 * i]))  # type: ignore[arg-type]
-        for i in range(record[5])
+        trace.render_event(tuple(record[h + w * i : h + w * (i + 1)]))  # type: ignore[arg-type]
+        for i in range(record[h - 1])
     ]
     head = f"bound={record[0]} -> {trace.render_result(tuple(record[1:5]))}"  # type: ignore[arg-type]
     return "; ".join([head, *events])

@@ -195,7 +195,11 @@ class Stack:
                 names.setdefault(bound, step.bind)
         raw_events = [
             (record[i], record[i + 1], record[i + 2], record[i + 3], record[i + 4])
-            for i in range(6, 6 + trace.EVENT_WIDTH * record[5], trace.EVENT_WIDTH)
+            for i in range(
+                trace.STEP_HEADER,
+                trace.STEP_HEADER + trace.EVENT_WIDTH * record[trace.STEP_HEADER - 1],
+                trace.EVENT_WIDTH,
+            )
         ]
         events = tuple(trace.render_event(e, self._op_name, self._peer_name) for e in raw_events)
         text = trace.render_result(result)

@@ -112,6 +112,8 @@ E_DESTROYED = 7
 
 RESULT_WIDTH = 4  # rkind, r1, r2, r3
 EVENT_WIDTH = 5  # ekind, e1, e2, e3, e4
+#: a step record: the bound value, the result, the number of events; then the events
+STEP_HEADER = 1 + RESULT_WIDTH + 1
 
 SOCKET_FIELDS = (
     "id", "type", "refs", "port", "linger_onoff", "linger_secs", "nonblocking",

@@ -93,7 +93,7 @@ def python_vocabulary() -> dict[str, int]:
     put("INVALID_DESCRIPTOR", program.INVALID_DESCRIPTOR)
     put("RESULT_WIDTH", trace.RESULT_WIDTH)
     put("EVENT_WIDTH", trace.EVENT_WIDTH)
-    put("STEP_HEADER", 1 + trace.RESULT_WIDTH + 1)  # bound, the result, nevents
+    put("STEP_HEADER", trace.STEP_HEADER)
     put("SOCKET_WIDTH", len(trace.SOCKET_FIELDS))
     put("PEER_WIDTH", len(trace.PEER_FIELDS))
     put("OP_WIDTH", len(trace.OP_FIELDS))
