@@ -12,8 +12,14 @@ class Engine:
         """The canonical snapshot (harness/vocab/trace.py layout)."""
     def check_invariants(self) -> list[str]:
         """SEMANTICS.md section 11 invariants; [] when all hold."""
+    @property
+    def work(self) -> int:
+        """Settling passes so far (the cost check counts them)."""
     def _set_full_settle(self, on: bool) -> None:
         """Testing aid: naive settling (every socket, one pass at a time)."""
+
+def set_work_limit(per_step: int) -> None:
+    """Raise WorkLimitExceeded past per_step settling passes a step (0: no limit)."""
 
 def _vocabulary() -> dict[str, int]:
     """Name -> value of every enum constant of the core (tests/core/test_core_vocab.py)."""

@@ -18,6 +18,8 @@ from libc.string cimport memset, memcpy, memmove
 from cpython cimport array as carray
 import array as _pyarray
 
+from harness.vocab.errors import WorkLimitExceeded
+
 ctypedef long long i64
 ctypedef unsigned char flag
 
@@ -388,6 +390,7 @@ cdef class Engine:
         I64Buf held                       # op ids with holds (PF-12; a handful at most)
         bint fdread_posted
         bint full_settle
+        i64 passes, work_limit, steps_done  # settling passes; the cost check's bound
         i64 serial, inv7_bad
         i64 r_bound, r_kind, r1, r2, r3
 
@@ -486,6 +489,11 @@ cdef class Engine:
     def check_invariants(self):
         """SEMANTICS.md section 11 invariants; [] when all hold."""
         return _check_invariants(self)
+
+    @property
+    def work(self):
+        """Settling passes so far (every pass of _settle_one over a socket)."""
+        return self.passes
 
     def _set_full_settle(self, bint on):
         """Testing aid: the naive settling (every socket, every step, one pass
@@ -840,6 +848,9 @@ cdef class Engine:
         cdef i64 d, oid, nxt, take
         cdef bint changed = True
         while changed:
+            self.passes += 1
+            if self.work_limit and self.passes > self.work_limit:
+                raise WorkLimitExceeded(f"over {self.work_limit} settling passes")
             changed = False
             s = &self.socks[sid]
             # 0. holds whose blocking call ended are released [PF-12b]
@@ -1005,6 +1016,8 @@ cdef class Engine:
 
     cdef int _step(self, i64 op, i64 th, i64 target, i64 x1, i64 x2, i64 x3) except -1:
         cdef int p
+        self.steps_done += 1
+        self.work_limit = _work_per_step * self.steps_done
         self.ev.n = 0
         self.fdread_posted = False
         self.r_bound = 0
@@ -1102,6 +1115,16 @@ cdef int _validate(i64 op, i64 thread, i64 x1, i64 x2) except -1:
 
 
 cdef carray.array _Q_TEMPLATE = _pyarray.array("q")
+cdef i64 _work_per_step = 0
+
+
+def set_work_limit(per_step):
+    """Raise WorkLimitExceeded when a run's settling passes exceed
+    ``per_step`` times the steps run so far (0: no limit, the default)."""
+    global _work_per_step
+    if not isinstance(per_step, int) or per_step < 0:
+        raise ValueError(f"bad work limit {per_step!r}")
+    _work_per_step = per_step
 
 
 def run_lowered(lowered, profile, limits, *, _full_settle=False):

@@ -4,6 +4,6 @@ It is written to be read.  ``Engine`` implements the engine interface of
 docs/engines.md; every outcome records the rule that produced it.
 """
 
-from harness.reference.engine import Engine, run_engine, run_lowered
+from harness.reference.engine import Engine, run_engine, run_lowered, set_work_limit
 
-__all__ = ["Engine", "run_engine", "run_lowered"]
+__all__ = ["Engine", "run_engine", "run_lowered", "set_work_limit"]

@@ -46,6 +46,18 @@ _CHECKS.update(
 _FAILED_BINDING = {Op.SOCKET: -1, Op.DUPLICATE: -1}
 
 
+_work_per_step = 0
+
+
+def set_work_limit(per_step: int) -> None:
+    """Raise WorkLimitExceeded when a run settles more than ``per_step`` times
+    the steps run so far sockets (0: no limit, the default)."""
+    global _work_per_step
+    if not isinstance(per_step, int) or per_step < 0:
+        raise ValueError(f"bad work limit {per_step!r}")
+    _work_per_step = per_step
+
+
 class Engine:
     """The reference model behind the engine interface."""
 
@@ -58,6 +70,11 @@ class Engine:
         bound, result = self.step_explained(op, thread, target, x1, x2, x3)  # type: ignore[arg-type]
         events = [e for e, _ in self.world.events]
         return (bound, *result, len(events), *(v for e in events for v in e))
+
+    @property
+    def work(self) -> int:
+        """Sockets settled so far (the cost check counts them)."""
+        return self.world.work
 
     def snapshot(self) -> tuple[int, ...]:
         from harness.reference.snapshot import snapshot
@@ -76,7 +93,7 @@ class Engine:
     ) -> tuple[int, Result]:
         """Run one step; the rules stay in ``world.applied`` / ``world.events``."""
         w = self.world
-        w.begin_step()
+        w.begin_step(_work_per_step)
         if op == Op.OVL:
             return 0, environment.ovl(w, target)
         if thread < 0:

@@ -87,6 +87,7 @@ def _settle_socket(w: World, sock: Socket) -> None:
     FD_WRITE always follows their completions, and steps 3-5 move no bytes:
     one pass over them reaches the fixpoint.
     """
+    w.count_work()
     peer = w.peers[sock.id]
     # 1. delivery (and ST-1R: data that meets a closed application resets)
     room = peer.window - peer.buffered if w.network_up and not sock.reset else 0

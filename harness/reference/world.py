@@ -38,6 +38,7 @@ from harness.vocab.constants import (
     SockType,
     Status,
 )
+from harness.vocab.errors import WorkLimitExceeded
 from harness.vocab.profiles import Limits, Profile
 
 
@@ -186,13 +187,26 @@ class World:
         # invariant 7 bookkeeping: (process, value) released and not reused
         self.released: set[tuple[int, int]] = set()
         self.violations: list[str] = []
+        # Cost accounting (not semantics): sockets settled so far, and the
+        # bound a campaign's cost check sets (0: none).
+        self.work = 0
+        self.work_limit = 0
+        self.steps_done = 0
 
     # --- recording -------------------------------------------------------------
 
-    def begin_step(self) -> None:
+    def begin_step(self, work_per_step: int = 0) -> None:
+        self.steps_done += 1
+        self.work_limit = work_per_step * self.steps_done
         self.events = []
         self.applied = []
         self.fd_read_posted = False
+
+    def count_work(self) -> None:
+        """One socket settled; past the work limit the run stops (a cost finding)."""
+        self.work += 1
+        if self.work_limit and self.work > self.work_limit:
+            raise WorkLimitExceeded(f"over {self.work_limit} sockets settled")
 
     def apply(self, rule: str) -> None:
         """Record that ``rule`` decided part of this step."""

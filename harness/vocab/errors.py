@@ -23,3 +23,13 @@ class ProgramError(HarnessError):
 
     def __str__(self) -> str:
         return f"{self.filename}:{self.line}: {self.message}"
+
+
+class WorkLimitExceeded(RuntimeError):
+    """An engine did more settling work than the work limit allows.
+
+    Both engines raise it when a limit was set (``set_work_limit``) and a run
+    exceeds ``limit * steps``: the sign of a lost fast path (a loop that moves
+    a buffer's worth of bytes per pass instead of all of them at once).  It is
+    a shared word, not logic: each engine counts its own settling passes.
+    """

@@ -172,6 +172,35 @@ class TraceFormatError(ValueError):
     """The integer sequence does not follow the canonical layout."""
 
 
+RESULT_KINDS = frozenset(range(R_VALUE, R_OVL_FAILED + 1))
+EVENT_KINDS = frozenset(range(E_COMPLETE, E_DESTROYED + 1))
+
+
+def validate(values: Sequence[int], nsteps: int | None = None) -> None:
+    """Raise :class:`TraceFormatError` naming the step unless ``values`` is a
+    well-formed canonical trace (of ``nsteps`` steps when given): the layout,
+    the result kinds and the event kinds.  An engine whose trace fails this is
+    broken (a ``bad-trace`` finding), whatever the other side says."""
+    if nsteps is not None and (not values or values[0] != nsteps):
+        got = values[0] if values else "nothing"
+        raise TraceFormatError(f"{got} step records for a program of {nsteps} steps")
+    pos = 1
+    for i in range(values[0] if values else 0):
+        if pos + STEP_HEADER > len(values):
+            raise TraceFormatError(f"step {i + 1}: record truncated")
+        kind, nev = values[pos + 1], values[pos + STEP_HEADER - 1]
+        if kind not in RESULT_KINDS:
+            raise TraceFormatError(f"step {i + 1}: result kind {kind}")
+        if nev < 0 or pos + STEP_HEADER + EVENT_WIDTH * nev > len(values):
+            raise TraceFormatError(f"step {i + 1}: {nev} events do not fit")
+        for k in range(nev):
+            ekind = values[pos + STEP_HEADER + EVENT_WIDTH * k]
+            if ekind not in EVENT_KINDS:
+                raise TraceFormatError(f"step {i + 1}: event kind {ekind}")
+        pos += STEP_HEADER + EVENT_WIDTH * nev
+    decode(values)  # the snapshot's layout
+
+
 def decode(values: Sequence[int]) -> Trace:
     """Decode a canonical integer sequence into a :class:`Trace`."""
     pos = 0
