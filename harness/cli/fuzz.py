@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from harness.cli.common import EXIT_INTERRUPTED, list_arg, load_program, positive, sides_from_args
+from harness.cli.common import list_arg, load_program, positive, sides_from_args
 from harness.engines import CORE_DIR_ENV, ENGINES, default_engine
 from harness.vocab.errors import HarnessError
 from harness.vocab.profiles import PROFILES
@@ -37,6 +37,17 @@ def add_fuzz(fuzz: argparse.ArgumentParser) -> None:
         action="store_true",
         help="fuzz a clang -fsanitize=fuzzer-no-link build of the core, so libFuzzer counts "
         "its edges too (built in build/native-coverage; needs clang)",
+    )
+    fuzz.add_argument(
+        "--strict",
+        action="store_true",
+        help="between profiles, count findings that known switches explain as unexpected too",
+    )
+    fuzz.add_argument(
+        "--timeout",
+        type=positive,
+        default=10,
+        help="seconds one input may take before it is a hang finding (default 10)",
     )
     fuzz.add_argument("libfuzzer", nargs="*", help="libFuzzer flags, after --")
 
@@ -97,6 +108,8 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         max_steps=args.max_steps or DEFAULT_MAX_STEPS,
         seeds=REPO_SEEDS if REPO_SEEDS.is_dir() else None,
         extra=[f for f in args.libfuzzer],
+        strict=args.strict,
+        timeout=args.timeout,
     )
     bad = [f for f in cfg.extra if not f.startswith("-")]
     if bad:
@@ -110,7 +123,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         native.build("coverage")
         cfg.env = {CORE_DIR_ENV: str(native.core_dir("coverage"))}
     summary = Campaign(cfg).run()
-    return EXIT_INTERRUPTED if summary.interrupted else 0
+    return summary.exit_code
 
 
 def cmd_minimize(args: argparse.Namespace) -> int:

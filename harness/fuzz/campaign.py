@@ -1,15 +1,35 @@
 """The fuzz campaign driver behind ``wsa-harness fuzz`` and ``make fuzz``.
 
 It runs the atheris target under libFuzzer in a child process, shows live
-progress (executions, exec/s, coverage, corpus size, distinct divergences),
-minimizes each distinct divergence into a readable reproducer as soon as it
-appears, and prints a summary.  Ctrl-C or SIGTERM stops the child cleanly;
-every finding already recorded is still minimized and saved, and the corpus
-stays usable for a later run with the same ``--out``/``--corpus``.
+progress (executions, exec/s, coverage, corpus size, findings), minimizes each
+distinct finding into a readable reproducer as soon as it appears, groups the
+findings by root cause, and prints a summary.  Ctrl-C or SIGTERM stops the
+child cleanly; every finding already recorded is still minimized and saved,
+and the corpus stays usable for a later run with the same ``--out``/``--corpus``.
+
+Findings are divergences between the sides, violated invariants, and engine
+faults (:mod:`harness.oracle.faults`): an exception, runaway settling work,
+a malformed trace, and, through libFuzzer's crash files, a fatal signal, a
+hang (``-timeout``) or running out of memory (``-rss_limit_mb``).  After such
+a crash file the child is restarted for the rest of the budget.
+
+Root causes (one reproducer each, the smallest; the signatures it covers are
+listed under it with their counts): between two profiles, the switch or
+switch set whose flip removes the divergence; between engines, the first
+divergent call and the rules the reference applied there; for a fault, its
+kind, engine, what and the call.  The exit status (:attr:`Summary.exit_code`):
+0 nothing unexpected, 1 an unexpected finding (between engines every finding
+is unexpected; between profiles one that known switches do not explain, or
+any with ``strict``), 130 interrupted (findings saved).
+
+A campaign holds a lock on its output folder; the same ``-seed`` and
+``-runs`` give the same findings (the child's hash seed is fixed).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import fcntl
 import json
 import os
 import queue
@@ -24,16 +44,20 @@ from pathlib import Path
 from typing import TextIO
 
 from harness.fuzz.target import (
+    COUNTS_FILE,
     DEFAULT_MAX_STEPS,
     FINDINGS_ENV,
     MAX_STEPS_ENV,
     SIDES_ENV,
     resolve_sides,
+    signature_key,
 )
 from harness.lang.encoding import NotRepresentable, decode, encode
 from harness.lang.parser import parse_file
+from harness.lang.render import format_program
 from harness.oracle import reproducers
 from harness.oracle.diff import Side
+from harness.oracle.faults import DEFAULT_TIMEOUT, Fault, fault_of
 from harness.vocab.errors import HarnessError
 from harness.vocab.fsutil import write_atomic
 
@@ -43,6 +67,14 @@ _STAT = re.compile(
     r"#(\d+)\s*:?\s+\S*\s*cov: (\d+) ft: (\d+) corp: (\d+)(?:/\S+)?.*?exec/s:? (\d+)"
 )
 _FINAL = re.compile(r"stat::(\w+):\s+(\d+)")
+_INITED = re.compile(r"INITED cov: (\d+) ft: (\d+)")
+EXIT_CLEAN, EXIT_FINDING, EXIT_INTERRUPTED = 0, 1, 130
+#: how often the child may be restarted after a crash file in one campaign
+MAX_RESTARTS = 20
+#: libFuzzer's crash files, by prefix: the fault each one stands for
+ARTIFACTS = {"crash-": "crash", "timeout-": "hang", "oom-": "oom", "leak-": "crash"}
+LOCK_FILE = ".lock"
+CAUSES_FILE = "causes.json"
 
 
 @dataclass
@@ -58,6 +90,24 @@ class Config:
     extra: list[str] = field(default_factory=list)
     #: extra environment for the fuzzing child only (e.g. an instrumented core)
     env: dict[str, str] = field(default_factory=dict)
+    #: between profiles: count every finding as unexpected
+    strict: bool = False
+    #: seconds one input may take (libFuzzer's -timeout; a hang finding past it)
+    timeout: float = DEFAULT_TIMEOUT
+    #: libFuzzer's -rss_limit_mb (an oom finding past it)
+    rss_limit_mb: int = 2048
+
+
+@dataclass
+class Cause:
+    """One root cause: its smallest reproducer and the signatures it covers."""
+
+    key: str
+    reproducer: str
+    steps: int
+    expected: bool
+    kind: str
+    signatures: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -72,6 +122,20 @@ class Summary:
     interrupted: bool = False
     final: dict[str, int] = field(default_factory=dict)
     child_status: int = 0
+    causes: dict[str, Cause] = field(default_factory=dict)
+    restarts: int = 0
+    #: coverage of the final corpus replayed by one process (comparable across --jobs)
+    replayed: tuple[int, int] | None = None
+
+    @property
+    def unexpected(self) -> list[Cause]:
+        return [c for c in self.causes.values() if not c.expected]
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        return EXIT_FINDING if self.unexpected else EXIT_CLEAN
 
 
 def export_seeds(seeds: Path, corpus: Path) -> int:
@@ -98,17 +162,24 @@ def _launcher(out: Path) -> Path:
     return path
 
 
-def command(cfg: Config, corpus: Path) -> list[str]:
+def command(
+    cfg: Config, corpus: Path, runs: int | None = None, seconds: int | None = None
+) -> list[str]:
+    """The child's command line; ``runs``/``seconds`` (the rest of the budget
+    after a restart) override the configured budget."""
     cmd = [str(_launcher(cfg.out)), str(corpus)]
-    if cfg.runs is not None:
-        cmd.append(f"-runs={cfg.runs}")
-    if cfg.time is not None:
-        cmd.append(f"-max_total_time={cfg.time}")
+    runs = cfg.runs if runs is None else runs
+    seconds = cfg.time if seconds is None else seconds
+    if runs is not None:
+        cmd.append(f"-runs={runs}")
+    if seconds is not None:
+        cmd.append(f"-max_total_time={seconds}")
     cmd += [
         f"-max_len={1 + 4 * cfg.max_steps}",
         "-print_final_stats=1",
         f"-artifact_prefix={cfg.out / 'crashes'}/",
-        "-timeout=20",
+        f"-timeout={max(1, round(cfg.timeout))}",
+        f"-rss_limit_mb={cfg.rss_limit_mb}",
     ]
     dictionary = PACKAGE / "fuzz_differential.dict"
     if dictionary.exists():
@@ -125,7 +196,9 @@ class Campaign:
         self.summary = Summary()
         self.findings = cfg.out / "findings"
         self.repro_dir = cfg.out / "reproducers"
+        self.crashes = cfg.out / "crashes"
         self.done: set[str] = set()
+        self.triaged: set[str] = set()
         self._last_print = 0.0
 
     def say(self, text: str) -> None:
@@ -134,24 +207,70 @@ class Campaign:
     def run(self) -> Summary:
         cfg = self.cfg
         corpus = cfg.corpus or cfg.out / "corpus"
-        for d in (cfg.out, corpus, self.findings, self.repro_dir, cfg.out / "crashes"):
+        for d in (cfg.out, corpus, self.findings, self.repro_dir, self.crashes):
             d.mkdir(parents=True, exist_ok=True)
+        lock = _lock(cfg.out)
+        try:
+            return self._run(corpus)
+        finally:
+            lock.close()
+
+    def _run(self, corpus: Path) -> Summary:
+        cfg = self.cfg
         if cfg.seeds is not None and cfg.seeds.is_dir() and not any(corpus.iterdir()):
             self.say(f"seeding {corpus} with {export_seeds(cfg.seeds, corpus)} seed programs")
-        self.done = {p.stem for p in self.repro_dir.glob("*.wsa")}
+        self._load_causes()
+        self.done = {p.stem for p in self.findings.glob("*.done")}
+        self.triaged = {p.name for p in self.crashes.iterdir()}
         a, b = cfg.sides
         env = dict(os.environ)
         env.update(cfg.env)
         env[SIDES_ENV] = f"{a.engine}/{a.profile.name},{b.engine}/{b.profile.name}"
         env[FINDINGS_ENV] = str(self.findings)
         env[MAX_STEPS_ENV] = str(cfg.max_steps)
+        env.setdefault("PYTHONHASHSEED", "0")  # the same -seed gives the same findings
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
         budget = f"{cfg.time} s" if cfg.runs is None else f"{cfg.runs} runs"
         self.say(
             f"fuzzing {a.label} vs {b.label} for {budget}, {cfg.jobs} job(s); output in {cfg.out}"
         )
-        cmd = command(cfg, corpus)
-        log = (cfg.out / "libfuzzer.log").open("w")
+        started = time.monotonic()
+        execs_before = 0
+        with (cfg.out / "libfuzzer.log").open("a") as log:
+            while True:
+                runs = None if cfg.runs is None else cfg.runs - execs_before
+                seconds = None
+                if cfg.time is not None:
+                    seconds = max(1, round(cfg.time - (time.monotonic() - started)))
+                cmd = command(cfg, corpus, runs, seconds)
+                log.write(
+                    f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()}: "
+                    f"{' '.join(cmd)}\n"
+                )
+                log.flush()
+                status = self._child(cmd, env, log)
+                self.summary.child_status = status
+                new_artifacts = self._triage()
+                execs_before = self.summary.execs
+                left = (cfg.runs is None or execs_before < cfg.runs) and (
+                    cfg.time is None or time.monotonic() - started < cfg.time - 1
+                )
+                if self.summary.interrupted or status == 0 or not new_artifacts or not left:
+                    break
+                if self.summary.restarts >= MAX_RESTARTS:
+                    self.say(f"stopping: {MAX_RESTARTS} restarts after crash files")
+                    break
+                self.summary.restarts += 1
+                self.say(f"restarting libFuzzer after {', '.join(new_artifacts)}")
+        self._minimize_new()
+        self.summary.corpus = max(self.summary.corpus, sum(1 for _ in corpus.iterdir()))
+        if cfg.jobs > 1 and not self.summary.interrupted:
+            self.summary.replayed = self._replay(corpus, env)
+        self._print_summary()
+        return self.summary
+
+    def _child(self, cmd: list[str], env: dict[str, str], log: TextIO) -> int:
+        """Run one libFuzzer child to its end (or to a signal); its status."""
         lines: queue.Queue[str | None] = queue.Queue()
         previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
         stop = threading.Event()
@@ -168,6 +287,7 @@ class Campaign:
         for s in previous:
             signal.signal(s, on_signal)
         reader = None
+        child = None
         try:
             child = subprocess.Popen(
                 cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -178,7 +298,7 @@ class Campaign:
                 _signal_child(child, signal.SIGINT)
             reader = threading.Thread(target=_pump, args=(child.stderr, lines, log), daemon=True)
             reader.start()
-            self._watch(child, lines, stop)
+            self._watch(lines, stop)
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
@@ -195,16 +315,9 @@ class Campaign:
             for c in started:  # the reader has seen the end of it
                 if c.stderr is not None and (reader is None or not reader.is_alive()):
                     c.stderr.close()
-            log.close()
-        self.summary.child_status = child.returncode
-        self._minimize_new()
-        self.summary.corpus = max(self.summary.corpus, sum(1 for _ in corpus.iterdir()))
-        self._print_summary()
-        return self.summary
+        return child.returncode if child is not None else 0
 
-    def _watch(
-        self, child: subprocess.Popen[str], lines: queue.Queue[str | None], stop: threading.Event
-    ) -> None:
+    def _watch(self, lines: queue.Queue[str | None], stop: threading.Event) -> None:
         next_scan = time.monotonic() + 2
         while True:
             try:
@@ -240,59 +353,217 @@ class Campaign:
         s.divergences = len(list(self.findings.glob("*.json")))
         text = (
             f"execs {s.execs:>9}  exec/s {s.exec_per_sec:>6}  cov {s.cov:>5}  ft {s.ft:>5}  "
-            f"corpus {s.corpus:>5}  divergences {s.divergences}"
+            f"corpus {s.corpus:>5}  findings {s.divergences}  causes {len(s.causes)}"
         )
         if self.stream.isatty():
             print(f"\r{text}", end="", file=self.stream, flush=True)
         else:
             self.say(text)
 
+    # --- crash files -------------------------------------------------------------------
+
+    def _triage(self) -> list[str]:
+        """Turn libFuzzer's new crash files into findings; their names."""
+        new = []
+        for path in sorted(self.crashes.iterdir()):
+            kind = next((k for prefix, k in ARTIFACTS.items() if path.name.startswith(prefix)), "")
+            if not kind or path.name in self.triaged:
+                continue
+            self.triaged.add(path.name)
+            new.append(path.name)
+            data = path.read_bytes()
+            fault = self._fault_on(data, kind)
+            a, b = resolve_sides(self.cfg.sides, data)
+            program = decode(data, a.profile, self.cfg.max_steps)
+            key = signature_key(fault.signature)
+            if (self.findings / f"{key}.json").exists():
+                continue
+            write_atomic(self.findings / f"{key}.bin", data)
+            meta = {
+                "signature": fault.signature,
+                "kind": fault.kind,
+                "sides": [a.label, b.label],
+                "report": f"{fault.render()}\nlibFuzzer: {path}\n\n{format_program(program)}",
+            }
+            write_atomic(self.findings / f"{key}.json", json.dumps(meta, indent=2) + "\n")
+        return new
+
+    def _fault_on(self, data: bytes, kind: str) -> Fault:
+        """Which side faults on a crash file's input, run apart with a time limit."""
+        for side in resolve_sides(self.cfg.sides, data):
+            program = decode(data, side.profile, self.cfg.max_steps)
+            fault = fault_of(
+                program, side.engine, side.profile, isolate=True, timeout=self.cfg.timeout
+            )
+            if fault is not None:
+                return Fault("oom", side.engine) if kind == "oom" else fault
+        # neither engine alone: the target itself (e.g. both together past the limit)
+        return Fault(kind, "target")
+
+    # --- reproducers and root causes ------------------------------------------------------
+
     def _minimize_new(self) -> None:
+        counts = _read_counts(self.findings / COUNTS_FILE)
         for meta_path in sorted(self.findings.glob("*.json")):
             key = meta_path.stem
             if key in self.done:
                 continue
             meta = json.loads(meta_path.read_text())
             data = (self.findings / f"{key}.bin").read_bytes()
-            a, b = resolve_sides(self.cfg.sides, data)
-            program = decode(data, a.profile, self.cfg.max_steps)
-            try:
-                repro = reproducers.build(program, a, b, meta["signature"], f"{key}.bin")
-            except (AssertionError, ValueError):
-                continue  # not reproducible outside the target (should not happen)
-            path = self.repro_dir / f"{key}.wsa"
-            write_atomic(self.repro_dir / f"{key}.bin", data)
-            reproducers.write(repro, path)
+            repro = self._reproducer(meta, data, key)
             self.done.add(key)
-            self.summary.reproducers.append(path)
-            if self.stream.isatty():
-                print(file=self.stream)
-            self.say(
-                f"new divergence: {meta['signature']} -> {path} ({len(repro.program.steps)} steps)"
+            write_atomic(self.findings / f"{key}.done", "")
+            if repro is None:
+                continue
+            self._add_cause(repro, meta["signature"], counts.get(key, 1), data, key)
+        for cause in self.summary.causes.values():
+            for sig in cause.signatures:
+                cause.signatures[sig] = max(
+                    cause.signatures[sig], counts.get(signature_key(sig), 1)
+                )
+        self._save_causes()
+
+    def _reproducer(
+        self, meta: dict[str, object], data: bytes, key: str
+    ) -> reproducers.Reproducer | None:
+        a, b = resolve_sides(self.cfg.sides, data)
+        program = decode(data, a.profile, self.cfg.max_steps)
+        kind = str(meta.get("kind", "divergence"))
+        try:
+            if kind in ("divergence", "invariant"):
+                return reproducers.build(program, a, b, str(meta["signature"]), f"{key}.bin")
+            isolate = kind in ("hang", "oom") or "signal" in str(meta["signature"])
+            for side, other in ((a, b), (b, a)):
+                fault = fault_of(
+                    program, side.engine, side.profile, isolate=isolate, timeout=self.cfg.timeout
+                )
+                if fault is not None:
+                    return reproducers.build_fault(
+                        program, side, fault, other, f"{key}.bin", isolate, self.cfg.timeout
+                    )
+        except (AssertionError, ValueError):
+            pass
+        self.say(f"finding {meta['signature']} ({key}.bin) does not reproduce outside the target")
+        return None
+
+    def _add_cause(
+        self, repro: reproducers.Reproducer, signature: str, count: int, data: bytes, key: str
+    ) -> None:
+        causes = self.summary.causes
+        steps = len(repro.program.steps)
+        cause = causes.get(repro.cause)
+        expected = repro.expected and not self.cfg.strict
+        kind = repro.fault.kind if repro.fault else "divergence"
+        if cause is None or steps < cause.steps:
+            path = self.repro_dir / f"{signature_key(repro.cause)}.wsa"
+            write_atomic(self.repro_dir / f"{signature_key(repro.cause)}.bin", data)
+            reproducers.write(repro, path)
+            if cause is None:
+                cause = causes[repro.cause] = Cause(repro.cause, str(path), steps, expected, kind)
+                if self.stream.isatty():
+                    print(file=self.stream)
+                label = "expected" if expected else "NEW"
+                self.say(f"{label} {kind}: {repro.cause} -> {path} ({steps} steps)")
+            cause.steps = steps
+        cause.signatures[signature] = count
+
+    def _load_causes(self) -> None:
+        path = self.cfg.out / CAUSES_FILE
+        if not path.exists():
+            return
+        try:
+            raw = json.loads(path.read_text())
+            for item in raw:
+                cause = Cause(**item)
+                cause.expected = cause.expected and not self.cfg.strict
+                self.summary.causes[cause.key] = cause
+        except (ValueError, TypeError, KeyError) as exc:
+            self.say(f"warning: {path}: unreadable ({exc}); root causes start afresh")
+
+    def _save_causes(self) -> None:
+        items = [dataclasses.asdict(c) for c in self.summary.causes.values()]
+        write_atomic(self.cfg.out / CAUSES_FILE, json.dumps(items, indent=2) + "\n")
+
+    # --- coverage and summary ---------------------------------------------------------------
+
+    def _replay(self, corpus: Path, env: dict[str, str]) -> tuple[int, int] | None:
+        """Coverage of the final corpus as one process sees it (``-runs=0``)."""
+        cmd = [str(_launcher(self.cfg.out)), str(corpus), "-runs=0",
+               f"-max_len={1 + 4 * self.cfg.max_steps}"]  # fmt: skip
+        try:
+            done = subprocess.run(
+                cmd, env=env, capture_output=True, text=True, timeout=600, check=False
             )
+        except subprocess.TimeoutExpired:
+            return None
+        found = _INITED.findall(done.stderr)
+        return (int(found[-1][0]), int(found[-1][1])) if found else None
 
     def _print_summary(self) -> None:
         self._progress(force=True)
         if self.stream.isatty():
             print(file=self.stream)
         s = self.summary
-        all_repros = sorted(self.repro_dir.glob("*.wsa"))
         self.say("")
         self.say("summary" + (" (interrupted)" if s.interrupted else ""))
         self.say(f"  executions        {s.execs}")
         self.say(f"  exec/s (average)  {s.final.get('average_exec_per_sec', s.exec_per_sec)}")
-        self.say(f"  coverage          cov {s.cov}, ft {s.ft}")
+        if self.cfg.jobs > 1:
+            self.say(f"  coverage          cov {s.cov}, ft {s.ft} (libFuzzer's fork-mode merge)")
+            if s.replayed is not None:
+                cov, ft = s.replayed
+                self.say(f"  coverage, 1 job   cov {cov}, ft {ft} (the final corpus replayed)")
+        else:
+            self.say(f"  coverage          cov {s.cov}, ft {s.ft}")
         self.say(f"  corpus            {s.corpus} inputs")
-        self.say(f"  divergences       {len(all_repros)} distinct")
-        for path in all_repros:
-            sig = next(
-                (ln[13:] for ln in path.read_text().splitlines() if ln.startswith("# signature: ")),
-                "?",
-            )
-            self.say(f"    {path}  {sig}")
-        if s.child_status not in (0, None) and not s.interrupted and not all_repros:
+        if s.restarts:
+            self.say(f"  restarts          {s.restarts} (after crash files)")
+        findings = sum(len(c.signatures) for c in s.causes.values())
+        unexpected = s.unexpected
+        self.say(
+            f"  root causes       {len(s.causes)} ({len(unexpected)} unexpected), "
+            f"from {findings} distinct signatures"
+        )
+        for cause in sorted(s.causes.values(), key=lambda c: (c.expected, c.key)):
+            label = "expected  " if cause.expected else "UNEXPECTED"
+            self.say(f"    {label} {cause.key}")
+            self.say(f"               {cause.reproducer} ({cause.steps} steps)")
+            for sig, n in sorted(cause.signatures.items(), key=lambda kv: (-kv[1], kv[0])):
+                self.say(f"                 {n:>6} x {sig}")
+        status = s.child_status
+        if status not in (0, None) and not s.interrupted and not s.causes:
             log = self.cfg.out / "libfuzzer.log"
-            self.say(f"  libFuzzer exited with status {s.child_status}; see {log}")
+            self.say(f"  libFuzzer exited with status {status}; see {log}")
+        self.say(f"  exit status       {s.exit_code}")
+
+
+def _lock(out: Path) -> TextIO:
+    """Hold ``OUT/.lock`` for the campaign; a second campaign is refused."""
+    path = out / LOCK_FILE
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "?"
+        handle.close()
+        raise HarnessError(
+            f"{out}: another campaign (pid {holder}) is using this folder; "
+            "wait for it or give another --out"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
+def _read_counts(path: Path) -> dict[str, int]:
+    try:
+        raw = json.loads(path.read_text())
+        return {str(k): int(v) for k, v in raw.items()}
+    except (OSError, ValueError, AttributeError):
+        return {}
 
 
 def _pump(stream: TextIO | None, lines: queue.Queue[str | None], log: TextIO) -> None:

@@ -15,9 +15,11 @@ sanitizer runtimes hold it) or atheris's bundled copy, loaded here first.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import os
 import sys
+import time
 
 
 def load_libfuzzer_globally() -> bool:
@@ -54,7 +56,20 @@ def main(argv: list[str] | None = None) -> None:
     from harness.fuzz.target import target_from_env
 
     target = target_from_env()
-    atheris.Setup(list(sys.argv if argv is None else argv), target, **setup_options)
+    last_write = time.monotonic()
+
+    def one(data: bytes) -> None:
+        nonlocal last_write
+        try:
+            target(data)
+        finally:
+            # the hits per signature, for the campaign's summary (cheap, once a second)
+            if time.monotonic() - last_write >= 1.0:
+                last_write = time.monotonic()
+                target.write_counts()
+
+    atexit.register(target.write_counts)
+    atheris.Setup(list(sys.argv if argv is None else argv), one, **setup_options)
     atheris.Fuzz()
 
 

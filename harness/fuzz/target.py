@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 from array import array
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -27,7 +28,15 @@ from harness.engines import load_engine
 from harness.lang.encoding import decode, decode_lowered, header_profile
 from harness.lang.program import Program
 from harness.lang.render import format_program
-from harness.oracle.diff import Side, locate
+from harness.oracle.diff import Side, locate, signature_of
+from harness.oracle.faults import (
+    WORK_PER_STEP,
+    EngineFault,
+    Fault,
+    check_trace,
+    run_side,
+    set_work_limit,
+)
 from harness.vocab.errors import HarnessError
 from harness.vocab.fsutil import write_atomic
 from harness.vocab.profiles import DOCUMENTED, Limits, Profile, get_profile
@@ -37,6 +46,8 @@ FINDINGS_ENV = "WSA_FUZZ_FINDINGS"
 MAX_STEPS_ENV = "WSA_FUZZ_MAX_STEPS"
 DEFAULT_SIDES = "core/documented,reference/documented"
 DEFAULT_MAX_STEPS = 20
+#: the hits per signature key, next to the findings (written by the target)
+COUNTS_FILE = "hits.counted"
 
 
 class DivergenceFound(HarnessError):
@@ -81,6 +92,8 @@ class Finding:
     signature: str
     data: bytes
     report: str
+    #: "divergence", or the fault kind (harness.oracle.faults.KINDS)
+    kind: str = "divergence"
 
 
 def signature_key(signature: str) -> str:
@@ -89,19 +102,31 @@ def signature_key(signature: str) -> str:
 
 
 class DifferentialTarget:
-    """Decode, run both sides, compare, check invariants."""
+    """Decode, run both sides, compare, check invariants.
+
+    An engine that raises, returns a malformed trace or exceeds the work limit
+    (``work_per_step`` settling passes a step, :mod:`harness.oracle.faults`)
+    is a finding of its own.  A divergence's signature is computed from the
+    raw traces (:func:`~harness.oracle.diff.signature_of`); the readable
+    report is built only for a signature not seen before, so inputs that
+    repeat a known finding cost little more than a run.  ``counts`` holds how
+    many inputs hit each signature."""
 
     def __init__(
         self,
         sides: tuple[Side, Side],
         findings: Path | None = None,
         max_steps: int = DEFAULT_MAX_STEPS,
+        work_per_step: int = WORK_PER_STEP,
     ) -> None:
         self.a, self.b = sides
         self.mod_a, self.mod_b = load_engine(self.a.engine), load_engine(self.b.engine)
+        for module in (self.mod_a, self.mod_b):
+            set_work_limit(module, work_per_step)
         self.findings = findings
         self.max_steps = max_steps
         self.seen: set[str] = set()
+        self.counts: Counter[str] = Counter()
         if findings is not None:
             findings.mkdir(parents=True, exist_ok=True)
             self.seen = {p.stem for p in findings.glob("*.json")}
@@ -116,22 +141,46 @@ class DifferentialTarget:
         code, limits = decode_lowered(data, self.max_steps)  # the Program only when needed
         a, b = resolve_sides((self.a, self.b), data)
         bad: list[str] = []
-        ca = self._run(a, self.mod_a, code, limits, bad)
-        cb = self._run(b, self.mod_b, code, limits, [] if bad else bad)
+        try:
+            ca = self._run(a, self.mod_a, code, limits, bad)
+            cb = self._run(b, self.mod_b, code, limits, [] if bad else bad)
+            if ca != cb:
+                check_trace(a.engine, code, ca)
+                check_trace(b.engine, code, cb)
+        except EngineFault as exc:
+            return self._fault(exc.fault, data)
         if ca != cb:
+            signature = signature_of(code, a, b, ca, cb)
+            if not self._new(signature):
+                return Finding(signature, data, "")
             program = self.program(data)
             d = locate(program, a, b, tuple(ca), tuple(cb))
             return Finding(
                 d.signature, data, f"{d.render()}\n\nprogram:\n{format_program(program)}"
             )
-        if self.invariant_side is not None:
-            if bad:
-                program = self.program(data)
-                side = a if self.invariant_side is self.a else b
-                sig = f"invariant {bad[0].split(':')[0]} [{side.label}]"
-                text = "\n".join(bad)
-                return Finding(sig, data, f"{sig}\n{text}\n\nprogram:\n{format_program(program)}")
+        if self.invariant_side is not None and bad:
+            side = a if self.invariant_side is self.a else b
+            sig = f"invariant {bad[0].split(':')[0]} [{side.label}]"
+            if not self._new(sig):
+                return Finding(sig, data, "", "invariant")
+            text = "\n".join(bad)
+            shown = format_program(self.program(data))
+            return Finding(sig, data, f"{sig}\n{text}\n\nprogram:\n{shown}", "invariant")
         return None
+
+    def _new(self, signature: str) -> bool:
+        """Count a hit; True when no finding of this signature is recorded yet."""
+        key = signature_key(signature)
+        self.counts[key] += 1
+        return key not in self.seen
+
+    def _fault(self, fault: Fault, data: bytes) -> Finding:
+        if not self._new(fault.signature):
+            return Finding(fault.signature, data, "", fault.kind)
+        program = format_program(self.program(data))
+        return Finding(
+            fault.signature, data, f"{fault.render()}\n\nprogram:\n{program}", fault.kind
+        )
 
     @staticmethod
     def _run(
@@ -141,10 +190,9 @@ class DifferentialTarget:
         object, so that the invariants are checked on the same final state;
         violations are appended to ``bad``."""
         if side.engine != "reference":
-            out: array[int] = module.run_lowered(code, side.profile, limits)
-            return out
+            return run_side(module, side.engine, code, side.profile, limits)
         engine = module.Engine(side.profile, limits)
-        out = module.run_engine(code, engine)
+        out = run_side(module, side.engine, code, side.profile, limits, engine)
         bad.extend(engine.check_invariants())
         return out
 
@@ -153,7 +201,7 @@ class DifferentialTarget:
         if finding is None:
             return
         if self.findings is None:
-            raise DivergenceFound(finding.report)
+            raise DivergenceFound(finding.report or finding.signature)
         self.record(finding)
 
     def record(self, finding: Finding) -> bool:
@@ -167,12 +215,19 @@ class DifferentialTarget:
         a, b = resolve_sides((self.a, self.b), finding.data)
         meta = {
             "signature": finding.signature,
+            "kind": finding.kind,
             "sides": [a.label, b.label],
             "report": finding.report,
         }
         # the .json is written last: its presence marks a complete finding
         write_atomic(self.findings / f"{key}.json", json.dumps(meta, indent=2) + "\n")
         return True
+
+    def write_counts(self) -> None:
+        """Save the hits per signature key (``counts.json``) for the campaign."""
+        if self.findings is not None and self.counts:
+            text = json.dumps(dict(sorted(self.counts.items())), indent=0) + "\n"
+            write_atomic(self.findings / COUNTS_FILE, text)
 
 
 def target_from_env() -> DifferentialTarget:

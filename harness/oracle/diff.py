@@ -10,12 +10,14 @@ deduplicates findings.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from harness.lang.program import Program, Step
+from harness.lang.program import RECORD_WIDTH, Program, Step
 from harness.lang.syntax import OP_NAMES
 from harness.oracle.run import canonical
 from harness.vocab import trace
+from harness.vocab.constants import Op
 from harness.vocab.profiles import Profile, get_profile
 
 CONTEXT_STEPS = 6
@@ -114,6 +116,35 @@ def locate(
             )
     field, va, vb = _snapshot_field(ta.snapshot, tb.snapshot)
     return Divergence(program, a, b, None, field, (va,), (vb,))
+
+
+def signature_of(
+    lowered: Sequence[int], a: Side, b: Side, ca: Sequence[int], cb: Sequence[int]
+) -> str:
+    """:attr:`Divergence.signature` of two traces known to differ, from the
+    lowered program and the raw traces alone: no Program, no report.  The
+    fuzz target computes it for every divergent input and builds the full
+    report only for a signature it has not seen.  Both traces must be valid
+    (``trace.validate``); tests check it equals ``locate(...).signature``."""
+    pa = pb = 1
+    h, w = trace.STEP_HEADER, trace.EVENT_WIDTH
+    for i in range(ca[0]):
+        ea, eb = pa + h + w * ca[pa + h - 1], pb + h + w * cb[pb + h - 1]
+        if ca[pa:ea] != cb[pb:eb]:
+            name = OP_NAMES[Op(lowered[1 + RECORD_WIDTH * i])]
+            field = _step_field(_outcome(ca, pa), _outcome(cb, pb))
+            return f"{name} {field} [{a.label}|{b.label}]"
+        pa, pb = ea, eb
+    field, _, _ = _snapshot_field(trace.decode(ca).snapshot, trace.decode(cb).snapshot)
+    return f"snapshot {field} [{a.label}|{b.label}]"
+
+
+def _outcome(values: Sequence[int], pos: int) -> trace.StepOutcome:
+    h, w = trace.STEP_HEADER, trace.EVENT_WIDTH
+    nev = values[pos + h - 1]
+    events = tuple(tuple(values[pos + h + w * k : pos + h + w * (k + 1)]) for k in range(nev))
+    result = tuple(values[pos + 1 : pos + h - 1])
+    return trace.StepOutcome(values[pos], result, events)  # type: ignore[arg-type]
 
 
 def _step_field(sa: trace.StepOutcome, sb: trace.StepOutcome) -> str:

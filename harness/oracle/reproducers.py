@@ -16,8 +16,9 @@ from pathlib import Path
 from harness.lang.program import Program
 from harness.lang.render import format_program, format_step, with_expectations
 from harness.oracle.diff import Divergence, Side, diff
-from harness.oracle.known import describe
-from harness.oracle.run import run
+from harness.oracle.faults import DEFAULT_TIMEOUT, Fault, fault_of
+from harness.oracle.known import KNOWN_PROFILE_DIFFERENCES, describe
+from harness.oracle.run import explain, run
 from harness.oracle.shrink import minimize
 from harness.vocab.fsutil import write_atomic
 from harness.vocab.profiles import SWITCHES, Profile
@@ -26,9 +27,22 @@ from harness.vocab.profiles import SWITCHES, Profile
 @dataclass(frozen=True)
 class Reproducer:
     program: Program
-    divergence: Divergence
+    divergence: Divergence | None
     attribution: tuple[str, ...] | None
     text: str
+    signature: str = ""
+    #: the root-cause key that groups findings (:func:`root_cause`)
+    cause: str = ""
+    fault: Fault | None = None
+
+    @property
+    def expected(self) -> bool:
+        """A difference between profiles that known switches explain."""
+        return bool(self.attribution) and all(
+            s in KNOWN_PROFILE_DIFFERENCES
+            for item in self.attribution or ()
+            for s in item.split("+")
+        )
 
 
 def keeps_signature(a: Side, b: Side, signature: str) -> object:
@@ -75,7 +89,73 @@ def build(program: Program, a: Side, b: Side, signature: str, raw_name: str | No
         has_profile=True,
         header_comments=_header(d, attribution, raw_name, expect_side),
     )
-    return Reproducer(filled, d, attribution, format_program(filled))
+    return Reproducer(
+        filled,
+        d,
+        attribution,
+        format_program(filled),
+        d.signature,
+        root_cause(small, d, attribution),
+    )
+
+
+def root_cause(program: Program, d: Divergence, attribution: tuple[str, ...] | None) -> str:
+    """The key that groups findings by cause, not by symptom.
+
+    Between two profiles of one engine: the switch (or switch set) whose flip
+    removes the divergence.  Between engines: the first divergent step's call
+    and the rule ids the reference model applied at that step."""
+    if attribution is not None:
+        if attribution:
+            return f"switch {', '.join(attribution)}"
+        return f"unattributed {d.signature}"
+    if d.step is None:
+        return f"engines {d.signature}"
+    ref = d.a if d.a.engine == "reference" else d.b
+    explained = explain(program, ref.profile)[d.step]
+    rules = sorted({*explained.result_rules, *(r for _, r in explained.events)})
+    return f"engines {d.step_name} [{' '.join(rules)}]"
+
+
+def build_fault(
+    program: Program,
+    side: Side,
+    fault: Fault,
+    other: Side | None,
+    raw_name: str | None,
+    isolate: bool = False,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> Reproducer:
+    """Minimize ``program`` keeping ``fault`` (the same kind in the same
+    engine), render it with expectations from ``other`` when that side runs it
+    cleanly, and a header naming the fault."""
+
+    def keeps(candidate: Program) -> bool:
+        got = fault_of(candidate, side.engine, side.profile, isolate=isolate, timeout=timeout)
+        return fault.same(got)
+
+    small = minimize(program, keeps)
+    found = fault_of(small, side.engine, side.profile, isolate=isolate, timeout=timeout) or fault
+    filled = small
+    if other is not None and other.engine != side.engine:
+        if fault_of(small, other.engine, other.profile, isolate=isolate, timeout=timeout) is None:
+            filled = with_expectations(small, run(small, other.engine, other.profile))
+    header = [
+        "wsa-harness reproducer (minimized)",
+        f"signature: {found.signature}",
+        f"cause: {found.cause}",
+        f"engine: {side.label}"
+        + (f"; expectations from {other.label}" if filled is not small and other else ""),
+        found.render(),
+    ]
+    if raw_name:
+        header.append(f"raw input: {raw_name}")
+    filled = dataclasses.replace(
+        filled, profile=side.profile, has_profile=True, header_comments=tuple(header)
+    )
+    return Reproducer(
+        filled, None, None, format_program(filled), found.signature, found.cause, found
+    )
 
 
 def _header(

@@ -56,19 +56,32 @@ def _signatures(folder: Path) -> list[str]:
     return sigs
 
 
+def _causes(out: Path) -> dict[str, dict[str, object]]:
+    return {c["key"]: c for c in json.loads((out / "causes.json").read_text())}
+
+
 def check_consistent(out: Path) -> None:
     """Every reproducer parses and passes `corpus check` under its own profile,
-    has its raw input, and stands for one recorded finding; every finding is a
-    complete .json/.bin pair; no temporary file is left behind."""
+    has its raw input, and stands for one root cause of causes.json; every
+    finding is a complete .json/.bin pair whose signature is listed under
+    exactly one cause once it is done; no temporary file is left behind."""
     repros, findings = out / "reproducers", out / "findings"
+    causes = _causes(out)
+    assert {Path(str(c["reproducer"])).name for c in causes.values()} == {
+        p.name for p in repros.glob("*.wsa")
+    }
     for path in sorted(repros.glob("*.wsa")):
         program = parse_file(path)
         assert program.has_profile, path
         assert path.with_suffix(".bin").is_file(), path
-        assert (findings / f"{path.stem}.json").is_file(), path
+    listed = [sig for c in causes.values() for sig in c["signatures"]]  # type: ignore[attr-defined]
+    assert len(listed) == len(set(listed)), listed
     for meta in sorted(findings.glob("*.json")):
         assert meta.with_suffix(".bin").is_file(), meta
-        assert json.loads(meta.read_text())["signature"]
+        signature = json.loads(meta.read_text())["signature"]
+        assert signature
+        if meta.with_suffix(".done").exists():
+            assert signature in listed, signature
     sigs = _signatures(repros)
     assert len(sigs) == len(set(sigs)), sigs
     # (the fuzzing child may die mid-write, leaving a hidden .tmp in findings/ that
@@ -102,10 +115,10 @@ def test_killed_campaign_keeps_findings_and_resumes(tmp_path: Path, signum: int)
     assert "summary (interrupted)" in stdout, stdout
     check_consistent(out)
 
-    # every finding recorded before the signal has its reproducer
+    # every finding recorded before the signal is done: minimized under its cause
     findings = {p.stem for p in (out / "findings").glob("*.json")}
-    repros = {p.stem: p.read_bytes() for p in (out / "reproducers").glob("*.wsa")}
-    assert findings == set(repros), (findings, set(repros))
+    assert findings == {p.stem for p in (out / "findings").glob("*.done")}
+    before = _causes(out)
     corpus = {p.name: p.read_bytes() for p in (out / "corpus").iterdir()}
     assert corpus
 
@@ -114,14 +127,17 @@ def test_killed_campaign_keeps_findings_and_resumes(tmp_path: Path, signum: int)
         [*FUZZ, "--runs", "400", "--out", str(out)],
         capture_output=True, text=True, env=_env(), timeout=600,
     )  # fmt: skip
-    assert again.returncode == 0, again.stdout + again.stderr
+    assert again.returncode == 0, again.stdout + again.stderr  # known switches: expected
     assert "seeding" not in again.stdout  # the corpus was kept, not seeded anew
     check_consistent(out)
-    after = {p.stem: p.read_bytes() for p in (out / "reproducers").glob("*.wsa")}
-    for key, text in repros.items():
-        assert after[key] == text, key  # known findings are not minimized again
-        assert f"-> {out / 'reproducers' / key}.wsa" not in again.stdout
-    assert set(after) == {p.stem for p in (out / "findings").glob("*.json")}
+    after = _causes(out)
+    for key, cause in before.items():
+        # known causes are kept, never minimized again into something larger
+        assert after[key]["steps"] <= cause["steps"], key  # type: ignore[operator]
+        assert f"expected divergence: {key} ->" not in again.stdout
+    assert {p.stem for p in (out / "findings").glob("*.json")} == {
+        p.stem for p in (out / "findings").glob("*.done")
+    }
     now = {p.name for p in (out / "corpus").iterdir()}
     assert set(corpus) <= now  # nothing of the corpus was lost
 
@@ -139,7 +155,7 @@ def test_a_signal_while_the_child_starts_stops_the_child(
     from harness.vocab.profiles import DOCUMENTED, WINDOWS
 
     sleeper = [sys.executable, "-c", "import time; time.sleep(600)"]
-    monkeypatch.setattr(campaign, "command", lambda cfg, corpus: sleeper)
+    monkeypatch.setattr(campaign, "command", lambda cfg, corpus, *rest: sleeper)
     real_popen = subprocess.Popen
     children: list[subprocess.Popen[str]] = []
 

@@ -44,7 +44,7 @@ def test_core_against_reference_campaign(tmp_path: Path) -> None:
     )  # fmt: skip
     assert out.returncode == 0, out.stderr + out.stdout
     assert "summary" in out.stdout and "executions        1500" in out.stdout
-    assert "divergences       0 distinct" in out.stdout, out.stdout
+    assert "root causes       0 (0 unexpected)" in out.stdout, out.stdout
     assert any((tmp_path / "corpus").iterdir())
 
 
