@@ -87,12 +87,19 @@ def _program(program: object) -> Program:
     return program
 
 
-def run(program: Program, engine: str | None = None, profile: Profile | str | None = None) -> Trace:
+def run(
+    program: Program,
+    engine: str | None = None,
+    profile: Profile | str | None = None,
+    timeout: float | None = None,
+) -> Trace:
     """Run ``program`` on ``engine`` (``core`` or ``reference``; default
     :func:`harness.engines.default_engine`) under ``profile`` (default: the
-    program's ``@profile``)."""
+    program's ``@profile``).  Engine faults raise
+    :class:`~harness.oracle.faults.EngineFault` (with ``timeout`` seconds the
+    run is in a child, so hangs and fatal signals are caught too)."""
     program = _program(program)
-    return _run(program, _engine(engine), resolve_profile(profile, program))
+    return _run(program, _engine(engine), resolve_profile(profile, program), timeout)
 
 
 def side(spec: SideSpec | Side, program: Program) -> Side:
@@ -109,12 +116,15 @@ def diff(
     program: Program,
     a: SideSpec | Side = ("reference", None),
     b: SideSpec | Side = ("core", None),
+    timeout: float | None = None,
 ) -> Divergence | None:
     """The first divergence between two sides, or None when they agree on every
     result, event and the final snapshot.  Each side is ``(engine, profile)``;
-    a profile of None means the program's ``@profile``."""
+    a profile of None means the program's ``@profile``.  An engine that
+    raises or returns a malformed trace (or, with ``timeout`` seconds, hangs
+    or dies) raises :class:`~harness.oracle.faults.EngineFault`."""
     program = _program(program)
-    return _diff(program, side(a, program), side(b, program))
+    return _diff(program, side(a, program), side(b, program), timeout)
 
 
 def minimize(

@@ -128,18 +128,25 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
 
 def cmd_minimize(args: argparse.Namespace) -> int:
     from harness.oracle.diff import diff
-    from harness.oracle.reproducers import build, write
+    from harness.oracle.faults import DEFAULT_TIMEOUT, EngineFault
+    from harness.oracle.reproducers import build, build_fault, write
 
     program = load_program(args.file)
     engines = args.engines or (["reference"] if args.profiles and len(args.profiles) == 2 else None)
     a, b = _sides(engines, args.profiles or [program.profile.name])  # type: ignore[attr-defined]
-    d = diff(program, a, b)  # type: ignore[arg-type]
-    if d is None:
-        raise HarnessError(f"{args.file}: the two sides agree; there is nothing to minimize")
-    repro = build(program, a, b, d.signature, None)  # type: ignore[arg-type]
+    try:
+        d = diff(program, a, b, DEFAULT_TIMEOUT)  # type: ignore[arg-type]
+    except EngineFault as exc:  # a crash, hang or bad trace: minimize that instead
+        fault = exc.fault
+        side, other = (a, b) if fault.engine == a.engine else (b, a)  # type: ignore[attr-defined]
+        repro = build_fault(program, side, fault, other, None, isolate=True)  # type: ignore[arg-type]
+    else:
+        if d is None:
+            raise HarnessError(f"{args.file}: the two sides agree; there is nothing to minimize")
+        repro = build(program, a, b, d.signature, None)  # type: ignore[arg-type]
     print(
         f"{args.file}: {len(program.steps)} -> {len(repro.program.steps)} steps, "  # type: ignore[attr-defined]
-        f"signature kept: {d.signature}",
+        f"signature kept: {repro.signature}",
         file=sys.stderr,
     )
     if args.output:

@@ -11,10 +11,12 @@ from harness.cli.common import (
     EXIT_OK,
     list_arg,
     load_all,
+    positive,
     profile_arg,
     sides_from_args,
 )
 from harness.engines import ENGINES, default_engine
+from harness.oracle.faults import EngineFault
 from harness.vocab.errors import HarnessError
 from harness.vocab.profiles import PROFILES, get_profile
 
@@ -27,6 +29,7 @@ def add_run(run: argparse.ArgumentParser) -> None:
     run.add_argument("--update", action="store_true", help="rewrite the expectations")
     run.add_argument("--explain", action="store_true", help="show the rules behind each step")
     run.add_argument("--invariants", action="store_true", help="check invariants every step")
+    _timeout_arg(run)
 
 
 def add_rules(rules: argparse.ArgumentParser) -> None:
@@ -37,6 +40,17 @@ def add_diff(diff: argparse.ArgumentParser) -> None:
     diff.add_argument("files", nargs="+", metavar="FILE")
     diff.add_argument("--engines", type=list_arg(ENGINES, "engines"), default=None)
     diff.add_argument("--profiles", type=list_arg(tuple(PROFILES), "profiles"), default=None)
+    _timeout_arg(diff)
+
+
+def _timeout_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--timeout",
+        type=positive,
+        default=10,
+        help="seconds an engine may take on one program; each run is in a child process, "
+        "so a hang or a crash is reported, not suffered (default 10)",
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -54,7 +68,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             _print_explained(program, profile)
         if args.invariants:
             failures += _report_invariants(program, profile, engine)
-        result = run(program, engine, profile)  # type: ignore[arg-type]
+        try:
+            result = run(program, engine, profile, args.timeout)  # type: ignore[arg-type]
+        except EngineFault as exc:
+            print(f"{name}: {exc}")
+            failures += 1
+            continue
         if args.check:
             mismatches = check(program, result)  # type: ignore[arg-type]
             for m in mismatches:
@@ -143,8 +162,13 @@ def cmd_diff(args: argparse.Namespace) -> int:
     diverged = 0
     for program in programs:
         (ea, pa), (eb, pb) = sides_from_args(args.engines, args.profiles, program.profile.name)  # type: ignore[attr-defined]
-        d = diff(program, (ea, pa), (eb, pb))  # type: ignore[arg-type]
         name = program.filename  # type: ignore[attr-defined]
+        try:
+            d = diff(program, (ea, pa), (eb, pb), args.timeout)  # type: ignore[arg-type]
+        except EngineFault as exc:
+            diverged += 1
+            print(f"{name}: FAULT {exc}")
+            continue
         if d is None:
             print(f"{name}: agree [{ea}/{pa}|{eb}/{pb}]")
         else:

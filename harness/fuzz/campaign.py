@@ -28,6 +28,7 @@ A campaign holds a lock on its output folder; the same ``-seed`` and
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import fcntl
 import json
@@ -103,6 +104,7 @@ class Cause:
     """One root cause: its smallest reproducer and the signatures it covers."""
 
     key: str
+    #: the reproducer's path, relative to the output folder
     reproducer: str
     steps: int
     expected: bool
@@ -291,7 +293,7 @@ class Campaign:
         try:
             child = subprocess.Popen(
                 cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                errors="replace", start_new_session=True,
+                errors="replace", start_new_session=True, preexec_fn=_child_setup,
             )  # fmt: skip
             started.append(child)
             if stop.is_set():
@@ -454,12 +456,15 @@ class Campaign:
         cause = causes.get(repro.cause)
         expected = repro.expected and not self.cfg.strict
         kind = repro.fault.kind if repro.fault else "divergence"
-        if cause is None or steps < cause.steps:
-            path = self.repro_dir / f"{signature_key(repro.cause)}.wsa"
+        path = self.repro_dir / f"{signature_key(repro.cause)}.wsa"
+        # the smallest wins, ties by text: the choice never depends on the order
+        # in which findings came (the same -seed and -runs give the same files)
+        if cause is None or (steps, repro.text) < (cause.steps, _text(path)):
             write_atomic(self.repro_dir / f"{signature_key(repro.cause)}.bin", data)
             reproducers.write(repro, path)
             if cause is None:
-                cause = causes[repro.cause] = Cause(repro.cause, str(path), steps, expected, kind)
+                where = str(path.relative_to(self.cfg.out))
+                cause = causes[repro.cause] = Cause(repro.cause, where, steps, expected, kind)
                 if self.stream.isatty():
                     print(file=self.stream)
                 label = "expected" if expected else "NEW"
@@ -527,7 +532,7 @@ class Campaign:
         for cause in sorted(s.causes.values(), key=lambda c: (c.expected, c.key)):
             label = "expected  " if cause.expected else "UNEXPECTED"
             self.say(f"    {label} {cause.key}")
-            self.say(f"               {cause.reproducer} ({cause.steps} steps)")
+            self.say(f"               {self.cfg.out / cause.reproducer} ({cause.steps} steps)")
             for sig, n in sorted(cause.signatures.items(), key=lambda kv: (-kv[1], kv[0])):
                 self.say(f"                 {n:>6} x {sig}")
         status = s.child_status
@@ -535,6 +540,26 @@ class Campaign:
             log = self.cfg.out / "libfuzzer.log"
             self.say(f"  libFuzzer exited with status {status}; see {log}")
         self.say(f"  exit status       {s.exit_code}")
+
+
+_PR_SET_PDEATHSIG = 1
+_ADDR_NO_RANDOMIZE = 0x0040000
+
+
+def _child_setup() -> None:
+    """In the fuzzing child before exec (Linux): die with this process, so a
+    SIGKILL of the campaign never leaves libFuzzer writing the corpus; and
+    run without address randomization, because the instrumented Python code's
+    coverage depends on object addresses, and the same -seed must give the
+    same findings.  Elsewhere both are skipped."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        current = libc.personality(0xFFFFFFFF)
+        if current != -1:
+            libc.personality(current | _ADDR_NO_RANDOMIZE)
+    except (OSError, AttributeError):
+        pass
 
 
 def _lock(out: Path) -> TextIO:
@@ -556,6 +581,13 @@ def _lock(out: Path) -> TextIO:
     handle.write(f"{os.getpid()}\n")
     handle.flush()
     return handle
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
 
 
 def _read_counts(path: Path) -> dict[str, int]:

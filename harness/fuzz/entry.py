@@ -15,11 +15,12 @@ sanitizer runtimes hold it) or atheris's bundled copy, loaded here first.
 
 from __future__ import annotations
 
-import atexit
 import ctypes
 import os
 import sys
-import time
+
+#: write the hit counts every this many executions (and at exit)
+COUNTS_EVERY = 2048
 
 
 def load_libfuzzer_globally() -> bool:
@@ -56,20 +57,25 @@ def main(argv: list[str] | None = None) -> None:
     from harness.fuzz.target import target_from_env
 
     target = target_from_env()
-    last_write = time.monotonic()
+    args = list(sys.argv if argv is None else argv)
+    # libFuzzer ends a -runs budget with C's exit(): the last run writes the counts
+    runs = [a[6:] for a in args if a.startswith("-runs=")]
+    last_run = int(runs[-1]) if runs and runs[-1].isdigit() else -1
+    executions = 0
 
     def one(data: bytes) -> None:
-        nonlocal last_write
+        nonlocal executions
         try:
             target(data)
         finally:
-            # the hits per signature, for the campaign's summary (cheap, once a second)
-            if time.monotonic() - last_write >= 1.0:
-                last_write = time.monotonic()
+            # the hits per signature, for the campaign's summary.  Counted in
+            # executions, not seconds: the child allocates the same way on
+            # every run with the same -seed (its coverage depends on it).
+            executions += 1
+            if executions % COUNTS_EVERY == 0 or executions == last_run:
                 target.write_counts()
 
-    atexit.register(target.write_counts)
-    atheris.Setup(list(sys.argv if argv is None else argv), one, **setup_options)
+    atheris.Setup(args, one, **setup_options)
     atheris.Fuzz()
 
 

@@ -95,10 +95,12 @@ class Divergence:
         return "\n".join(lines)
 
 
-def diff(program: Program, a: Side, b: Side) -> Divergence | None:
-    """Run both sides; None when they agree on results, events and snapshot."""
-    ca = canonical(program, a.engine, a.profile)
-    cb = canonical(program, b.engine, b.profile)
+def diff(program: Program, a: Side, b: Side, timeout: float | None = None) -> Divergence | None:
+    """Run both sides; None when they agree on results, events and snapshot.
+    An engine fault raises :class:`~harness.oracle.faults.EngineFault`;
+    ``timeout`` runs each side in a child with that time limit."""
+    ca = canonical(program, a.engine, a.profile, timeout)
+    cb = canonical(program, b.engine, b.profile, timeout)
     if ca == cb:
         return None
     return locate(program, a, b, ca, cb)

@@ -20,6 +20,7 @@ from harness.oracle.faults import DEFAULT_TIMEOUT, Fault, fault_of
 from harness.oracle.known import KNOWN_PROFILE_DIFFERENCES, describe
 from harness.oracle.run import explain, run
 from harness.oracle.shrink import minimize
+from harness.vocab.errors import HarnessError
 from harness.vocab.fsutil import write_atomic
 from harness.vocab.profiles import SWITCHES, Profile
 
@@ -134,6 +135,8 @@ def build_fault(
         got = fault_of(candidate, side.engine, side.profile, isolate=isolate, timeout=timeout)
         return fault.same(got)
 
+    if not keeps(program):
+        raise HarnessError(f"{program.filename}: {fault.signature} does not reproduce")
     small = minimize(program, keeps)
     found = fault_of(small, side.engine, side.profile, isolate=isolate, timeout=timeout) or fault
     filled = small

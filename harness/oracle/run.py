@@ -13,24 +13,41 @@ from typing import Protocol
 
 from harness.engines import load_engine
 from harness.lang.program import RECORD_WIDTH, TARGET_SLOT, Program, Step, lower
+from harness.oracle.faults import WORK_PER_STEP, check_trace, guarded_run, run_side
 from harness.vocab import trace
 from harness.vocab.profiles import Profile
 
 
 def run(
-    program: Program, engine: str | ModuleType = "reference", profile: Profile | None = None
+    program: Program,
+    engine: str | ModuleType = "reference",
+    profile: Profile | None = None,
+    timeout: float | None = None,
 ) -> trace.Trace:
     """Run ``program`` on ``engine`` (a name or an engine module) under
-    ``profile`` (default: the program's header)."""
-    return trace.decode(canonical(program, engine, profile))
+    ``profile`` (default: the program's header).  An engine that raises,
+    returns a malformed trace or (with ``timeout`` seconds, run in a child)
+    hangs, dies or settles past the work limit raises
+    :class:`~harness.oracle.faults.EngineFault`."""
+    return trace.decode(canonical(program, engine, profile, timeout))
 
 
 def canonical(
-    program: Program, engine: str | ModuleType, profile: Profile | None = None
+    program: Program,
+    engine: str | ModuleType,
+    profile: Profile | None = None,
+    timeout: float | None = None,
 ) -> tuple[int, ...]:
-    """The canonical comparison form of one run."""
+    """The canonical comparison form of one run (see :func:`run` for faults)."""
+    profile = profile or program.profile
+    lowered = lower(program)
+    if timeout is not None and isinstance(engine, str):
+        return guarded_run(engine, lowered, profile, program.limits, timeout, WORK_PER_STEP)
     module = load_engine(engine) if isinstance(engine, str) else engine
-    return tuple(module.run_lowered(lower(program), profile or program.profile, program.limits))
+    name = engine if isinstance(engine, str) else module.__name__.rpartition(".")[2].strip("_")
+    values = tuple(run_side(module, name, lowered, profile, program.limits))
+    check_trace(name, lowered, values)
+    return values
 
 
 class StepwiseEngine(Protocol):
