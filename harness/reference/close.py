@@ -176,6 +176,7 @@ def discard_naming(w: World, sock: Socket) -> None:
     """CS-9: queued data, naming information and registration are discarded."""
     w.apply("CS-9")
     sock.recv_queue = 0
+    w.forget_port(sock)
     sock.port = 0
     sock.registration = None
 

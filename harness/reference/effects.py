@@ -115,6 +115,8 @@ def destroy(w: World, sock: Socket) -> None:
     """CS-D: destroy, then cancel what is still pending except a linger close."""
     w.apply("CS-D")
     sock.lifecycle = Lifecycle.DESTROYED
+    w.live -= 1  # index
+    w.forget_port(sock)  # index: it holds its port no more (CS-9 released it already)
     sock.linger_deadline = None
     w.lingering.discard(sock.id)
     w.emit((trace.E_DESTROYED, sock.id, 0, 0, 0), "CS-D")

@@ -65,9 +65,10 @@ class Engine:
         return snapshot(self.world)
 
     def check_invariants(self) -> list[str]:
-        from harness.reference.snapshot import invariants
+        """The section 11 invariants, and that the indexes agree with the state."""
+        from harness.reference.snapshot import index_errors, invariants
 
-        return invariants(self.world)
+        return invariants(self.world) + index_errors(self.world)
 
     # --- the step, with its rules -------------------------------------------------
 

@@ -18,12 +18,33 @@ The transition rules live in the sibling modules, one concern each:
 Every rule that fires is recorded with :meth:`World.apply`, and every event
 with :meth:`World.emit` together with the rule that produced it, so a step can
 be explained rule by rule.
+
+Indexes
+-------
+Since nothing is deleted, a rule that looked for what it needs by scanning
+every socket or operation ever made would cost more with every step a world
+has taken.  So beside the plain state the world keeps a few *indexes*, each
+derived from that state and stating the invariant that ties it to it, and
+each updated at the few places that change what it is derived from:
+
+* ``Process.free`` and ``Process.fresh``: the free descriptor values (the
+  lowest free value, section 1);
+* ``World.live``: how many sockets are not destroyed (SO-2, invariant 5);
+* ``World.ports``: which non-destroyed sockets hold each port (BI-2);
+* ``World.lingering``: the sockets with a linger deadline (CS-9e).
+
+An index only says where to look: the rules then decide by the plain state,
+as before.  ``snapshot.index_errors`` recomputes every index from the plain
+state, and ``Engine.check_invariants`` reports any difference, so a rule that
+changes the state without its index fails the tests that check the
+invariants after every step.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from heapq import heappop, heappush
 
 from harness.vocab import trace
 from harness.vocab.constants import (
@@ -59,6 +80,12 @@ class Process:
     version: int = 0
     table: dict[int, Entry] = field(default_factory=dict)
     messages: deque[tuple[int, int, int]] = field(default_factory=deque)
+    # index of the free values (World.lowest_free_value), not state: every
+    # multiple of 4 from 4 up to ``fresh`` (excluded) is either in ``table`` or
+    # in ``free``, once; ``fresh`` and above were never used.  ``free`` is a
+    # heap, so ``free[0]`` is its lowest value.
+    free: list[int] = field(default_factory=list)
+    fresh: int = 4
 
 
 @dataclass
@@ -174,11 +201,18 @@ class World:
         self.sockets: dict[int, Socket] = {}
         self.peers: dict[int, Peer] = {}
         self.ops: dict[int, Operation] = {}
-        #: sockets with a linger deadline (CS-9e), for settling's expiry check
-        self.lingering: set[int] = set()
         #: operations holding a reference under cancel_scope = none (PF-12a)
         self.holders: set[int] = set()
         self._serial = 0
+        # --- indexes (see the module docstring; snapshot.index_errors checks them)
+        #: the number of sockets not destroyed: +1 at new_socket, -1 at CS-D
+        self.live = 0
+        #: port -> the ids of the sockets not destroyed whose ``port`` it is:
+        #: note_port at BI-3, forget_port at CS-9 (which clears the port) and CS-D
+        self.ports: dict[int, set[int]] = {}
+        #: the ids of the sockets whose linger_deadline is not None (CS-9e): added
+        #: where the deadline is set, removed where it is cleared (CS-D, PF-4b)
+        self.lingering: set[int] = set()
         # per step
         self.events: list[tuple[trace.Event, str]] = []
         self.applied: list[str] = []
@@ -204,30 +238,60 @@ class World:
     # --- descriptor tables -----------------------------------------------------
 
     def lowest_free_value(self, process: int) -> int:
-        """The lowest free multiple of 4, starting at 4 [decision; ev B9]."""
-        table = self.processes[process].table
-        value = 4
-        while value in table:
-            value += 4
-        return value
+        """The lowest free multiple of 4, starting at 4 [decision; ev B9]: the
+        lowest released value not yet reused, else the lowest never used."""
+        proc = self.processes[process]
+        return proc.free[0] if proc.free else proc.fresh
 
     def table_full(self, process: int) -> bool:
         return len(self.processes[process].table) >= self.limits.descriptors
 
     def add_entry(self, process: int, socket: int) -> Entry:
+        proc = self.processes[process]
         value = self.lowest_free_value(process)
+        if proc.free:
+            heappop(proc.free)  # index: the value is no longer free
+        else:
+            proc.fresh += 4
         self._serial += 1
         entry = Entry(process, value, socket, self._serial)
-        self.processes[process].table[value] = entry
+        proc.table[value] = entry
         self.released.discard((process, value))
         return entry
 
     def remove_entry(self, entry: Entry) -> None:
-        del self.processes[entry.process].table[entry.value]
+        proc = self.processes[entry.process]
+        del proc.table[entry.value]
+        heappush(proc.free, entry.value)  # index: free at once (section 1)
         self.released.add((entry.process, entry.value))
 
+    # --- sockets ---------------------------------------------------------------
+
+    def new_socket(self, type_: SockType) -> Socket:
+        sock = Socket(id=len(self.sockets) + 1, type=type_)
+        self.sockets[sock.id] = sock
+        self.live += 1  # index
+        return sock
+
     def live_sockets(self) -> int:
-        return sum(1 for s in self.sockets.values() if s.lifecycle != Lifecycle.DESTROYED)
+        """The sockets not destroyed (SO-2)."""
+        return self.live
+
+    def note_port(self, sock: Socket) -> None:
+        """Index: ``sock`` holds its port now (BI-3)."""
+        self.ports.setdefault(sock.port, set()).add(sock.id)
+
+    def forget_port(self, sock: Socket) -> None:
+        """Index: ``sock`` holds its port no longer (released, or destroyed)."""
+        holders = self.ports.get(sock.port)
+        if holders is not None:
+            holders.discard(sock.id)
+            if not holders:
+                del self.ports[sock.port]
+
+    def port_holders(self, port: int) -> list[Socket]:
+        """The sockets not destroyed that hold ``port``, in ascending id."""
+        return [self.sockets[sid] for sid in sorted(self.ports.get(port, ()))]
 
     # --- operations ------------------------------------------------------------
 
