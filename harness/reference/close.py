@@ -113,7 +113,7 @@ def release(
         for op in holders:  # PF-12a: nothing is cancelled; blocked calls hold the socket
             w.apply("PF-12a")
             op.holds = True
-            w.holders.add(op.id)
+            w.note_holder(op)
             sock.refs += 1
         return
     if scope == CancelScope.DESCRIPTOR:
@@ -238,13 +238,14 @@ def cleanup(w: World, t: Thread) -> Result:
             make_abortive(w, linger_sock, "CU-4")
         effects.complete(w, op, 0, WSAEINTR, "CU-4")
     # CU-5: the process's operations still pending, in id order
-    for op in list(w.ops.values()):
+    for op in w.all_pending():
         if op.status == Status.PENDING and w.threads[op.thread].process == t.process:
             w.apply("CU-5")
             if as_close:
                 effects.cancel(w, op, "CU-5", status=p.cancel_status, notifies=p.cancel_notifies)
                 continue
             op.status = Status.FAILED
+            w.op_ended(op)
             op.error = WSA_OPERATION_ABORTED
             op.done_bytes = 0
             op.note = Note.UNSIGNALED if op.mode == Mode.EVENT else Note.ROUTINE_NONE

@@ -17,13 +17,13 @@ from harness.vocab.profiles import LingerClose
 
 def settle(w: World) -> None:
     for sock in list(w.sockets.values()):  # ascending id: the dict is in creation order
-        if w.holders and sock.lifecycle == Lifecycle.OPEN:
+        if sock.id in w.holders and sock.lifecycle == Lifecycle.OPEN:
             _drop_holders(w, sock)
         if sock.connected and sock.lifecycle != Lifecycle.DESTROYED and not _quiet(w, sock):
             _settle_socket(w, sock)
             # step 2 may have finished a holder: step 0 again, and the steps
             # after it if that closed the socket (the socket's fixpoint)
-            if w.holders and sock.lifecycle == Lifecycle.OPEN and _drop_holders(w, sock):
+            if sock.id in w.holders and sock.lifecycle == Lifecycle.OPEN and _drop_holders(w, sock):
                 _settle_socket(w, sock)
     if not w.lingering:
         return
@@ -49,13 +49,13 @@ def settle(w: World) -> None:
 def _drop_holders(w: World, sock: Socket) -> bool:
     """Settling step 0 (PF-12b): finished holders drop their references; the
     last one closes the socket without a caller.  True if it did."""
-    for op_id in sorted(w.holders):
+    for op_id in sorted(w.holders.get(sock.id, ())):
         op = w.ops[op_id]
-        if op.socket != sock.id or op.status == Status.PENDING:
+        if op.status == Status.PENDING:
             continue
         w.apply("PF-12b")
         op.holds = False
-        w.holders.discard(op_id)
+        w.forget_holder(op)
         sock.refs -= 1
         if sock.refs == 0:
             close_without_caller(w, sock, "PF-12b")

@@ -4,7 +4,7 @@ plain state."""
 
 from __future__ import annotations
 
-from harness.reference.world import World
+from harness.reference.world import Operation, World
 from harness.vocab.constants import Lifecycle, Mode, Status
 
 
@@ -120,6 +120,21 @@ def index_errors(w: World) -> list[str]:
             ports.setdefault(s.port, set()).add(s.id)
     if w.ports != ports:
         bad.append(f"index: ports {w.ports} != {ports}")
+    pending: dict[int, list[tuple[int, Operation]]] = {}
+    holders: dict[int, set[int]] = {}
+    for o in w.ops.values():  # ascending id
+        if o.status == Status.PENDING:
+            pending.setdefault(o.socket, []).append((o.id, o))
+        if o.holds:
+            holders.setdefault(o.socket, set()).add(o.id)
+    kept = {sid: list(ops.items()) for sid, ops in w.pending.items()}  # in their order
+    if kept != pending:
+        ids = {sid: [i for i, _ in ops] for sid, ops in kept.items()}
+        bad.append(
+            f"index: pending {ids} != { ({s: [i for i, _ in o] for s, o in pending.items()}) }"
+        )
+    if w.holders != holders:
+        bad.append(f"index: holders {w.holders} != {holders}")
     lingering = {s.id for s in w.sockets.values() if s.linger_deadline is not None}
     if w.lingering != lingering:
         bad.append(f"index: lingering {sorted(w.lingering)} != {sorted(lingering)}")

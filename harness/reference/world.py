@@ -31,6 +31,8 @@ each updated at the few places that change what it is derived from:
   lowest free value, section 1);
 * ``World.live``: how many sockets are not destroyed (SO-2, invariant 5);
 * ``World.ports``: which non-destroyed sockets hold each port (BI-2);
+* ``World.pending``: each socket's pending operations, in id order;
+* ``World.holders``: each socket's operations with ``holds`` (PF-12);
 * ``World.lingering``: the sockets with a linger deadline (CS-9e).
 
 An index only says where to look: the rules then decide by the plain state,
@@ -201,8 +203,6 @@ class World:
         self.sockets: dict[int, Socket] = {}
         self.peers: dict[int, Peer] = {}
         self.ops: dict[int, Operation] = {}
-        #: operations holding a reference under cancel_scope = none (PF-12a)
-        self.holders: set[int] = set()
         self._serial = 0
         # --- indexes (see the module docstring; snapshot.index_errors checks them)
         #: the number of sockets not destroyed: +1 at new_socket, -1 at CS-D
@@ -210,6 +210,13 @@ class World:
         #: port -> the ids of the sockets not destroyed whose ``port`` it is:
         #: note_port at BI-3, forget_port at CS-9 (which clears the port) and CS-D
         self.ports: dict[int, set[int]] = {}
+        #: socket id -> its operations with status pending, by id in ascending id
+        #: (insertion order): added by new_op, removed by op_ended when the status
+        #: changes; a socket with none has no key
+        self.pending: dict[int, dict[int, Operation]] = {}
+        #: socket id -> the ids of its operations with ``holds`` (PF-12a): added at
+        #: CS-7 (close.release), removed at PF-12b (settle); a socket with none has no key
+        self.holders: dict[int, set[int]] = {}
         #: the ids of the sockets whose linger_deadline is not None (CS-9e): added
         #: where the deadline is set, removed where it is cleared (CS-D, PF-4b)
         self.lingering: set[int] = set()
@@ -304,11 +311,37 @@ class World:
         elif mode == Mode.ROUTINE:
             op.note = Note.ROUTINE_NONE
         self.ops[op.id] = op
+        self.pending.setdefault(sock.id, {})[op.id] = op  # index: a new op is pending
         return op
+
+    def op_ended(self, op: Operation) -> None:
+        """Index: ``op``'s status is no longer pending."""
+        ops = self.pending.get(op.socket)
+        if ops is not None:
+            ops.pop(op.id, None)
+            if not ops:
+                del self.pending[op.socket]
+
+    def note_holder(self, op: Operation) -> None:
+        """Index: ``op`` holds its socket now (PF-12a)."""
+        self.holders.setdefault(op.socket, set()).add(op.id)
+
+    def forget_holder(self, op: Operation) -> None:
+        """Index: ``op`` holds its socket no longer (PF-12b)."""
+        holders = self.holders[op.socket]
+        holders.discard(op.id)
+        if not holders:
+            del self.holders[op.socket]
 
     def pending_on(self, sock: Socket) -> list[Operation]:
         """Pending operations on ``sock``, in ascending id."""
-        return [o for o in self.ops.values() if o.socket == sock.id and o.status == Status.PENDING]
+        return list(self.pending.get(sock.id, {}).values())
+
+    def all_pending(self) -> list[Operation]:
+        """Every pending operation, in ascending id."""
+        return sorted(
+            (o for ops in self.pending.values() for o in ops.values()), key=lambda o: o.id
+        )
 
     def waiting_sends(self, sock: Socket) -> list[Operation]:
         return [o for o in self.pending_on(sock) if o.is_send]
