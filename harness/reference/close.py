@@ -132,7 +132,7 @@ def _last_reference(w: World, t: Thread, entry: Entry, sock: Socket) -> Result:
     if bsd and sock.nonblocking:
         w.apply("PF-4a")  # blocks, nonblocking or not
     w.apply("CS-9e")
-    sock.lifecycle = Lifecycle.CLOSING
+    _closing(w, sock)
     sock.linger_deadline = w.clock + 1000 * sock.linger_secs
     w.lingering.add(sock.id)
     op = w.new_op(OpKind.LINGER_CLOSE, t.index, entry, sock, 0, Mode.BLOCKING)
@@ -150,7 +150,7 @@ def last_close(w: World, sock: Socket, *, caller_waits: bool | None) -> str:
         effects.destroy(w, sock)
         return "CS-9a"
     if sock.linger_onoff == 0:
-        sock.lifecycle = Lifecycle.CLOSING
+        _closing(w, sock)
         return "CS-9b"
     if sock.linger_secs == 0:
         make_abortive(w, sock, "CS-9c")
@@ -162,8 +162,15 @@ def last_close(w: World, sock: Socket, *, caller_waits: bool | None) -> str:
         return "CS-9d"
     if caller_waits:
         return "CS-9e"
-    sock.lifecycle = Lifecycle.CLOSING
+    _closing(w, sock)
     return "CS-9b" if caller_waits is None else "CS-9f"
+
+
+def _closing(w: World, sock: Socket) -> None:
+    """Lifecycle becomes closing: settling has work on the socket (it delivers
+    the queue, sends FIN and destroys it)."""
+    sock.lifecycle = Lifecycle.CLOSING
+    w.unsettle(sock.id)
 
 
 def close_without_caller(w: World, sock: Socket, rule: str) -> None:

@@ -160,6 +160,7 @@ class Engine:
             return _FAILED_BINDING.get(op, 0), failure
         if op in DESCRIPTOR_OPS:
             entry = w.processes[t.process].table[target]
+            w.unsettle(entry.socket)  # index: the call may give settling work on its socket
             result, bound = _DESCRIPTOR_CALLS[op](w, t, entry, w.sockets[entry.socket], x1, x2)
         else:
             result, bound = _PLAIN_CALLS[op](w, t, x1, x2)

@@ -4,6 +4,7 @@ plain state."""
 
 from __future__ import annotations
 
+from harness.reference.settle import needs_settling
 from harness.reference.world import Operation, World
 from harness.vocab.constants import Lifecycle, Mode, Status
 
@@ -138,4 +139,7 @@ def index_errors(w: World) -> list[str]:
     lingering = {s.id for s in w.sockets.values() if s.linger_deadline is not None}
     if w.lingering != lingering:
         bad.append(f"index: lingering {sorted(w.lingering)} != {sorted(lingering)}")
+    unsettled = {s.id for s in w.sockets.values() if needs_settling(w, s)}
+    if w.unsettled != unsettled:
+        bad.append(f"index: unsettled {sorted(w.unsettled)} != {sorted(unsettled)}")
     return bad

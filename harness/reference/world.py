@@ -33,7 +33,8 @@ each updated at the few places that change what it is derived from:
 * ``World.ports``: which non-destroyed sockets hold each port (BI-2);
 * ``World.pending``: each socket's pending operations, in id order;
 * ``World.holders``: each socket's operations with ``holds`` (PF-12);
-* ``World.lingering``: the sockets with a linger deadline (CS-9e).
+* ``World.lingering``: the sockets with a linger deadline (CS-9e);
+* ``World.unsettled``: the sockets settling has work on (section 6).
 
 An index only says where to look: the rules then decide by the plain state,
 as before.  ``snapshot.index_errors`` recomputes every index from the plain
@@ -220,6 +221,13 @@ class World:
         #: the ids of the sockets whose linger_deadline is not None (CS-9e): added
         #: where the deadline is set, removed where it is cleared (CS-D, PF-4b)
         self.lingering: set[int] = set()
+        #: the ids of the sockets settling has work on: after every step, exactly
+        #: those for which settle.needs_settling holds.  Only a change to a socket
+        #: can give settling work on it, and the changes that can are marked with
+        #: unsettle(): a call's own socket (engine), the end of an operation
+        #: (op_ended), a socket becoming closing (close); settle takes out the
+        #: sockets it leaves with nothing to do.
+        self.unsettled: set[int] = set()
         # per step
         self.events: list[tuple[trace.Event, str]] = []
         self.applied: list[str] = []
@@ -300,6 +308,10 @@ class World:
         """The sockets not destroyed that hold ``port``, in ascending id."""
         return [self.sockets[sid] for sid in sorted(self.ports.get(port, ()))]
 
+    def unsettle(self, sock_id: int) -> None:
+        """Index: settling may have work on this socket now."""
+        self.unsettled.add(sock_id)
+
     # --- operations ------------------------------------------------------------
 
     def new_op(
@@ -315,12 +327,14 @@ class World:
         return op
 
     def op_ended(self, op: Operation) -> None:
-        """Index: ``op``'s status is no longer pending."""
+        """Index: ``op``'s status is no longer pending.  Its socket may have
+        settling work now (a waiting send or a holder has gone)."""
         ops = self.pending.get(op.socket)
         if ops is not None:
             ops.pop(op.id, None)
             if not ops:
                 del self.pending[op.socket]
+        self.unsettle(op.socket)
 
     def note_holder(self, op: Operation) -> None:
         """Index: ``op`` holds its socket now (PF-12a)."""
