@@ -305,7 +305,13 @@ class World:
                 del self.ports[sock.port]
 
     def port_holders(self, port: int) -> list[Socket]:
-        """The sockets not destroyed that hold ``port``, in ascending id."""
+        """The sockets not destroyed whose port is ``port``, in ascending id."""
+        if port == 0:  # no port (PORT is 1..65535); only a raw step() passes it: not indexed
+            return [
+                s
+                for s in self.sockets.values()
+                if s.port == 0 and s.lifecycle != Lifecycle.DESTROYED
+            ]
         return [self.sockets[sid] for sid in sorted(self.ports.get(port, ()))]
 
     def unsettle(self, sock_id: int) -> None:
