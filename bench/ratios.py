@@ -30,7 +30,7 @@ class Row:
 
 @dataclass
 class Growth:
-    """How the core's cost per unit grows: ``suite`` over ``base``."""
+    """How an engine's cost per unit grows: ``suite`` over ``base``."""
 
     label: str
     suite: str

@@ -34,7 +34,6 @@ from harness.vocab.constants import (
     WSAEWOULDBLOCK,
     WSANOTINITIALISED,
     WSAVERNOTSUPPORTED,
-    Lifecycle,
     Mode,
     Note,
     OpKind,
@@ -71,8 +70,7 @@ def socket(w: World, t: Thread, type_: int) -> tuple[Result, int]:
         return fail(w, t, WSAEMFILE, "SO-1", trace.R_INVALID_SOCKET), -1
     if w.live_sockets() >= w.limits.sockets:
         return fail(w, t, WSAENOBUFS, "SO-2", trace.R_INVALID_SOCKET), -1
-    sock = Socket(id=len(w.sockets) + 1, type=SockType(type_))
-    w.sockets[sock.id] = sock
+    sock = w.new_socket(SockType(type_))
     entry = w.add_entry(t.process, sock.id)
     return ok(w, t, entry.value, "SO-3"), entry.value
 
@@ -80,9 +78,7 @@ def socket(w: World, t: Thread, type_: int) -> tuple[Result, int]:
 def bind(w: World, t: Thread, sock: Socket, port: int) -> Result:
     if sock.port or sock.connected:
         return fail(w, t, WSAEINVAL, "BI-1")
-    holders = [
-        s for s in w.sockets.values() if s.port == port and s.lifecycle != Lifecycle.DESTROYED
-    ]
+    holders = w.port_holders(port)  # the non-destroyed sockets holding PORT
     if w.profile.port_space == PortSpace.PER_TYPE and holders:
         if any(s.type != sock.type for s in holders):
             w.apply("PF-8")  # only sockets of the caller's type hold the port
@@ -90,6 +86,7 @@ def bind(w: World, t: Thread, sock: Socket, port: int) -> Result:
     if holders:
         return fail(w, t, WSAEADDRINUSE, "BI-2")
     sock.port = port
+    w.note_port(sock)
     return ok(w, t, 0, "BI-3")
 
 

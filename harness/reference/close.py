@@ -113,7 +113,7 @@ def release(
         for op in holders:  # PF-12a: nothing is cancelled; blocked calls hold the socket
             w.apply("PF-12a")
             op.holds = True
-            w.holders.add(op.id)
+            w.note_holder(op)
             sock.refs += 1
         return
     if scope == CancelScope.DESCRIPTOR:
@@ -132,7 +132,7 @@ def _last_reference(w: World, t: Thread, entry: Entry, sock: Socket) -> Result:
     if bsd and sock.nonblocking:
         w.apply("PF-4a")  # blocks, nonblocking or not
     w.apply("CS-9e")
-    sock.lifecycle = Lifecycle.CLOSING
+    _closing(w, sock)
     sock.linger_deadline = w.clock + 1000 * sock.linger_secs
     w.lingering.add(sock.id)
     op = w.new_op(OpKind.LINGER_CLOSE, t.index, entry, sock, 0, Mode.BLOCKING)
@@ -150,7 +150,7 @@ def last_close(w: World, sock: Socket, *, caller_waits: bool | None) -> str:
         effects.destroy(w, sock)
         return "CS-9a"
     if sock.linger_onoff == 0:
-        sock.lifecycle = Lifecycle.CLOSING
+        _closing(w, sock)
         return "CS-9b"
     if sock.linger_secs == 0:
         make_abortive(w, sock, "CS-9c")
@@ -162,8 +162,15 @@ def last_close(w: World, sock: Socket, *, caller_waits: bool | None) -> str:
         return "CS-9d"
     if caller_waits:
         return "CS-9e"
-    sock.lifecycle = Lifecycle.CLOSING
+    _closing(w, sock)
     return "CS-9b" if caller_waits is None else "CS-9f"
+
+
+def _closing(w: World, sock: Socket) -> None:
+    """Lifecycle becomes closing: settling has work on the socket (it delivers
+    the queue, sends FIN and destroys it)."""
+    sock.lifecycle = Lifecycle.CLOSING
+    w.unsettle(sock.id)
 
 
 def close_without_caller(w: World, sock: Socket, rule: str) -> None:
@@ -176,6 +183,7 @@ def discard_naming(w: World, sock: Socket) -> None:
     """CS-9: queued data, naming information and registration are discarded."""
     w.apply("CS-9")
     sock.recv_queue = 0
+    w.forget_port(sock)
     sock.port = 0
     sock.registration = None
 
@@ -237,13 +245,14 @@ def cleanup(w: World, t: Thread) -> Result:
             make_abortive(w, linger_sock, "CU-4")
         effects.complete(w, op, 0, WSAEINTR, "CU-4")
     # CU-5: the process's operations still pending, in id order
-    for op in list(w.ops.values()):
+    for op in w.all_pending():
         if op.status == Status.PENDING and w.threads[op.thread].process == t.process:
             w.apply("CU-5")
             if as_close:
                 effects.cancel(w, op, "CU-5", status=p.cancel_status, notifies=p.cancel_notifies)
                 continue
             op.status = Status.FAILED
+            w.op_ended(op)
             op.error = WSA_OPERATION_ABORTED
             op.done_bytes = 0
             op.note = Note.UNSIGNALED if op.mode == Mode.EVENT else Note.ROUTINE_NONE

@@ -50,6 +50,7 @@ def complete(w: World, op: Operation, nbytes: int, error: int, rule: str) -> Non
     last_error.
     """
     op.status = Status.FAILED if error else Status.DONE
+    w.op_ended(op)
     op.error = error
     op.done_bytes = 0 if error else nbytes  # decision D4
     if op.mode == Mode.BLOCKING:
@@ -94,6 +95,7 @@ def cancel(
         complete(w, op, 0, error, rule)
         return
     op.status = Status.FAILED
+    w.op_ended(op)
     op.error = status
     op.done_bytes = 0
     if notifies:
@@ -115,6 +117,8 @@ def destroy(w: World, sock: Socket) -> None:
     """CS-D: destroy, then cancel what is still pending except a linger close."""
     w.apply("CS-D")
     sock.lifecycle = Lifecycle.DESTROYED
+    w.live -= 1  # index
+    w.forget_port(sock)  # index: it holds its port no more (CS-9 released it already)
     sock.linger_deadline = None
     w.lingering.discard(sock.id)
     w.emit((trace.E_DESTROYED, sock.id, 0, 0, 0), "CS-D")

@@ -82,9 +82,10 @@ class Engine:
         return snapshot(self.world)
 
     def check_invariants(self) -> list[str]:
-        from harness.reference.snapshot import invariants
+        """The section 11 invariants, and that the indexes agree with the state."""
+        from harness.reference.snapshot import index_errors, invariants
 
-        return invariants(self.world)
+        return invariants(self.world) + index_errors(self.world)
 
     # --- the step, with its rules -------------------------------------------------
 
@@ -176,6 +177,7 @@ class Engine:
             return _FAILED_BINDING.get(op, 0), failure
         if op in DESCRIPTOR_OPS:
             entry = w.processes[t.process].table[target]
+            w.unsettle(entry.socket)  # index: the call may give settling work on its socket
             result, bound = _DESCRIPTOR_CALLS[op](w, t, entry, w.sockets[entry.socket], x1, x2)
         else:
             result, bound = _PLAIN_CALLS[op](w, t, x1, x2)

@@ -4,6 +4,13 @@ window, waiting sends refilling the queue, FD_WRITE, FIN, destruction of a
 closing socket whose FIN went out (steps 1-5), finished holders dropping their
 references first (step 0, PF-12b), and then the linger deadlines that have
 passed (CS-9e).
+
+Section 6 visits every socket, in ascending id.  On most of them no step can
+act (they are destroyed, unconnected, or quiet: see :func:`needs_settling`),
+so settling visits only the sockets of the index ``World.unsettled``, which
+holds every socket it has work on, in the same ascending order; the others
+would be passed over anyway.  Settling a socket changes no other socket, so
+the order of effects is the same.
 """
 
 from __future__ import annotations
@@ -16,15 +23,38 @@ from harness.vocab.profiles import LingerClose
 
 
 def settle(w: World) -> None:
-    for sock in list(w.sockets.values()):  # ascending id: the dict is in creation order
-        if w.holders and sock.lifecycle == Lifecycle.OPEN:
+    """Section 6, after a step: each socket with work to its fixpoint, then the
+    linger deadlines."""
+    for sid in sorted(w.unsettled):  # ascending id (section 3)
+        sock = w.sockets[sid]
+        if sock.lifecycle == Lifecycle.OPEN:
             _drop_holders(w, sock)
         if sock.connected and sock.lifecycle != Lifecycle.DESTROYED and not _quiet(w, sock):
             _settle_socket(w, sock)
             # step 2 may have finished a holder: step 0 again, and the steps
             # after it if that closed the socket (the socket's fixpoint)
-            if w.holders and sock.lifecycle == Lifecycle.OPEN and _drop_holders(w, sock):
+            if sock.lifecycle == Lifecycle.OPEN and _drop_holders(w, sock):
                 _settle_socket(w, sock)
+    _expire_lingering(w)
+    # index: keep the sockets still with work (a queue the window or the
+    # network holds back, a FIN the network holds back, a closing socket)
+    w.unsettled = {sid for sid in w.unsettled if needs_settling(w, w.sockets[sid])}
+
+
+def needs_settling(w: World, sock: Socket) -> bool:
+    """Would :func:`settle` act on ``sock``: an open socket with a holder that
+    is no longer pending (step 0), or a connected socket, not destroyed, that
+    is not quiet (steps 1-5).  This defines the index ``World.unsettled``."""
+    if sock.lifecycle == Lifecycle.OPEN and any(
+        w.ops[op_id].status != Status.PENDING for op_id in w.holders.get(sock.id, ())
+    ):
+        return True
+    return sock.connected and sock.lifecycle != Lifecycle.DESTROYED and not _quiet(w, sock)
+
+
+def _expire_lingering(w: World) -> None:
+    """Every linger deadline that is <= clock expires, in (deadline, socket id)
+    order (CS-9e)."""
     if not w.lingering:
         return
     expiring = sorted(
@@ -49,13 +79,13 @@ def settle(w: World) -> None:
 def _drop_holders(w: World, sock: Socket) -> bool:
     """Settling step 0 (PF-12b): finished holders drop their references; the
     last one closes the socket without a caller.  True if it did."""
-    for op_id in sorted(w.holders):
+    for op_id in sorted(w.holders.get(sock.id, ())):
         op = w.ops[op_id]
-        if op.socket != sock.id or op.status == Status.PENDING:
+        if op.status == Status.PENDING:
             continue
         w.apply("PF-12b")
         op.holds = False
-        w.holders.discard(op_id)
+        w.forget_holder(op)
         sock.refs -= 1
         if sock.refs == 0:
             close_without_caller(w, sock, "PF-12b")

@@ -1,9 +1,11 @@
-"""The canonical snapshot (SEMANTICS.md section 11, layout in harness.vocab.trace)
-and the seven invariants."""
+"""The canonical snapshot (SEMANTICS.md section 11, layout in harness.vocab.trace),
+the seven invariants, and the check that the world's indexes agree with its
+plain state."""
 
 from __future__ import annotations
 
-from harness.reference.world import World
+from harness.reference.settle import needs_settling
+from harness.reference.world import Operation, World
 from harness.vocab.constants import Lifecycle, Mode, Status
 
 
@@ -95,4 +97,49 @@ def invariants(w: World) -> list[str]:
         if o.status == Status.PENDING and w.sockets[o.socket].lifecycle == Lifecycle.DESTROYED:
             bad.append(f"6: pending operation {o.id} on destroyed socket {o.socket}")
     bad += [f"7: {v}" for v in w.violations]
+    return bad
+
+
+def index_errors(w: World) -> list[str]:
+    """Each index of the world (world.py, "Indexes") recomputed from the plain
+    state and compared with what the rules kept; returns the differences."""
+    bad: list[str] = []
+    for pid, proc in enumerate(w.processes):
+        free, heap = set(proc.free), proc.free
+        if len(free) != len(heap) or free & set(proc.table):
+            bad.append(f"index: p{pid} free values repeat or are in the table")
+        if free | set(proc.table) != set(range(4, proc.fresh, 4)):
+            bad.append(f"index: p{pid} table and free values are not 4..{proc.fresh - 4}")
+        if any(heap[(i - 1) // 2] > heap[i] for i in range(1, len(heap))):
+            bad.append(f"index: p{pid} free values are not a heap")
+    live = [s for s in w.sockets.values() if s.lifecycle != Lifecycle.DESTROYED]
+    if w.live != len(live):
+        bad.append(f"index: live {w.live} != {len(live)} sockets not destroyed")
+    ports: dict[int, set[int]] = {}
+    for s in live:
+        if s.port:
+            ports.setdefault(s.port, set()).add(s.id)
+    if w.ports != ports:
+        bad.append(f"index: ports {w.ports} != {ports}")
+    pending: dict[int, list[tuple[int, Operation]]] = {}
+    holders: dict[int, set[int]] = {}
+    for o in w.ops.values():  # ascending id
+        if o.status == Status.PENDING:
+            pending.setdefault(o.socket, []).append((o.id, o))
+        if o.holds:
+            holders.setdefault(o.socket, set()).add(o.id)
+    kept = {sid: list(ops.items()) for sid, ops in w.pending.items()}  # in their order
+    if kept != pending:
+        ids = {sid: [i for i, _ in ops] for sid, ops in kept.items()}
+        bad.append(
+            f"index: pending {ids} != { ({s: [i for i, _ in o] for s, o in pending.items()}) }"
+        )
+    if w.holders != holders:
+        bad.append(f"index: holders {w.holders} != {holders}")
+    lingering = {s.id for s in w.sockets.values() if s.linger_deadline is not None}
+    if w.lingering != lingering:
+        bad.append(f"index: lingering {sorted(w.lingering)} != {sorted(lingering)}")
+    unsettled = {s.id for s in w.sockets.values() if needs_settling(w, s)}
+    if w.unsettled != unsettled:
+        bad.append(f"index: unsettled {sorted(w.unsettled)} != {sorted(unsettled)}")
     return bad
