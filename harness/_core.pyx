@@ -410,7 +410,7 @@ cdef class Engine:
 
     cdef int _configure(self, profile, i64 sockets, i64 descriptors, i64 sndbuf,
                         i64 window) except -1:
-        """The profile's switches and the limits."""
+        """The profile's switches and the limits (run_bytes passes its preset's)."""
         # Reading twenty switches costs more than a short run: the struct is
         # cached per profile object (frozen dataclasses; a few exist per process).
         hit = _PROF_CACHE.get(id(profile))
@@ -1132,7 +1132,8 @@ def run_lowered(lowered, profile, limits, *, _full_settle=False):
 
 cdef carray.array _run_records(Engine e, const i64* prog, i64 nsteps):
     """Run ``nsteps`` lowered records (``prog[0]`` the slot count, then the
-    records) on ``e``; returns the canonical trace."""
+    records) on ``e``; returns the canonical trace.  run_lowered and run_bytes
+    (_core_decode.pxi) share it."""
     cdef i64 nslots = prog[0]
     cdef i64 k, op, thread, bind, tk, tv, x1, x2, x3
     cdef const i64* rec
@@ -1192,3 +1193,5 @@ cdef carray.array _run_records(Engine e, const i64* prog, i64 nsteps):
         free(slots)
         buf_free(&out)
 
+
+include "_core_decode.pxi"
