@@ -116,8 +116,8 @@ class DifferentialTarget:
         code, limits = decode_lowered(data, self.max_steps)  # the Program only when needed
         a, b = resolve_sides((self.a, self.b), data)
         bad: list[str] = []
-        ca = self._run(a, self.mod_a, code, limits, bad)
-        cb = self._run(b, self.mod_b, code, limits, [] if bad else bad)
+        ca = self._run_side(a, self.mod_a, data, code, limits, bad)
+        cb = self._run_side(b, self.mod_b, data, code, limits, [] if bad else bad)
         if ca != cb:
             program = self.program(data)
             d = locate(program, a, b, tuple(ca), tuple(cb))
@@ -132,6 +132,25 @@ class DifferentialTarget:
                 text = "\n".join(bad)
                 return Finding(sig, data, f"{sig}\n{text}\n\nprogram:\n{format_program(program)}")
         return None
+
+    def _run_side(
+        self,
+        side: Side,
+        module: ModuleType,
+        data: bytes,
+        code: array[int],
+        limits: Limits,
+        bad: list[str],
+    ) -> array[int]:
+        """One side's canonical trace.  An engine with its own decoder (the
+        core's run_bytes) decodes and runs the bytes in one C call; the
+        reference runs the Python decoder's program, so a difference between
+        the two decoders shows as a divergence too."""
+        run_bytes = getattr(module, "run_bytes", None)
+        if side.engine == "reference" or run_bytes is None:
+            return self._run(side, module, code, limits, bad)
+        out: array[int] = run_bytes(data, side.profile, self.max_steps)
+        return out
 
     @staticmethod
     def _run(
