@@ -14,6 +14,10 @@ be (few trivially failing steps, the churn really opening and closing).
 (b) fuzzer-size: 2,000 programs of 20 steps decoded from seeded bytes, the
     size ``wsa-harness fuzz`` runs, each a separate ``run_lowered`` call
     (Python call overhead included), pre-lowered and with ``lower()``.
+    The same inputs as bytes, as a fuzz execution gets them: decoded in Python
+    (encoding.decode_lowered) then run, on both engines; pre-decoded and run
+    alone; and, on the core, decoded and run in one C call (``run_bytes``).
+    The ratio of the last to the core's run alone is printed (target <= 3x).
 (c) churn: socket / duplicate / closesocket beside 10, 1,000 and 100,000 live
     descriptors, through the stepwise API on both engines: the descriptors are
     opened in an untimed set-up (its best round is printed below the table),
@@ -34,10 +38,12 @@ from typing import Any, TypeAlias
 import pytest
 from ratios import Speed
 
+from harness.lang.encoding import decode_lowered
 from harness.lang.program import lower
 from harness.perf.workloads import (
     CHURN_CYCLE,
     churn_setup,
+    fuzzer_inputs,
     fuzzer_programs,
     mixed_program,
     outcome_mix,
@@ -147,6 +153,85 @@ def test_fuzzer_size_with_lower(
         benchmark, f"b: {FUZZ_STEPS}-step programs, lower + run_lowered", engine_id,
         FUZZ_PROGRAMS, "program",
     )  # fmt: skip
+
+
+#: the same 2,000 inputs as bytes of fuzz size (a header and FUZZ_STEPS steps)
+BYTES_ALONE = "b: fuzz bytes, pre-decoded, run_lowered alone"
+BYTES_PYTHON = "b: fuzz bytes, decode_lowered + run_lowered"
+BYTES_CORE = "b: fuzz bytes, run_bytes (decode + run in C)"
+
+
+@pytest.fixture(scope="module")
+def fuzz_inputs() -> list[bytes]:
+    return fuzzer_inputs(FUZZ_PROGRAMS, FUZZ_STEPS, seed=20)
+
+
+def run_decoded(module: ModuleType, work: list[tuple[array[int], Limits]]) -> int:
+    run = module.run_lowered
+    for code, limits in work:
+        run(code, DOCUMENTED, limits)
+    return len(work)
+
+
+def decode_and_run(module: ModuleType, inputs: list[bytes]) -> int:
+    run = module.run_lowered
+    for data in inputs:
+        code, limits = decode_lowered(data, FUZZ_STEPS)
+        run(code, DOCUMENTED, limits)
+    return len(inputs)
+
+
+def run_bytes(module: ModuleType, inputs: list[bytes]) -> int:
+    run = module.run_bytes
+    for data in inputs:
+        run(data, DOCUMENTED, FUZZ_STEPS)
+    return len(inputs)
+
+
+def fuzz_bytes_ratios(speed: Speed) -> None:
+    label = "core, decode + run of fuzz bytes / run_lowered alone"
+    speed.growth(f"{label}: run_bytes", BYTES_CORE, BYTES_ALONE, "core", "<= 3x")
+    speed.growth(
+        f"{label}: Python decode_lowered", BYTES_PYTHON, BYTES_ALONE, "core", "for comparison"
+    )
+
+
+def test_fuzz_bytes_run_alone(
+    benchmark: Any, engine: Engine, fuzz_inputs: list[bytes], speed: Speed
+) -> None:
+    engine_id, module = engine
+    fuzz_bytes_ratios(speed)
+    work = [decode_lowered(data, FUZZ_STEPS) for data in fuzz_inputs]
+    benchmark.group = f"b: {FUZZ_PROGRAMS:,} fuzz-size byte inputs"
+    benchmark.pedantic(run_decoded, args=(module, work), **rounds(engine_id, 3))
+    speed.record(benchmark, BYTES_ALONE, engine_id, FUZZ_PROGRAMS, "program")
+
+
+def test_fuzz_bytes_python_decode(
+    benchmark: Any, engine: Engine, fuzz_inputs: list[bytes], speed: Speed
+) -> None:
+    engine_id, module = engine
+    benchmark.group = f"b: {FUZZ_PROGRAMS:,} fuzz-size byte inputs"
+    benchmark.pedantic(decode_and_run, args=(module, fuzz_inputs), **rounds(engine_id, 3))
+    speed.record(benchmark, BYTES_PYTHON, engine_id, FUZZ_PROGRAMS, "program")
+
+
+def test_fuzz_bytes_run_bytes(
+    benchmark: Any, engine: Engine, fuzz_inputs: list[bytes], speed: Speed
+) -> None:
+    engine_id, module = engine
+    if engine_id == "reference":
+        speed.skip(BYTES_CORE, engine_id, "the reference has no byte decoder of its own")
+        pytest.skip("reference: run_bytes is the core's")
+    # the work is what it claims: the same traces as the Python decoder's programs
+    for data in fuzz_inputs[:50]:
+        code, limits = decode_lowered(data, FUZZ_STEPS)
+        assert module.run_bytes(data, DOCUMENTED, FUZZ_STEPS) == module.run_lowered(
+            code, DOCUMENTED, limits
+        )
+    benchmark.group = f"b: {FUZZ_PROGRAMS:,} fuzz-size byte inputs"
+    benchmark.pedantic(run_bytes, args=(module, fuzz_inputs), **rounds(engine_id, 3))
+    speed.record(benchmark, BYTES_CORE, engine_id, FUZZ_PROGRAMS, "program")
 
 
 # --- (c) descriptor churn --------------------------------------------------------------

@@ -4,6 +4,8 @@ from array import array
 
 from harness.vocab.profiles import Limits, Profile
 
+_Bytes = bytes | bytearray | memoryview
+
 class Engine:
     def __init__(self, profile: Profile, limits: Limits) -> None: ...
     def step(self, op: int, thread: int, target: int, x1: int, x2: int, x3: int) -> tuple[int, ...]:
@@ -32,3 +34,17 @@ def run_lowered(
     _full_settle: bool = False,
 ) -> array[int]:
     """Run a lowered program (harness.lang.program.lower); returns the canonical trace."""
+
+def decode_bytes(
+    data: _Bytes, max_steps: int | None = None
+) -> tuple[array[int], tuple[int, int, int, int]]:
+    """The fuzzer's bytes -> (lowered program, (sockets, descriptors, sndbuf, window)):
+    exactly harness.lang.encoding.decode_lowered, decoded in C (docs/engines.md)."""
+
+def run_bytes(
+    data: _Bytes,
+    profile: Profile | tuple[Profile, ...] | list[Profile],
+    max_steps: int | None = None,
+) -> array[int]:
+    """Decode the fuzzer's bytes and run them in one C call; returns the canonical
+    trace.  Four profiles (a tuple or list) are indexed by the header's bits 6-7."""

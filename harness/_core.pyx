@@ -408,6 +408,12 @@ cdef class Engine:
             raise MemoryError()
 
     def __init__(self, profile, limits):
+        self._configure(profile, int(limits.sockets), int(limits.descriptors),
+                        int(limits.sndbuf), int(limits.window))
+
+    cdef int _configure(self, profile, i64 sockets, i64 descriptors, i64 sndbuf,
+                        i64 window) except -1:
+        """The profile's switches and the limits (run_bytes passes its preset's)."""
         # Reading twenty switches costs more than a short run: the struct is
         # cached per profile object (frozen dataclasses; a few exist per process).
         hit = _PROF_CACHE.get(id(profile))
@@ -418,10 +424,11 @@ cdef class Engine:
             if len(_PROF_CACHE) >= 64:
                 _PROF_CACHE.clear()
             _PROF_CACHE[id(profile)] = (profile, (<char*>&self.prof)[:sizeof(Prof)])
-        self.lim_sockets = int(limits.sockets)
-        self.lim_desc = int(limits.descriptors)
-        self.lim_sndbuf = int(limits.sndbuf)
-        self.lim_window = int(limits.window)
+        self.lim_sockets = sockets
+        self.lim_desc = descriptors
+        self.lim_sndbuf = sndbuf
+        self.lim_window = window
+        return 0
 
     cdef int _read_profile(self, profile) except -1:
         memset(&self.prof, 0, sizeof(Prof))
@@ -1137,19 +1144,25 @@ def run_lowered(lowered, profile, limits, *, _full_settle=False):
         mv = mv.cast("B").cast("q")
     cdef const i64[::1] prog = mv
     cdef i64 n = prog.shape[0]
-    cdef i64 nslots, nsteps, k, op, thread, bind, tk, tv, x1, x2, x3
-    cdef const i64* rec
-    cdef i64* slots = NULL
-    cdef I64Buf out
-    cdef carray.array res
     cdef Engine e = Engine(profile, limits)
     e.full_settle = bool(_full_settle)
     if n < 1 or (n - 1) % RECORD_WIDTH != 0:
         raise ValueError("lowered program: bad length")
-    nslots = prog[0]
-    nsteps = (n - 1) // RECORD_WIDTH
-    if nslots < 0:
+    if prog[0] < 0:
         raise ValueError("lowered program: negative slot count")
+    return _run_records(e, &prog[0], (n - 1) // RECORD_WIDTH)
+
+
+cdef carray.array _run_records(Engine e, const i64* prog, i64 nsteps):
+    """Run ``nsteps`` lowered records (``prog[0]`` the slot count, then the
+    records) on ``e``; returns the canonical trace.  run_lowered and run_bytes
+    (_core_decode.pxi) share it."""
+    cdef i64 nslots = prog[0]
+    cdef i64 k, op, thread, bind, tk, tv, x1, x2, x3
+    cdef const i64* rec
+    cdef i64* slots = NULL
+    cdef I64Buf out
+    cdef carray.array res
     memset(&out, 0, sizeof(I64Buf))
     slots = <i64*>calloc(<size_t>(nslots + 1), sizeof(i64))
     if slots == NULL:
@@ -1202,3 +1215,6 @@ def run_lowered(lowered, profile, limits, *, _full_settle=False):
     finally:
         free(slots)
         buf_free(&out)
+
+
+include "_core_decode.pxi"

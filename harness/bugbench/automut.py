@@ -14,7 +14,8 @@ campaign can observe them by design: declarations, comments, docstrings,
 struct and enum blocks, the invariant checker (``_check_invariants`` and the
 ``WSA_DEBUG`` lines: the campaign checks invariants on the reference model),
 the stepwise API that campaigns do not call (``Engine.step``, ``snapshot``,
-``check_invariants``, ``_set_full_settle``) and memory teardown
+``check_invariants``, ``_set_full_settle``), the core's ``decode_bytes``
+(campaigns decode through ``run_bytes``) and memory teardown
 (``__dealloc__``, ``*_free``).  A mutant that does not compile is skipped and
 counted apart; each survivor is listed with its site so a person can judge
 whether it is equivalent.
@@ -30,7 +31,7 @@ from harness.bugbench.mutants import Mutant
 
 EXCLUDED_FUNCTIONS = frozenset(
     {"_check_invariants", "step", "snapshot", "check_invariants", "_set_full_settle",
-     "__dealloc__", "tab_free", "buf_free"}
+     "decode_bytes", "_bin_lowered", "__dealloc__", "tab_free", "buf_free"}
 )  # fmt: skip
 EXCLUDED_WORDS = ("WSA_DEBUG", "_check_invariants", "AssertionError")
 _FUNC = re.compile(r"^(\s*)(?:cdef|cpdef|def)\b[^=]*?\b(\w+)\s*\(")

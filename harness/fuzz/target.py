@@ -34,6 +34,8 @@ from harness.oracle.faults import (
     EngineFault,
     Fault,
     check_trace,
+    classify,
+    located,
     run_side,
     set_work_limit,
 )
@@ -142,8 +144,8 @@ class DifferentialTarget:
         a, b = resolve_sides((self.a, self.b), data)
         bad: list[str] = []
         try:
-            ca = self._run(a, self.mod_a, code, limits, bad)
-            cb = self._run(b, self.mod_b, code, limits, [] if bad else bad)
+            ca = self._run_side(a, self.mod_a, data, code, limits, bad)
+            cb = self._run_side(b, self.mod_b, data, code, limits, [] if bad else bad)
             if ca != cb:
                 check_trace(a.engine, code, ca)
                 check_trace(b.engine, code, cb)
@@ -181,6 +183,28 @@ class DifferentialTarget:
         return Finding(
             fault.signature, data, f"{fault.render()}\n\nprogram:\n{program}", fault.kind
         )
+
+    def _run_side(
+        self,
+        side: Side,
+        module: ModuleType,
+        data: bytes,
+        code: array[int],
+        limits: Limits,
+        bad: list[str],
+    ) -> array[int]:
+        """One side's canonical trace.  An engine with its own decoder (the
+        core's run_bytes) decodes and runs the bytes in one C call; the
+        reference runs the Python decoder's program, so a difference between
+        the two decoders shows as a divergence too."""
+        run_bytes = getattr(module, "run_bytes", None)
+        if side.engine == "reference" or run_bytes is None:
+            return self._run(side, module, code, limits, bad)
+        try:
+            out: array[int] = run_bytes(data, side.profile, self.max_steps)
+        except Exception as exc:
+            raise located(classify(side.engine, exc), module, code, side.profile, limits) from None
+        return out
 
     @staticmethod
     def _run(

@@ -155,7 +155,14 @@ def run_side(
         return out
     except Exception as exc:
         fault = classify(engine, exc)
-    raise EngineFault(_with_step(fault, lowered, failing_step(module, lowered, profile, limits)))
+    raise located(fault, module, lowered, profile, limits)
+
+
+def located(
+    fault: Fault, module: ModuleType, lowered: Sequence[int], profile: Profile, limits: Limits
+) -> EngineFault:
+    """``fault`` with the step at which the stepwise API fails too, as an error."""
+    return EngineFault(_with_step(fault, lowered, failing_step(module, lowered, profile, limits)))
 
 
 def check_trace(engine: str, lowered: Sequence[int], values: Sequence[int]) -> None:

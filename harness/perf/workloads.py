@@ -9,8 +9,9 @@ work.  The generators read only their own bookkeeping of the names they bound
   transferring over, duplicating and closing sockets, with overlapped
   operations, peer steps and time.  The mix is steered so that most steps do
   real work rather than fail a common check (``outcome_mix`` reports it).
-* :func:`fuzzer_programs` - programs of the size the fuzzer runs, decoded
-  from seeded random bytes by harness.lang.encoding.decode.
+* :func:`fuzzer_inputs`, :func:`fuzzer_programs` - seeded random bytes of
+  the size the fuzzer runs, and the programs harness.lang.encoding.decode
+  makes of them.
 * :func:`churn_setup`, :func:`run_churn` - descriptor churn (socket /
   duplicate / closesocket) beside N live descriptors, through the stepwise
   API; :func:`run_idle` - the same loop doing no table work.
@@ -302,16 +303,21 @@ def mixed_program(nsteps: int, seed: int, profile: Profile = DOCUMENTED) -> Prog
     return Program(steps, profile, Limits(), slots=variable_slots(steps))
 
 
-def fuzzer_programs(count: int, max_steps: int, seed: int) -> list[Program]:
-    """``count`` programs decoded from seeded random bytes, as the fuzzer makes
-    them (header with the startup and connect prelude set half of the time)."""
+def fuzzer_inputs(count: int, max_steps: int, seed: int) -> list[bytes]:
+    """``count`` seeded random inputs of the size the fuzzer runs: a header
+    byte (prelude bits 0-2 all set, i.e. no prelude, half of the time) and
+    ``max_steps`` 4-byte steps."""
     rng = random.Random(seed)
     out = []
     for _ in range(count):
         header = rng.randrange(256) | (0b111 if rng.random() < 0.5 else 0)
-        data = bytes([header]) + rng.randbytes(4 * max_steps)
-        out.append(decode(data, DOCUMENTED, max_steps))
+        out.append(bytes([header]) + rng.randbytes(4 * max_steps))
     return out
+
+
+def fuzzer_programs(count: int, max_steps: int, seed: int) -> list[Program]:
+    """The programs :func:`fuzzer_inputs` decode to (harness.lang.encoding.decode)."""
+    return [decode(data, DOCUMENTED, max_steps) for data in fuzzer_inputs(count, max_steps, seed)]
 
 
 def churn_setup(live: int) -> list[tuple[int, int, int, int, int, int]]:

@@ -1,7 +1,8 @@
 """The compiled core's enums are pinned to the shared vocabulary.
 
 The core keeps its own copies of the numbers (docs/architecture.md): C enums,
-hand-copied from harness/vocab/constants.py, trace.py, program.py and profiles.py.
+hand-copied from harness/vocab/constants.py, trace.py, program.py and profiles.py
+(and the binary form's shape from harness/lang/encoding.py).
 ``harness._core._vocabulary()`` lists every one of them by name; these tests
 compare each with the Python value it copies, and fail with the list of names
 that drifted or that nothing on the Python side pins.  A second test parses the
@@ -23,7 +24,7 @@ from conftest import CORE, REPO
 
 from harness import reference
 from harness.engines import NO_CORE_ENV, no_core
-from harness.lang import program, syntax
+from harness.lang import encoding, program, syntax
 from harness.vocab import constants, profiles, trace
 
 pytestmark = [
@@ -102,6 +103,14 @@ def python_vocabulary() -> dict[str, int]:
     put("NPORTS", syntax.NUMBER_PARAMS["PORT"][1] + 1)  # a bit for every port number
     assert syntax.NUMBER_PARAMS["ONOFF"][1] == syntax.NUMBER_PARAMS["SECS"][1]
     put("LINGER_MAX", syntax.NUMBER_PARAMS["SECS"][1])
+    put("MAX_U31", constants.MAX_U31)
+    # the fuzzer's binary form (the core's decoder, harness/_core_decode.pxi)
+    put("BIN_STEP_BYTES", encoding.STEP_BYTES)
+    put("BIN_PRELUDE_STEPS", len(encoding.PRELUDE_RAW))
+    put("BIN_VARIANTS", len(encoding.VARIANTS))
+    put("BIN_TABLE", len(encoding.TABLE))
+    put("BIN_PRESETS", len(encoding.LIMIT_PRESETS))
+    put("BIN_PROFILES", len(encoding.HEADER_PROFILES))
     for core_name, python_name in RENAMED.items():
         put(core_name, out.pop(python_name))
     return out
