@@ -15,7 +15,26 @@ from harness.vocab.profiles import PROFILES
 REPO_SEEDS = Path(__file__).resolve().parents[2] / "corpus" / "seeds"
 
 
+FUZZ_EPILOG = """\
+exit status:
+  0    nothing unexpected was found
+  1    an unexpected finding: between two engines every finding (a divergence, an
+       invariant, a crash, a hang, a malformed trace, runaway work); between two
+       profiles one that the known switches do not explain, or any with --strict
+  2    a usage or input error
+  130  interrupted (Ctrl-C, SIGTERM): the findings so far are saved
+
+findings are grouped by root cause in OUT/causes.json, one reproducer each in
+OUT/reproducers/.
+
+example:
+  wsa-harness fuzz --time 60 --engines core,reference --profiles any
+"""
+
+
 def add_fuzz(fuzz: argparse.ArgumentParser) -> None:
+    fuzz.formatter_class = argparse.RawDescriptionHelpFormatter
+    fuzz.epilog = FUZZ_EPILOG
     budget = fuzz.add_mutually_exclusive_group()
     budget.add_argument("--time", type=positive, help="seconds to fuzz (default 60)")
     budget.add_argument("--runs", type=positive, help="number of executions instead of a time")

@@ -287,3 +287,10 @@ def test_killing_the_campaign_kills_the_fuzzing_child(tmp_path: Path) -> None:
         Path(f"/proc/{children[0]}/stat").read_text().split()[2] != "Z"
     )
     assert not alive, f"child {children[0]} outlived the campaign"
+
+
+def test_fuzz_help_documents_the_exit_status() -> None:
+    done = subprocess.run([*CLI, "fuzz", "--help"], capture_output=True, text=True, env=_env())
+    assert done.returncode == 0
+    for line in ("exit status:", "  0 ", "  1 ", "  2 ", "  130 "):
+        assert line in done.stdout, line
