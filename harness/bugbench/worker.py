@@ -37,7 +37,7 @@ class Outcome:
     detected: bool
     seconds: float
     execs: int
-    kind: str = "censored"  # divergence | exception | crash | timeout | censored
+    kind: str = "censored"  # divergence, a fault kind (crash, cost, ...), timeout, censored
     signature: str = ""
 
     def write(self, path: Path) -> None:
@@ -79,7 +79,7 @@ def fuzz_main(t0: float) -> None:
             stop("exception", repr(exc)[:200])
         else:
             if finding is not None:
-                stop("divergence", finding.signature)
+                stop(finding.kind, finding.signature)
 
     atheris.Setup(list(sys.argv), one)
     atheris.Fuzz()
@@ -102,7 +102,7 @@ def run_random(profile: str, budget: float, seed: int, runs: int | None, max_ste
         except Exception as exc:
             return Outcome(True, _since_start(), execs, "exception", repr(exc)[:200])
         if finding is not None:
-            return Outcome(True, _since_start(), execs, "divergence", finding.signature)
+            return Outcome(True, _since_start(), execs, finding.kind, finding.signature)
     return Outcome(False, _since_start(), execs)
 
 
