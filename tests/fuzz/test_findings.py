@@ -294,3 +294,12 @@ def test_fuzz_help_documents_the_exit_status() -> None:
     assert done.returncode == 0
     for line in ("exit status:", "  0 ", "  1 ", "  2 ", "  130 "):
         assert line in done.stdout, line
+
+
+@pytest.mark.slow
+def test_coverage_with_jobs_is_also_given_as_one_process_sees_it(tmp_path: Path) -> None:
+    done = fuzz(tmp_path / "out", "--engines", "reference", "--profiles", "documented,windows",
+                "--time", "8", "--jobs", "2")  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "(libFuzzer's fork-mode merge)" in done.stdout, done.stdout
+    assert "coverage, 1 job   cov " in done.stdout, done.stdout
