@@ -299,7 +299,7 @@ def test_fuzz_help_documents_the_exit_status() -> None:
 @pytest.mark.slow
 def test_coverage_with_jobs_is_also_given_as_one_process_sees_it(tmp_path: Path) -> None:
     done = fuzz(tmp_path / "out", "--engines", "reference", "--profiles", "documented,windows",
-                "--time", "8", "--jobs", "2")  # fmt: skip
+                "--runs", "2000", "--jobs", "2")  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert "(libFuzzer's fork-mode merge)" in done.stdout, done.stdout
     assert "coverage, 1 job   cov " in done.stdout, done.stdout
