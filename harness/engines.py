@@ -17,12 +17,23 @@ from __future__ import annotations
 import os
 from importlib import import_module
 from types import ModuleType
+from typing import Protocol
 
 from harness.vocab.errors import HarnessError
 
 ENGINES = ("reference", "core")
 NO_CORE_ENV = "WSA_HARNESS_NO_CORE"
 CORE_DIR_ENV = "WSA_HARNESS_CORE_DIR"
+
+
+class EngineObject(Protocol):
+    """One world of an engine, driven a step at a time (docs/engines.md)."""
+
+    def step(
+        self, op: int, thread: int, target: int, x1: int, x2: int, x3: int
+    ) -> tuple[int, ...]: ...
+    def snapshot(self) -> tuple[int, ...]: ...
+    def check_invariants(self) -> list[str]: ...
 
 
 class EngineError(HarnessError):

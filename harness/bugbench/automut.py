@@ -60,7 +60,7 @@ class Site:
         return f"{self.file.removeprefix('harness/')}:{self.line}:{self.operator}"
 
 
-def _code_part(line: str) -> tuple[str, str]:
+def split_comment(line: str) -> tuple[str, str]:
     """(code, comment) of a line; a '#' inside a string literal is not a comment."""
     quote = ""
     for i, ch in enumerate(line):
@@ -82,7 +82,7 @@ def eligible_lines(text: str) -> list[tuple[int, str, bool]]:
     in_block = False
     depth = 0
     for number, raw in enumerate(text.splitlines(), 1):
-        code, _ = _code_part(raw)
+        code, _ = split_comment(raw)
         stripped = code.strip()
         if in_doc:
             if in_doc in raw:

@@ -43,7 +43,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn
 
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -56,6 +56,7 @@ from hypothesis.stateful import (
     rule,
 )
 
+from harness.engines import EngineObject
 from harness.lang.encoding import LIMIT_PRESETS
 from harness.lang.program import Invalid, Program, Raw, Step, Target, Var
 from harness.lang.render import format_program, format_step
@@ -81,14 +82,6 @@ class Divergence(AssertionError):
 
 class BudgetOver(Exception):
     """The deadline has passed: raised when a new test case starts."""
-
-
-class _Engine(Protocol):
-    def step(
-        self, op: int, thread: int, target: int, x1: int, x2: int, x3: int
-    ) -> tuple[int, ...]: ...
-    def snapshot(self) -> tuple[int, ...]: ...
-    def check_invariants(self) -> list[str]: ...
 
 
 #: (how a program names it, the value an engine gets, the process that bound it or -1)
@@ -170,7 +163,7 @@ def lockstep_machine(
                 on_case()
             self.profile: Profile = PROFILES["documented"]
             self.limits = Limits()
-            self.engines: tuple[_Engine, _Engine] | None = None
+            self.engines: tuple[EngineObject, EngineObject] | None = None
             self.steps: list[Step] = []
             self.names: Counter[str] = Counter()
 

@@ -34,9 +34,8 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Protocol
 
-from harness.engines import default_engine, load_engine
+from harness.engines import EngineObject, default_engine, load_engine
 from harness.lang.program import Expect, Program, Raw, Step, Var, lower
 from harness.lang.render import format_program, format_step
 from harness.vocab import trace
@@ -114,14 +113,6 @@ class StepResult:
 Handle = StepResult | str | int
 
 
-class _Engine(Protocol):
-    def step(
-        self, op: int, thread: int, target: int, x1: int, x2: int, x3: int
-    ) -> tuple[int, ...]: ...
-    def snapshot(self) -> tuple[int, ...]: ...
-    def check_invariants(self) -> list[str]: ...
-
-
 def _value_and_code(result: tuple[int, int, int, int]) -> tuple[int | None, int]:
     kind, a, _, c = result
     if kind == trace.R_VALUE:
@@ -166,7 +157,7 @@ class Stack:
         self.engine_name = engine or default_engine()
         self.limits = limits or DEFAULT_LIMITS
         module = load_engine(self.engine_name)
-        self._engine: _Engine = module.Engine(self.profile, self.limits)
+        self._engine: EngineObject = module.Engine(self.profile, self.limits)
         self._parser = StepParser("<stack>")
         self._values: dict[str, int] = {}
         self._op_vars: dict[int, str] = {}

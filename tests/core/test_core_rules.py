@@ -33,6 +33,7 @@ import ast
 import re
 from pathlib import Path
 
+from harness.bugbench.automut import split_comment
 from harness.vocab.rules import RULES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -67,16 +68,7 @@ def reference_ids() -> set[str]:
 
 def comment_of(line: str) -> str:
     """The comment part of a Cython line ('' if none); a '#' in a string is not one."""
-    quote = ""
-    for i, ch in enumerate(line):
-        if quote:
-            if ch == quote:
-                quote = ""
-        elif ch in "'\"":
-            quote = ch
-        elif ch == "#":
-            return line[i:]
-    return ""
+    return split_comment(line)[1]
 
 
 def core_tags() -> dict[str, list[str]]:
