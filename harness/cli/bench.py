@@ -13,12 +13,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.bugbench.mutants import REPO, Mutant, MutantError, core_sources, load_mutants
+from harness.bugbench.mutants import Mutant, MutantError, core_sources, load_mutants
 from harness.cli.common import positive, positive_float
 from harness.vocab.errors import HarnessError
 
-RESULTS = REPO / "bench" / "results"
+#: the default --out: a folder in the current directory that .gitignore lists,
+#: so a run never rewrites the committed results (bench/results: give it as --out)
+DEFAULT_OUT = Path("bench-out")
 CONTROL = "00-control"
+OUT_HELP = "results folder (the committed ones are in bench/results: name it to rewrite them)"
 
 
 def add_arguments(bench: argparse.ArgumentParser) -> None:
@@ -33,7 +36,7 @@ def add_arguments(bench: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     bugs.add_argument("--mutants", default="", help="names or numbers, comma-separated")
     bugs.add_argument("--seed", type=int, default=1, help="trial i uses seed SEED + i")
-    bugs.add_argument("--out", type=Path, default=RESULTS, help="results folder")
+    bugs.add_argument("--out", type=Path, default=DEFAULT_OUT, help=OUT_HELP)
     bugs.add_argument("--note", default="", help="a line for the results (e.g. machine load)")
     bugs.add_argument(
         "--control", action="store_true",
@@ -41,14 +44,14 @@ def add_arguments(bench: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
     rep = sub.add_parser("report", help="rewrite bugs.md and survival.png from bugs.json")
-    rep.add_argument("--out", type=Path, default=RESULTS, help="results folder")
+    rep.add_argument("--out", type=Path, default=DEFAULT_OUT, help=OUT_HELP)
 
     mut = sub.add_parser("mutation", help="automatic mutation score of the harness campaign")
     mut.add_argument("--sample", type=positive, default=20, help="mutants to draw")
     mut.add_argument("--budget", type=positive_float, default=60.0, help="seconds per trial")
     mut.add_argument("--trials", type=positive, default=1, help="trials per mutant")
     mut.add_argument("--seed", type=int, default=1, help="picks the sites; trial i: SEED + i")
-    mut.add_argument("--out", type=Path, default=RESULTS, help="results folder")
+    mut.add_argument("--out", type=Path, default=DEFAULT_OUT, help=OUT_HELP)
     mut.add_argument("--note", default="", help="a line for the results (e.g. machine load)")
 
 
