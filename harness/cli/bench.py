@@ -76,6 +76,24 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise HarnessError(str(exc)) from None
 
 
+#: the module each tool's trials import
+TOOL_MODULES = {"harness": "atheris", "harness-noseeds": "atheris", "hypothesis": "hypothesis"}
+
+
+def _require_modules(tools: list[str]) -> None:
+    import importlib.util
+
+    missing = sorted(
+        {TOOL_MODULES[t] for t in tools if t in TOOL_MODULES}
+        - {m for m in set(TOOL_MODULES.values()) if importlib.util.find_spec(m) is not None}
+    )
+    if missing:
+        raise HarnessError(
+            f"--tools {','.join(tools)} needs {' and '.join(missing)}: "
+            "pip install 'wsa-harness[bench]' (a checkout's `make` installs them)"
+        )
+
+
 def _build_all(mutants: list[Mutant]) -> dict[str, Path]:
     from harness.bugbench.build import build
     from harness.bugbench.mutants import mutant_sources
@@ -102,6 +120,7 @@ def _bugs(args: argparse.Namespace) -> int:
     bad = [t for t in tools if t not in TOOLS]
     if bad or not tools:
         raise HarnessError(f"--tools: expected some of {', '.join(TOOLS)}, got {args.tools!r}")
+    _require_modules(tools)
     mutants = load_mutants(only=[m.strip() for m in args.mutants.split(",") if m.strip()])
     started = time.monotonic()
     control = Mutant(CONTROL, "-", "documented", "the unmodified core", sources=core_sources())

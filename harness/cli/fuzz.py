@@ -9,10 +9,9 @@ from pathlib import Path
 
 from harness.cli.common import EXIT_INTERRUPTED, list_arg, load_program, positive, sides_from_args
 from harness.engines import CORE_DIR_ENV, ENGINES, default_engine
+from harness.vocab import resources
 from harness.vocab.errors import HarnessError
 from harness.vocab.profiles import PROFILES
-
-REPO_SEEDS = Path(__file__).resolve().parents[2] / "corpus" / "seeds"
 
 
 def add_fuzz(fuzz: argparse.ArgumentParser) -> None:
@@ -95,7 +94,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         runs=args.runs,
         jobs=args.jobs,
         max_steps=args.max_steps or DEFAULT_MAX_STEPS,
-        seeds=REPO_SEEDS if REPO_SEEDS.is_dir() else None,
+        seeds=seeds.path if (seeds := resources.seeds()) is not None else None,
         extra=[f for f in args.libfuzzer],
     )
     bad = [f for f in cfg.extra if not f.startswith("-")]
