@@ -34,6 +34,7 @@ from harness.lang.encoding import NotRepresentable, decode, encode
 from harness.lang.parser import parse_file
 from harness.oracle import reproducers
 from harness.oracle.diff import Side
+from harness.vocab import resources
 from harness.vocab.errors import HarnessError
 from harness.vocab.fsutil import write_atomic
 
@@ -74,13 +75,16 @@ class Summary:
     child_status: int = 0
 
 
-def export_seeds(seeds: Path, corpus: Path) -> int:
-    """Encode every representable seed program into ``corpus`` (as binary)."""
+def export_seeds(seeds: Path, corpus: Path, skipped: list[str] | None = None) -> int:
+    """Encode every representable seed program into ``corpus`` (as binary);
+    ``skipped`` collects ``NAME: reason`` for each one that has no binary form."""
     count = 0
     for path in sorted(seeds.glob("*.wsa")):
         try:
             data = encode(parse_file(path))
-        except (NotRepresentable, HarnessError):
+        except (NotRepresentable, HarnessError) as exc:
+            if skipped is not None:
+                skipped.append(f"{path.name}: {exc}")
             continue
         write_atomic(corpus / f"seed-{path.stem}.bin", data)
         count += 1
@@ -136,8 +140,20 @@ class Campaign:
         corpus = cfg.corpus or cfg.out / "corpus"
         for d in (cfg.out, corpus, self.findings, self.repro_dir, cfg.out / "crashes"):
             d.mkdir(parents=True, exist_ok=True)
-        if cfg.seeds is not None and cfg.seeds.is_dir() and not any(corpus.iterdir()):
-            self.say(f"seeding {corpus} with {export_seeds(cfg.seeds, corpus)} seed programs")
+        if inputs := sum(1 for _ in corpus.iterdir()):
+            self.say(f"resuming from {inputs} inputs in {corpus}")
+        elif cfg.seeds is not None and cfg.seeds.is_dir():
+            skipped: list[str] = []
+            n = export_seeds(cfg.seeds, corpus, skipped)
+            self.say(
+                f"seeding {corpus} with {n} seed programs from {resources.describe(cfg.seeds)}"
+            )
+            if skipped:
+                self.say(f"  {len(skipped)} seed(s) have no binary form and are not fuzzed:")
+                for line in skipped:
+                    self.say(f"    {line}")
+        else:
+            self.say(f"starting from an empty corpus in {corpus}: no seed programs given")
         self.done = {p.stem for p in self.repro_dir.glob("*.wsa")}
         a, b = cfg.sides
         env = dict(os.environ)
