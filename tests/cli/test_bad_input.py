@@ -33,7 +33,7 @@ GOOD = (
     "  ! socket 1 destroyed\n"
 )
 BAD = "t0: startup 2.2\nt0: s1 = socket stream\nt0: clozesocket s1\n"
-BAD_LINE = "3: unknown step 'clozesocket'"
+BAD_LINE = "3: unknown step 'clozesocket' (did you mean 'closesocket'?)"
 
 
 def _env() -> dict[str, str]:

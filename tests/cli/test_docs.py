@@ -51,7 +51,8 @@ def test_format_doc_programs_pass_check(engine_module: ModuleType, index: int) -
 
 #: The error table of docs/format.md: a program and the message its last line gives.
 ERROR_CASES = {
-    "t0: sokcet stream": "unknown step 'sokcet'",
+    "t0: sokcet stream": "unknown step 'sokcet' (did you mean 'socket'?)",
+    "t0: peer_recieve c1 10": "unknown step 'peer_recieve' (did you mean 'peer_recv'?)",
     "t0: send s1 10": "variable s1 is not bound",
     "t0: s1 = socket stream\nt0: s1 = socket stream": "variable s1 is already bound (line 1)",
     "t0: socket stream": "'socket' needs a variable: sN = socket ...",
