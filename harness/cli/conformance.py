@@ -135,7 +135,7 @@ def _steps(
     try:
         chosen = get_profile(profile_name) if profile_name else None
     except KeyError as exc:
-        print(f"wsa-harness: {exc.args[0]}", file=sys.stderr)
+        print(f"wsa-harness conformance: {exc.args[0]}", file=sys.stderr)
         return 2
     engine = open_engine(name)
     try:

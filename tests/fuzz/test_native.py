@@ -58,7 +58,7 @@ def test_fuzz_native_needs_the_core_on_one_side() -> None:
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )  # fmt: skip
     assert out.returncode == 1
-    assert out.stderr == "wsa-harness: --native instruments the core: give --engines with core\n"
+    assert out.stderr == "wsa-harness fuzz: --native instruments the core: give --engines with core\n"
 
 
 @needs_clang
