@@ -5,12 +5,25 @@ WSA_HARNESS_CORE_DEBUG=1 turns on the core's debug invariant checks: both the
 C macro WSA_DEBUG and the Cython compile-time name WSA_DEBUG become 1 (else 0).
 WSA_HARNESS_BUILD_DIR (default build/) holds the generated C and the objects,
 so sanitizer or coverage builds can keep theirs apart.
+
+The wheel also carries the data a checkout keeps outside the package: the seed
+programs (corpus/seeds) and the benchmark's mutants (bench/mutants) are copied
+into the built package as harness/data/seeds and harness/data/mutants, where
+harness.vocab.resources finds them when there is no checkout.  The copies are
+made at build time only; the repository keeps one of each.
 """
 
 import os
 from pathlib import Path
 
 from setuptools import Extension, setup
+from setuptools.command.build_py import build_py
+
+#: checkout folder -> (folder in the package, the files copied); see harness/vocab/resources.py
+PACKAGE_DATA_FROM = {
+    "corpus/seeds": ("harness/data/seeds", ("*.wsa",)),
+    "bench/mutants": ("harness/data/mutants", ("*.patch", "README.md")),
+}
 
 CORE = Path("harness/_core.pyx")
 BUILD_DIR = os.environ.get("WSA_HARNESS_BUILD_DIR") or "build"
@@ -40,7 +53,25 @@ def core_extensions() -> list[Extension]:
     return modules
 
 
+class build_py_with_data(build_py):
+    """build_py, then the checkout's seeds and mutants into the built package."""
+
+    def run(self) -> None:
+        super().run()
+        if getattr(self, "editable_mode", False):
+            return  # an editable install finds them in the checkout itself
+        for source, (target, patterns) in PACKAGE_DATA_FROM.items():
+            files = sorted(f for pattern in patterns for f in Path(source).glob(pattern))
+            if not files:
+                raise SystemExit(f"setup.py: {source}: nothing to package (no {patterns})")
+            folder = Path(self.build_lib, target)
+            self.mkpath(str(folder))
+            for f in files:
+                self.copy_file(str(f), str(folder / f.name))
+
+
 setup(
     ext_modules=core_extensions(),
+    cmdclass={"build_py": build_py_with_data},
     options={"build": {"build_base": BUILD_DIR}},
 )

@@ -31,7 +31,11 @@ OV = C + "t0: o1 = wsasend s1 10 event\n"
 
 # Malformed programs: (id, program text, the exact error)
 MALFORMED = [
-    ("unknown-step", "t0: clozesocket s1", "1: unknown step 'clozesocket'"),
+    (
+        "unknown-step",
+        "t0: clozesocket s1",
+        "1: unknown step 'clozesocket' (did you mean 'closesocket'?)",
+    ),
     ("rebound", S + "t0: s1 = socket dgram", "2: variable s1 is already bound (line 1)"),
     ("unbound", "t0: closesocket s9", "1: variable s9 is not bound"),
     ("missing-var", "t0: socket stream", "1: 'socket' needs a variable: sN = socket ..."),

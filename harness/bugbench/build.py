@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from harness.bugbench.mutants import sources_hash, write_tree
+from harness.bugbench.mutants import MutantError, sources_hash, write_tree
 from harness.vocab.fsutil import write_atomic
 
 CACHE_ENV = "WSA_BENCH_CACHE"
@@ -74,8 +74,21 @@ def _suffix() -> str:
     return str(sysconfig.get_config_var("EXT_SUFFIX") or ".so")
 
 
+def require_tools() -> None:
+    """Building a core needs Cython and setuptools in this interpreter."""
+    import importlib.util
+
+    missing = [m for m in ("Cython", "setuptools") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise MutantError(
+            f"building a mutant core needs {' and '.join(missing)}: "
+            "pip install 'wsa-harness[bench]' (a checkout's `make` installs them)"
+        )
+
+
 def build(sources: dict[str, str], cache: Path | None = None) -> Build:
     """Compile ``sources`` (``harness/NAME`` -> text) once; later calls hit the cache."""
+    require_tools()
     cache = cache or cache_dir()
     key = build_key(sources)
     entry = cache / key

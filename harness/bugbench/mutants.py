@@ -12,6 +12,9 @@ ignores the header)::
     +++ b/harness/_core_calls.pxi
     @@ ...
 
+In a checkout they are read from ``bench/mutants``; an installed wheel carries
+them as ``harness/data/mutants`` (:mod:`harness.vocab.resources`).
+
 ``Rule`` is a rule id of :mod:`harness.vocab.rules` (SEMANTICS.md); ``Profile`` is
 the profile whose campaign shows the bug (``windows`` for a windows-only
 switch).  The diff is against the committed core sources.
@@ -27,13 +30,16 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.vocab import resources
 from harness.vocab.errors import HarnessError
 from harness.vocab.profiles import PROFILES
 from harness.vocab.rules import RULES
 
 PACKAGE = Path(__file__).resolve().parent.parent
 REPO = PACKAGE.parent
-MUTANTS_DIR = REPO / "bench" / "mutants"
+_FOUND = resources.mutants()
+#: the checkout's bench/mutants, else the wheel's harness/data/mutants
+MUTANTS_DIR = _FOUND.path if _FOUND is not None else REPO / "bench" / "mutants"
 CORE_GLOBS = ("*.pyx", "*.pxi", "*.pxd")
 HEADER_FIELDS = ("Mutant", "Rule", "Profile", "Description")
 _NAME = re.compile(r"^\d\d-[a-z0-9-]+$")
@@ -101,7 +107,10 @@ def load_mutants(folder: Path = MUTANTS_DIR, only: list[str] | None = None) -> l
     or by number prefix (``07``)."""
     mutants = [parse_header(p) for p in sorted(folder.glob("*.patch"))]
     if not mutants:
-        raise MutantError(f"{folder}: no *.patch mutants")
+        raise MutantError(
+            f"{folder}: no *.patch mutants (a checkout has them in bench/mutants, "
+            "a wheel in harness/data/mutants)"
+        )
     if only:
         chosen = [
             m for m in mutants if any(m.name == o or m.name.startswith(o + "-") for o in only)
@@ -129,6 +138,8 @@ def read_tree(root: Path, names: list[str]) -> dict[str, str]:
 def apply_patch(patch: Path, sources: dict[str, str]) -> dict[str, str]:
     """The sources with ``patch`` applied (``git apply`` in a scratch copy;
     no fuzz, no offsets beyond what git allows, no partial application)."""
+    if shutil.which("git") is None:
+        raise MutantError(f"{patch}:1: applying a mutant needs git, which is not on PATH")
     scratch = Path(tempfile.mkdtemp(prefix="wsa-mutant-"))
     try:
         write_tree(scratch, sources)

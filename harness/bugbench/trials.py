@@ -30,13 +30,16 @@ from harness.bugbench.worker import RESULT_ENV
 from harness.engines import CORE_DIR_ENV
 from harness.fuzz.target import DEFAULT_MAX_STEPS, MAX_STEPS_ENV, SIDES_ENV
 from harness.oracle.diff import Side
+from harness.vocab import resources
 from harness.vocab.profiles import get_profile
 
 #: every tool, in report order; ``harness-noseeds`` is the campaign from an
 #: empty corpus (the generator's own power, without the seed programs)
 TOOLS = ("harness", "harness-noseeds", "random", "hypothesis")
 DEFAULT_TOOLS = ("harness", "random", "hypothesis")
-SEEDS = REPO / "corpus" / "seeds"
+_SEEDS = resources.seeds()
+#: the checkout's corpus/seeds, else the wheel's harness/data/seeds
+SEEDS = _SEEDS.path if _SEEDS is not None else REPO / "corpus" / "seeds"
 #: per-input hang limit for libFuzzer (a hang is a detection)
 HANG_SECONDS = 10
 #: time the parent allows beyond the budget before it kills a child
@@ -160,6 +163,8 @@ def _harness_command(
     corpus.mkdir(exist_ok=True)
     (work / "crashes").mkdir(exist_ok=True)
     if seeded:
+        if not SEEDS.is_dir():
+            raise RuntimeError(f"{SEEDS}: no seed programs for the harness tool")
         export_seeds(SEEDS, corpus)
     side = get_profile(profile)
     cfg = Config(

@@ -13,42 +13,65 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.bugbench.mutants import REPO, Mutant, MutantError, core_sources, load_mutants
-from harness.cli.common import positive, positive_float
+from harness.bugbench.mutants import Mutant, MutantError, core_sources, load_mutants
+from harness.cli.common import HelpFormatter, examples, positive, positive_float
 from harness.vocab.errors import HarnessError
 
-RESULTS = REPO / "bench" / "results"
+#: the default --out: a folder in the current directory that .gitignore lists,
+#: so a run never rewrites the committed results (bench/results: give it as --out)
+DEFAULT_OUT = Path("bench-out")
 CONTROL = "00-control"
+OUT_HELP = "results folder (the committed ones are in bench/results: name it to rewrite them)"
 
 
 def add_arguments(bench: argparse.ArgumentParser) -> None:
     sub = bench.add_subparsers(dest="bench_command", required=True, parser_class=type(bench))
-    bugs = sub.add_parser("bugs", help="time to detection of the hand-written mutants")
+    bugs = sub.add_parser(
+        "bugs", help="time to detection of the hand-written mutants",
+        description="Time to detection of the hand-written mutants, per tool.",
+        formatter_class=HelpFormatter,
+        epilog=examples(
+            "wsa-harness bench bugs --trials 1 --budget 5 --mutants 01 --tools harness",
+            "wsa-harness bench bugs --control --out bench/results   # rewrites the committed ones",
+        ),
+    )  # fmt: skip
     bugs.add_argument("--trials", type=positive, default=5, help="trials per mutant and tool")
     bugs.add_argument("--budget", type=positive_float, default=60.0, help="seconds per trial")
-    bugs.add_argument("--runs", type=positive, help="bound each trial by programs, not time")
+    bugs.add_argument("--runs", type=positive, help="bound each trial by programs, not --budget")
     bugs.add_argument(
         "--tools", default="harness,random,hypothesis", help="comma-separated, of: "
         "harness, harness-noseeds (the campaign from an empty corpus), random, hypothesis",
     )  # fmt: skip
-    bugs.add_argument("--mutants", default="", help="names or numbers, comma-separated")
+    bugs.add_argument(
+        "--mutants", default="", help="names or numbers, comma-separated (default: all)"
+    )
     bugs.add_argument("--seed", type=int, default=1, help="trial i uses seed SEED + i")
-    bugs.add_argument("--out", type=Path, default=RESULTS, help="results folder")
+    bugs.add_argument("--out", type=Path, default=DEFAULT_OUT, help=OUT_HELP)
     bugs.add_argument("--note", default="", help="a line for the results (e.g. machine load)")
     bugs.add_argument(
         "--control", action="store_true",
         help="also run the unmodified core, built the same way: any detection is a false alarm",
     )  # fmt: skip
 
-    rep = sub.add_parser("report", help="rewrite bugs.md and survival.png from bugs.json")
-    rep.add_argument("--out", type=Path, default=RESULTS, help="results folder")
+    rep = sub.add_parser(
+        "report", help="rewrite bugs.md and survival.png from bugs.json",
+        description="Rewrite bugs.md and survival.png from the bugs.json in --out.",
+        formatter_class=HelpFormatter,
+        epilog=examples("wsa-harness bench report --out bench/results"),
+    )  # fmt: skip
+    rep.add_argument("--out", type=Path, default=DEFAULT_OUT, help=OUT_HELP)
 
-    mut = sub.add_parser("mutation", help="automatic mutation score of the harness campaign")
+    mut = sub.add_parser(
+        "mutation", help="automatic mutation score of the harness campaign",
+        description="Automatic mutation score of the harness campaign.",
+        formatter_class=HelpFormatter,
+        epilog=examples("wsa-harness bench mutation --sample 20 --budget 60"),
+    )  # fmt: skip
     mut.add_argument("--sample", type=positive, default=20, help="mutants to draw")
     mut.add_argument("--budget", type=positive_float, default=60.0, help="seconds per trial")
     mut.add_argument("--trials", type=positive, default=1, help="trials per mutant")
     mut.add_argument("--seed", type=int, default=1, help="picks the sites; trial i: SEED + i")
-    mut.add_argument("--out", type=Path, default=RESULTS, help="results folder")
+    mut.add_argument("--out", type=Path, default=DEFAULT_OUT, help=OUT_HELP)
     mut.add_argument("--note", default="", help="a line for the results (e.g. machine load)")
 
 
@@ -71,6 +94,24 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return _mutation(args)
     except MutantError as exc:
         raise HarnessError(str(exc)) from None
+
+
+#: the module each tool's trials import
+TOOL_MODULES = {"harness": "atheris", "harness-noseeds": "atheris", "hypothesis": "hypothesis"}
+
+
+def _require_modules(tools: list[str]) -> None:
+    import importlib.util
+
+    missing = sorted(
+        {TOOL_MODULES[t] for t in tools if t in TOOL_MODULES}
+        - {m for m in set(TOOL_MODULES.values()) if importlib.util.find_spec(m) is not None}
+    )
+    if missing:
+        raise HarnessError(
+            f"--tools {','.join(tools)} needs {' and '.join(missing)}: "
+            "pip install 'wsa-harness[bench]' (a checkout's `make` installs them)"
+        )
 
 
 def _build_all(mutants: list[Mutant]) -> dict[str, Path]:
@@ -99,6 +140,7 @@ def _bugs(args: argparse.Namespace) -> int:
     bad = [t for t in tools if t not in TOOLS]
     if bad or not tools:
         raise HarnessError(f"--tools: expected some of {', '.join(TOOLS)}, got {args.tools!r}")
+    _require_modules(tools)
     mutants = load_mutants(only=[m.strip() for m in args.mutants.split(",") if m.strip()])
     started = time.monotonic()
     control = Mutant(CONTROL, "-", "documented", "the unmodified core", sources=core_sources())

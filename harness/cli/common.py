@@ -28,6 +28,37 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """``--help`` with each option's default, ``(default: X)``, unless the option
+    has none (None, False, empty) or its help already says it; the epilog (the
+    examples) is printed as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default in (None, False, "", []) or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
+def examples(*commands: str) -> str:
+    """An epilog: the example command lines, one a line."""
+    return (
+        "example"
+        + ("s" if len(commands) > 1 else "")
+        + ":\n"
+        + "\n".join(f"  {c}" for c in commands)
+    )
+
+
+def subcommand(args: argparse.Namespace | None) -> str:
+    """``wsa-harness fuzz``, ``wsa-harness bench bugs``: who reports an error."""
+    words = ["wsa-harness"]
+    if args is not None:
+        words += [w for w in (getattr(args, "command", None), getattr(args, "bench_command", None))
+                  if w]  # fmt: skip
+    return " ".join(words)
+
+
 def profile_arg(value: str) -> str:
     if value not in PROFILES:
         raise argparse.ArgumentTypeError(
@@ -98,7 +129,7 @@ def sides_from_args(
     )
     profiles = profiles or [header_profile]
     if len(engines) == 1 and len(profiles) == 1:
-        raise UsageError("diff needs two sides: give two engines, two profiles, or both")
+        raise UsageError("a diff needs two sides: give two engines, two profiles, or both")
     e = engines * 2 if len(engines) == 1 else engines
     p = profiles * 2 if len(profiles) == 1 else profiles
     return (e[0], p[0]), (e[1], p[1])

@@ -10,12 +10,15 @@ from typing import TYPE_CHECKING
 
 from harness.cli.common import load_program
 from harness.conformance import EXTERNAL_ENGINES
+from harness.vocab import resources
 
 if TYPE_CHECKING:
     from harness.conformance.known_differences import KnownEntry
 
 REPO = Path(__file__).resolve().parents[2]
-REPO_SEEDS = REPO / "corpus" / "seeds"
+_SEEDS = resources.seeds()
+#: the checkout's corpus/seeds, else the wheel's harness/data/seeds
+REPO_SEEDS = _SEEDS.path if _SEEDS is not None else REPO / "corpus" / "seeds"
 #: conformance/known/ENGINE.txt: the differences from the engine's own profile
 #: that no switch expresses (harness/conformance/known_differences.py).
 REPO_KNOWN = REPO / "conformance" / "known"
@@ -24,7 +27,7 @@ REPO_KNOWN = REPO / "conformance" / "known"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "corpora", nargs="*", type=Path, metavar="CORPUS",
-        help="folders of .wsa programs, or files (default: corpus/seeds)",
+        help="folders of .wsa programs, or files (default: the seed corpus, corpus/seeds)",
     )  # fmt: skip
     p.add_argument("--engine", choices=EXTERNAL_ENGINES, required=True)
     p.add_argument(
@@ -132,7 +135,7 @@ def _steps(
     try:
         chosen = get_profile(profile_name) if profile_name else None
     except KeyError as exc:
-        print(f"wsa-harness: {exc.args[0]}", file=sys.stderr)
+        print(f"wsa-harness conformance: {exc.args[0]}", file=sys.stderr)
         return 2
     engine = open_engine(name)
     try:

@@ -7,12 +7,20 @@ import argparse
 import sys
 from pathlib import Path
 
-from harness.cli.common import list_arg, load_program, positive, sides_from_args
+from harness.cli.common import (
+    UsageError,
+    list_arg,
+    load_program,
+    positive,
+    sides_from_args,
+)
 from harness.engines import CORE_DIR_ENV, ENGINES, default_engine
+from harness.fuzz.target import DEFAULT_MAX_STEPS
+from harness.vocab import resources
 from harness.vocab.errors import HarnessError
 from harness.vocab.profiles import PROFILES
 
-REPO_SEEDS = Path(__file__).resolve().parents[2] / "corpus" / "seeds"
+DEFAULT_TIME = 60
 
 
 FUZZ_EPILOG = """\
@@ -25,32 +33,36 @@ exit status:
   130  interrupted (Ctrl-C, SIGTERM): the findings so far are saved
 
 findings are grouped by root cause in OUT/causes.json, one reproducer each in
-OUT/reproducers/.
-
-example:
-  wsa-harness fuzz --time 60 --engines core,reference --profiles any
-"""
+OUT/reproducers/ (docs/findings.md)."""
 
 
 def add_fuzz(fuzz: argparse.ArgumentParser) -> None:
-    fuzz.formatter_class = argparse.RawDescriptionHelpFormatter
-    fuzz.epilog = FUZZ_EPILOG
+    fuzz.epilog = f"{fuzz.epilog}\n\n{FUZZ_EPILOG}" if fuzz.epilog else FUZZ_EPILOG
     budget = fuzz.add_mutually_exclusive_group()
-    budget.add_argument("--time", type=positive, help="seconds to fuzz (default 60)")
+    budget.add_argument(
+        "--time", type=positive, help=f"seconds to fuzz (default: {DEFAULT_TIME}, unless --runs)"
+    )
     budget.add_argument("--runs", type=positive, help="number of executions instead of a time")
     fuzz.add_argument(
-        "--engines", type=list_arg(ENGINES, "engines"), default=None, help="default: core,reference"
-    )
+        "--engines", type=list_arg(ENGINES, "engines"), default=None,
+        help="one or two engines (default: core,reference; reference alone for two profiles)",
+    )  # fmt: skip
     fuzz.add_argument(
         "--profiles",
         type=list_arg((*PROFILES, "any"), "profiles"),
         default=None,
-        help="default: documented; 'any': each input under the profile its first byte names",
+        help="one or two profiles, or 'any': each input under the profile its first byte "
+        "names (default: documented)",
     )
     fuzz.add_argument("--jobs", type=positive, default=1, help="parallel workers (fork mode)")
-    fuzz.add_argument("--corpus", type=Path, help="corpus folder (default OUT/corpus)")
-    fuzz.add_argument("--out", type=Path, default=Path("fuzz-out"), help="output folder")
-    fuzz.add_argument("--max-steps", type=positive, default=None, help="steps per program")
+    fuzz.add_argument("--corpus", type=Path, help="corpus folder (default: OUT/corpus)")
+    fuzz.add_argument(
+        "--out", type=Path, default=Path("fuzz-out"),
+        help="output folder: corpus, findings, reproducers, crashes, libfuzzer.log",
+    )  # fmt: skip
+    fuzz.add_argument(
+        "--max-steps", type=positive, default=DEFAULT_MAX_STEPS, help="steps per program"
+    )
     fuzz.add_argument(
         "--native",
         action="store_true",
@@ -66,15 +78,21 @@ def add_fuzz(fuzz: argparse.ArgumentParser) -> None:
         "--timeout",
         type=positive,
         default=10,
-        help="seconds one input may take before it is a hang finding (default 10)",
+        help="seconds one input may take before it is a hang finding",
     )
     fuzz.add_argument("libfuzzer", nargs="*", help="libFuzzer flags, after --")
 
 
 def add_minimize(mini: argparse.ArgumentParser) -> None:
     mini.add_argument("file", metavar="FILE")
-    mini.add_argument("--engines", type=list_arg(ENGINES, "engines"), default=None)
-    mini.add_argument("--profiles", type=list_arg(tuple(PROFILES), "profiles"), default=None)
+    mini.add_argument(
+        "--engines", type=list_arg(ENGINES, "engines"), default=None,
+        help="one or two engines (default: reference,core; reference alone for two profiles)",
+    )  # fmt: skip
+    mini.add_argument(
+        "--profiles", type=list_arg(tuple(PROFILES), "profiles"), default=None,
+        help="one or two profiles (default: the file's @profile)",
+    )  # fmt: skip
     mini.add_argument("-o", "--output", type=Path, help="write the reproducer here")
 
 
@@ -82,8 +100,9 @@ def add_corpus(corpus: argparse.ArgumentParser) -> None:
     corpus.add_argument("action", choices=("check", "update", "export"))
     corpus.add_argument("dir", type=Path, metavar="DIR")
     corpus.add_argument(
-        "--engines", type=list_arg(ENGINES, "engines"), default=None, help="default: reference,core"
-    )
+        "--engines", type=list_arg(ENGINES, "engines"), default=None,
+        help="check: the engines (default: reference,core; reference alone without the core)",
+    )  # fmt: skip
     corpus.add_argument("--out", type=Path, help="export: the folder for the binary seeds")
     corpus.add_argument("--zip", type=Path, help="export: also write this seed-corpus zip")
 
@@ -96,9 +115,28 @@ def _sides(engines: list[str] | None, profiles: list[str] | None) -> tuple[objec
     return Side(ea, side_profile(pa)), Side(eb, side_profile(pb))
 
 
+def _fuzz_sides(engines: list[str], profiles: list[str] | None) -> tuple[object, object]:
+    if len(engines) == 1 and (not profiles or len(profiles) == 1):
+        shown = f"--engines {engines[0]}" + (f" --profiles {profiles[0]}" if profiles else "")
+        other = "reference" if engines[0] != "reference" else "core"
+        raise UsageError(
+            f"{shown} gives one side, and a campaign compares two: add an engine "
+            f"(--engines {engines[0]},{other}) or a second profile "
+            "(--profiles documented,windows)"
+        )
+    return _sides(engines, profiles)
+
+
+def _out_folder(flag: str, path: Path | None) -> None:
+    if path is not None and path.exists() and not path.is_dir():
+        raise UsageError(
+            f"{flag} {path}: exists and is not a folder (the campaign keeps its corpus, "
+            "findings and reproducers in it): give a new or existing folder"
+        )
+
+
 def cmd_fuzz(args: argparse.Namespace) -> int:
     from harness.fuzz.campaign import Campaign, Config
-    from harness.fuzz.target import DEFAULT_MAX_STEPS
 
     try:
         import atheris  # noqa: F401
@@ -115,8 +153,10 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     )
     if engines == ["reference", "reference"]:
         engines = ["reference"]
-    a, b = _sides(engines, args.profiles)
-    time_budget = None if args.runs else (args.time or 60)
+    a, b = _fuzz_sides(engines, args.profiles)
+    _out_folder("--out", args.out)
+    _out_folder("--corpus", args.corpus)
+    time_budget = None if args.runs else (args.time or DEFAULT_TIME)
     cfg = Config(
         sides=(a, b),  # type: ignore[arg-type]
         out=args.out,
@@ -124,8 +164,8 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         time=time_budget,
         runs=args.runs,
         jobs=args.jobs,
-        max_steps=args.max_steps or DEFAULT_MAX_STEPS,
-        seeds=REPO_SEEDS if REPO_SEEDS.is_dir() else None,
+        max_steps=args.max_steps,
+        seeds=seeds.path if (seeds := resources.seeds()) is not None else None,
         extra=[f for f in args.libfuzzer],
         strict=args.strict,
         timeout=args.timeout,

@@ -4,6 +4,7 @@ rule table, and programs on two sides."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from harness.cli.common import (
@@ -23,23 +24,43 @@ from harness.vocab.profiles import PROFILES, get_profile
 
 def add_run(run: argparse.ArgumentParser) -> None:
     run.add_argument("files", nargs="+", metavar="FILE")
-    run.add_argument("--engine", choices=ENGINES, default=None)
+    run.add_argument(
+        "--engine", choices=ENGINES, default=None,
+        help="the engine (default: core; reference when WSA_HARNESS_NO_CORE=1)",
+    )  # fmt: skip
     run.add_argument("--profile", type=profile_arg, help="override the files' @profile")
     run.add_argument("--check", action="store_true", help="compare with the expectations")
     run.add_argument("--update", action="store_true", help="rewrite the expectations")
-    run.add_argument("--explain", action="store_true", help="show the rules behind each step")
+    run.add_argument(
+        "--explain", action="store_true",
+        help="show the rules behind each step (always the reference model's: the core "
+        "records no rules)",
+    )  # fmt: skip
     run.add_argument("--invariants", action="store_true", help="check invariants every step")
     _timeout_arg(run)
 
 
+#: --explain always runs the reference model: only it records rule ids (engines.md)
+EXPLAIN_NOTE = "--explain runs the reference model; the core records no rules"
+
+
 def add_rules(rules: argparse.ArgumentParser) -> None:
-    rules.add_argument("--coverage", metavar="DIR", help="which .wsa files exercise each rule")
+    rules.add_argument(
+        "--coverage", metavar="DIR", help="which .wsa files in DIR exercise each rule (exit 1 "
+        "if a rule has none)"
+    )  # fmt: skip
 
 
 def add_diff(diff: argparse.ArgumentParser) -> None:
     diff.add_argument("files", nargs="+", metavar="FILE")
-    diff.add_argument("--engines", type=list_arg(ENGINES, "engines"), default=None)
-    diff.add_argument("--profiles", type=list_arg(tuple(PROFILES), "profiles"), default=None)
+    diff.add_argument(
+        "--engines", type=list_arg(ENGINES, "engines"), default=None,
+        help="one or two engines (default: reference,core; reference alone for two profiles)",
+    )  # fmt: skip
+    diff.add_argument(
+        "--profiles", type=list_arg(tuple(PROFILES), "profiles"), default=None,
+        help="one or two profiles (default: each file's @profile)",
+    )  # fmt: skip
     _timeout_arg(diff)
 
 
@@ -49,7 +70,7 @@ def _timeout_arg(p: argparse.ArgumentParser) -> None:
         type=positive,
         default=10,
         help="seconds an engine may take on one program; each run is in a child process, "
-        "so a hang or a crash is reported, not suffered (default 10)",
+        "so a hang or a crash is reported, not suffered",
     )
 
 
@@ -60,6 +81,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.vocab.fsutil import write_atomic
 
     engine = args.engine or default_engine()
+    if args.explain and args.engine not in (None, "reference"):
+        print(f"wsa-harness run: {EXPLAIN_NOTE} (--engine {args.engine} applies to --check, "
+              "--update and --invariants)", file=sys.stderr)  # fmt: skip
     profile = get_profile(args.profile) if args.profile else None
     programs, failures = load_all(args.files)
     for program in programs:

@@ -59,6 +59,7 @@ from harness.lang.render import format_program
 from harness.oracle import reproducers
 from harness.oracle.diff import Side
 from harness.oracle.faults import DEFAULT_TIMEOUT, Fault, fault_of
+from harness.vocab import resources
 from harness.vocab.errors import HarnessError
 from harness.vocab.fsutil import write_atomic
 
@@ -140,13 +141,16 @@ class Summary:
         return EXIT_FINDING if self.unexpected else EXIT_CLEAN
 
 
-def export_seeds(seeds: Path, corpus: Path) -> int:
-    """Encode every representable seed program into ``corpus`` (as binary)."""
+def export_seeds(seeds: Path, corpus: Path, skipped: list[str] | None = None) -> int:
+    """Encode every representable seed program into ``corpus`` (as binary);
+    ``skipped`` collects ``NAME: reason`` for each one that has no binary form."""
     count = 0
     for path in sorted(seeds.glob("*.wsa")):
         try:
             data = encode(parse_file(path))
-        except (NotRepresentable, HarnessError):
+        except (NotRepresentable, HarnessError) as exc:
+            if skipped is not None:
+                skipped.append(f"{path.name}: {exc}")
             continue
         write_atomic(corpus / f"seed-{path.stem}.bin", data)
         count += 1
@@ -219,8 +223,20 @@ class Campaign:
 
     def _run(self, corpus: Path) -> Summary:
         cfg = self.cfg
-        if cfg.seeds is not None and cfg.seeds.is_dir() and not any(corpus.iterdir()):
-            self.say(f"seeding {corpus} with {export_seeds(cfg.seeds, corpus)} seed programs")
+        if inputs := sum(1 for _ in corpus.iterdir()):
+            self.say(f"resuming from {inputs} inputs in {corpus}")
+        elif cfg.seeds is not None and cfg.seeds.is_dir():
+            skipped: list[str] = []
+            n = export_seeds(cfg.seeds, corpus, skipped)
+            self.say(
+                f"seeding {corpus} with {n} seed programs from {resources.describe(cfg.seeds)}"
+            )
+            if skipped:
+                self.say(f"  {len(skipped)} seed(s) have no binary form and are not fuzzed:")
+                for line in skipped:
+                    self.say(f"    {line}")
+        else:
+            self.say(f"starting from an empty corpus in {corpus}: no seed programs given")
         self._load_causes()
         self.done = {p.stem for p in self.findings.glob("*.done")}
         self.triaged = {p.name for p in self.crashes.iterdir()}

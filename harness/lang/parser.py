@@ -8,6 +8,7 @@ file and line.  The printer is :mod:`harness.lang.render`.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import re
 
@@ -241,7 +242,9 @@ class _Parser:
         if ops is None:
             if thread is None and THREAD_RE.fullmatch(name) and args:
                 raise LineError(f"missing ':' after thread {q(name)}")
-            raise LineError(f"unknown step {q(name)}")
+            close = difflib.get_close_matches(name, STEP_OPS, n=1)
+            hint = f" (did you mean {q(close[0])}?)" if close else ""
+            raise LineError(f"unknown step {q(name)}{hint}")
         self.check_thread(ops[0], name, thread)
         self.check_bind(ops[0], name, bind)
         op = self.choose(name, ops, args)

@@ -57,7 +57,7 @@ def test_bench_bugs_command_end_to_end(quick_module: Path, tmp_path: Path) -> No
 def test_unknown_mutant_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "bugs", "--mutants", "99", "--out", "/nonexistent"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("wsa-harness: ") and "no mutant named 99" in err
+    assert err.startswith("wsa-harness bench bugs: ") and "no mutant named 99" in err
     assert len(err.strip().splitlines()) == 1
 
 

@@ -33,7 +33,7 @@ GOOD = (
     "  ! socket 1 destroyed\n"
 )
 BAD = "t0: startup 2.2\nt0: s1 = socket stream\nt0: clozesocket s1\n"
-BAD_LINE = "3: unknown step 'clozesocket'"
+BAD_LINE = "3: unknown step 'clozesocket' (did you mean 'closesocket'?)"
 
 
 def _env() -> dict[str, str]:
@@ -97,7 +97,7 @@ def test_file_problems(files: dict[str, Path], command: str) -> None:
             if key in ("missing", "dir", "binary", "utf8", "nul", "bad"):
                 want = "not a directory" if key != "dir" else "no .wsa files"
                 assert_clean(out, 1)
-                assert out.stderr == f"wsa-harness: {path}: {want}\n"
+                assert out.stderr == f"wsa-harness rules: {path}: {want}\n"
             continue
         out = wsa(command, path)
         assert_clean(out, 1)
@@ -115,10 +115,10 @@ def test_corpus_check_reports_each_bad_file(files: dict[str, Path]) -> None:
     for key in ("missing", "good"):  # not a folder
         out = wsa("corpus", "check", files[key])
         assert_clean(out, 1)
-        assert out.stderr == f"wsa-harness: {files[key]}: not a directory\n"
+        assert out.stderr == f"wsa-harness corpus: {files[key]}: not a directory\n"
     out = wsa("corpus", "check", files["dir"])  # a folder without programs
     assert_clean(out, 1)
-    assert out.stderr == f"wsa-harness: {files['dir']}: no .wsa files\n"
+    assert out.stderr == f"wsa-harness corpus: {files['dir']}: no .wsa files\n"
 
 
 @pytest.mark.parametrize(
@@ -153,7 +153,13 @@ def test_corpus_check_reports_each_bad_file(files: dict[str, Path]) -> None:
          "wsa-harness run: argument --engine: invalid choice: 'fast' (choose from 'reference', "
          "'core')"),
         (["diff", "--engines", "reference", "GOOD"],
-         "diff needs two sides: give two engines, two profiles, or both"),
+         "wsa-harness diff: a diff needs two sides: give two engines, two profiles, or both"),
+        (["fuzz", "--engines", "core", "--runs", "1"],
+         "wsa-harness fuzz: --engines core gives one side, and a campaign compares two: add an "
+         "engine (--engines core,reference) or a second profile (--profiles documented,windows)"),
+        (["fuzz", "--runs", "1", "--out", "/dev/null"],
+         "wsa-harness fuzz: --out /dev/null: exists and is not a folder (the campaign keeps its "
+         "corpus, findings and reproducers in it): give a new or existing folder"),
     ],
 )  # fmt: skip
 def test_usage_errors(files: dict[str, Path], args: list[str], message: str) -> None:
@@ -170,13 +176,14 @@ def test_usage_errors(files: dict[str, Path], args: list[str], message: str) -> 
 
 
 def test_fuzz_flag_errors(files: dict[str, Path]) -> None:
-    out = wsa("fuzz", "--runs", "1", "--out", files["good"], "--engines", "reference",
+    out = wsa("fuzz", "--runs", "1", "--corpus", files["good"], "--engines", "reference",
               "--profiles", "documented,windows")  # fmt: skip
-    assert_clean(out, 1)
-    assert out.stderr.endswith(f"wsa-harness: {files['good']}: File exists\n"), out.stderr
+    assert_clean(out, 2)
+    assert out.stderr.startswith(f"wsa-harness fuzz: --corpus {files['good']}: exists and is "
+                                 "not a folder"), out.stderr  # fmt: skip
     out = wsa("fuzz", "--runs", "1", "--out", files["dir"], "--", "notaflag")
     assert_clean(out, 1)
-    assert out.stderr == "wsa-harness: libFuzzer flags must start with '-': notaflag\n"
+    assert out.stderr == "wsa-harness fuzz: libFuzzer flags must start with '-': notaflag\n"
 
 
 def test_unwritable_outputs(files: dict[str, Path]) -> None:

@@ -1,10 +1,13 @@
 """The distribution as a user gets it: ``python -m build`` makes an sdist and,
-from it, a wheel with the compiled core; the wheel installs into a fresh venv
-where the ``wsa-harness`` command and the pytest plugin work without this
-checkout on sys.path.
+from it, a wheel with the compiled core, the seed corpus and the benchmark's
+mutants; the wheel installs into a fresh venv where the ``wsa-harness`` command
+and the pytest plugin work without this checkout on sys.path: ``fuzz`` seeds
+from the packaged corpus and says so, and ``bench bugs`` builds and finds a
+packaged mutant.
 
-One test, marked slow (about a minute: it compiles the core and installs pytest
-into the new venv).  It needs the package index that pip is configured with.
+One test, marked slow (about two minutes: it compiles the core twice, the
+wheel's and a mutant's, and installs the [bench] extra and pytest into the new
+venv).  It needs the package index that pip is configured with.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ ENGINES = ("reference",) if no_core() else ("reference", "core")
 #: Copied into the scratch source tree: everything but builds, venvs and caches.
 IGNORED = shutil.ignore_patterns(
     ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "*.so", ".*cache",
-    ".hypothesis", ".benchmarks", "fuzz-out", "out",
+    ".hypothesis", ".benchmarks", "fuzz-out", "out", "bench-out",
 )  # fmt: skip
 #: Variables that would let the checkout or another core leak into the fresh venv.
 LEAKY_ENV = (
@@ -54,11 +57,13 @@ def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in LEAKY_ENV}
 
 
-def _run(args: list[str | Path], cwd: Path, timeout: float = 300) -> str:
+def _run(
+    args: list[str | Path], cwd: Path, timeout: float = 300, extra_env: dict[str, str] | None = None
+) -> str:
     done = subprocess.run(
         [str(a) for a in args],
         cwd=cwd,
-        env=_env(),
+        env={**_env(), **(extra_env or {})},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -87,13 +92,23 @@ def _check_sdist(sdist: Path) -> None:
     wanted = {f"harness/{p.name}" for p in (REPO / "harness").glob("*.p[yx][xi]")}
     wanted |= {"harness/_core.pyi", "harness/py.typed", "setup.py", "pyproject.toml"}
     wanted |= {f"corpus/seeds/{SEED.name}", "docs/format.md", "MANIFEST.in"}
+    wanted |= {f"bench/mutants/{p.name}" for p in (REPO / "bench" / "mutants").glob("*.patch")}
     assert wanted <= names, f"missing from the sdist: {sorted(wanted - names)}"
+    assert not [n for n in names if n.startswith("harness/data/")]  # made at build time only
     assert not [n for n in names if n.endswith((".so", ".c"))]
 
 
 def _check_wheel(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
+    # the checkout's corpus/seeds and bench/mutants, every file, as package data
+    for source, target, pattern in (
+        ("corpus/seeds", "harness/data/seeds", "*.wsa"),
+        ("bench/mutants", "harness/data/mutants", "*.patch"),
+    ):
+        wanted = {f"{target}/{p.name}" for p in (REPO / source).glob(pattern)}
+        assert wanted and wanted <= names, f"missing from the wheel: {sorted(wanted - names)}"
+    with zipfile.ZipFile(wheel) as z:
         (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
         entries = z.read(entry_points).decode()
     assert [n for n in names if n.startswith("harness/_core.") and n.endswith(".so")], names
@@ -119,7 +134,8 @@ def test_wheel_in_a_fresh_venv(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", venv], cwd=tmp_path)
     py, bin_dir = venv / "bin" / "python", venv / "bin"
-    _run([py, "-m", "pip", "install", "--quiet", wheel, "pytest"], cwd=tmp_path)
+    # [bench]: Cython and setuptools to build mutant cores, atheris, hypothesis, matplotlib
+    _run([py, "-m", "pip", "install", "--quiet", f"{wheel}[bench]", "pytest"], cwd=tmp_path)
 
     work = tmp_path / "work"
     work.mkdir()
@@ -144,6 +160,9 @@ def test_wheel_in_a_fresh_venv(tmp_path: Path) -> None:
     )  # fmt: skip
     assert failed.returncode == 1 and "broken.wsa: 1 mismatched step(s)" in failed.stdout
 
+    _fuzz_seeds_from_the_package(bin_dir, venv, tmp_path)
+    _bench_finds_a_packaged_mutant(bin_dir, tmp_path)
+
     project = tmp_path / "project"
     project.mkdir()
     (project / "test_double.py").write_text(THROWAWAY_TEST)
@@ -153,3 +172,43 @@ def test_wheel_in_a_fresh_venv(tmp_path: Path) -> None:
     assert sorted(collected.splitlines()[: len(ids)]) == sorted(ids), collected
     ran = _run([py, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project)
     assert f"{len(ids)} passed" in ran, ran
+
+
+def _fuzz_seeds_from_the_package(bin_dir: Path, venv: Path, tmp: Path) -> None:
+    if atheris_missing():
+        return
+    work = tmp / "fuzz"
+    work.mkdir()
+    out = _run([bin_dir / "wsa-harness", "fuzz", "--runs", "200"], cwd=work)
+    seeds = venv.glob("lib/python*/site-packages/harness/data/seeds")
+    (packaged,) = list(seeds)
+    exported = len(list((work / "fuzz-out" / "corpus").glob("seed-*.bin")))
+    skipped = len(list(packaged.glob("*.wsa"))) - exported
+    line = f"seeding fuzz-out/corpus with {exported} seed programs from the packaged seeds"
+    assert f"{line} ({packaged})\n" in out, out
+    assert exported >= 90 and f"  {skipped} seed(s) have no binary form" in out, out
+    assert "port 80 has no binary form" in out
+    assert "executions        200" in out, out
+    again = _run([bin_dir / "wsa-harness", "fuzz", "--runs", "10"], cwd=work)
+    assert "resuming from " in again and "seeding" not in again, again
+
+
+def _bench_finds_a_packaged_mutant(bin_dir: Path, tmp: Path) -> None:
+    if atheris_missing():
+        return
+    work = tmp / "bench"
+    work.mkdir()
+    env_cache = {"WSA_BENCH_CACHE": str(tmp / "mutant-cache")}
+    cmd = [bin_dir / "wsa-harness", "bench", "bugs", "--trials", "1", "--budget", "5",
+           "--mutants", "01", "--tools", "harness"]  # fmt: skip
+    out = _run(cmd, cwd=work, extra_env=env_cache)
+    assert "01-dup-close-keeps-ref: built in" in out, out
+    assert "01-dup-close-keeps-ref harness #1: detected at" in out, out
+    assert "harness: 1/1 mutants killed" in out, out
+    assert (work / "bench-out" / "bugs.json").is_file()  # the default --out, in the cwd
+
+
+def atheris_missing() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("atheris") is None

@@ -140,7 +140,9 @@ def test_malformed_file_is_a_collection_error(pytester: pytest.Pytester) -> None
     result = _pytest(pytester, "--wsa-engines", "reference")
     result.assert_outcomes(errors=1)
     out = result.stdout.str()
-    result.stdout.fnmatch_lines(["*ERROR collecting bad.wsa*", "bad.wsa:2: unknown step 'sockett'"])
+    result.stdout.fnmatch_lines(
+        ["*ERROR collecting bad.wsa*", "bad.wsa:2: unknown step 'sockett' (did you mean 'socket'?)"]
+    )
     assert "Traceback" not in out and "CollectError" not in out
     # the other file is not run when collection fails (pytest's rule), but is collected
     collected = _pytest(pytester, "--wsa-engines", "reference", "--continue-on-collection-errors")
