@@ -9,6 +9,7 @@ from typing import Protocol
 
 from harness.lang.program import Program
 from harness.vocab.constants import Op
+from harness.vocab.profiles import Limits
 
 #: Results of calls made by threads (socket, send, closesocket, ...).
 RESULTS = "results"
@@ -44,6 +45,18 @@ class Capabilities:
     settle: float
     #: One line per mapping the engine makes (for docs and ``--explain``).
     notes: tuple[str, ...] = ()
+    # What else a program may hold and still run there (the fuzzer generates only
+    # this: harness/conformance/grammar.py; session.unsupported checks it).
+    #: Raw descriptor values (``closesocket #4``) have a real counterpart.
+    raw_descriptors: bool = False
+    #: connect/send/recv/wsasend/wsarecv on a datagram socket can be compared.
+    datagram_transfer: bool = False
+    #: The processes ``duplicate S PID`` may target.
+    duplicate_pids: frozenset[int] = frozenset({0})
+    #: ``connect S window=N`` is applied to the real peer.
+    connect_window: bool = False
+    #: The ``@limits`` under which a comparison goes past the first send.
+    limits: tuple[Limits, ...] = (Limits(),)
 
 
 @dataclass(frozen=True)
