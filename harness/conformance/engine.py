@@ -53,10 +53,9 @@ class Capabilities:
     datagram_transfer: bool = False
     #: The processes ``duplicate S PID`` may target.
     duplicate_pids: frozenset[int] = frozenset({0})
-    #: ``connect S window=N`` is applied to the real peer.
-    connect_window: bool = False
-    #: The ``@limits`` under which a comparison goes past the first send.
-    limits: tuple[Limits, ...] = (Limits(),)
+    #: The ``@limits`` a program may have (None: any; the model's cut stops the
+    #: comparison where its buffers and the real ones part).
+    limits: tuple[Limits, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ step :func:`harness.conformance.session.unsupported` refuses.
 from __future__ import annotations
 
 from harness.conformance.engine import Capabilities
-from harness.lang.encoding import Grammar
+from harness.lang.encoding import LIMIT_PRESETS, Grammar
 
 
 def grammar_of(name: str, caps: Capabilities) -> Grammar:
@@ -27,8 +27,7 @@ def grammar_of(name: str, caps: Capabilities) -> Grammar:
         pids=tuple(sorted(caps.duplicate_pids)),
         max_count=caps.max_count,
         max_advance=caps.max_sleep_ms,
-        limits=caps.limits,
-        connect_window=caps.connect_window,
+        limits=caps.limits or LIMIT_PRESETS,
     )
 
 

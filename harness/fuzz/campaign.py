@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from harness.fuzz.real import CampaignSide, reach_line, read_reach
 from harness.fuzz.target import (
     COUNTS_FILE,
     DEFAULT_MAX_STEPS,
@@ -53,8 +54,9 @@ from harness.fuzz.target import (
     resolve_sides,
     signature_key,
 )
-from harness.lang.encoding import NotRepresentable, decode, encode
+from harness.lang.encoding import FULL, Grammar, NotRepresentable, decode, encode
 from harness.lang.parser import parse_file
+from harness.lang.program import Program
 from harness.lang.render import format_program
 from harness.oracle import reproducers
 from harness.oracle.diff import Side
@@ -111,6 +113,8 @@ class Cause:
     expected: bool
     kind: str
     signatures: dict[str, int] = field(default_factory=dict)
+    #: with a real side: explained, known or new (harness.fuzz.real)
+    attribution: str = ""
 
 
 @dataclass
@@ -141,13 +145,16 @@ class Summary:
         return EXIT_FINDING if self.unexpected else EXIT_CLEAN
 
 
-def export_seeds(seeds: Path, corpus: Path, skipped: list[str] | None = None) -> int:
-    """Encode every representable seed program into ``corpus`` (as binary);
-    ``skipped`` collects ``NAME: reason`` for each one that has no binary form."""
+def export_seeds(
+    seeds: Path, corpus: Path, skipped: list[str] | None = None, grammar: Grammar = FULL
+) -> int:
+    """Encode every seed program representable under ``grammar`` into ``corpus``
+    (as binary); ``skipped`` collects ``NAME: reason`` for each one that has no
+    binary form."""
     count = 0
     for path in sorted(seeds.glob("*.wsa")):
         try:
-            data = encode(parse_file(path))
+            data = encode(parse_file(path), grammar)
         except (NotRepresentable, HarnessError) as exc:
             if skipped is not None:
                 skipped.append(f"{path.name}: {exc}")
@@ -206,6 +213,8 @@ class Campaign:
         self.done: set[str] = set()
         self.triaged: set[str] = set()
         self._last_print = 0.0
+        #: the parent's half of a real side (harness.fuzz.real), if there is one
+        self.real = CampaignSide.of(cfg.sides, cfg.max_steps)
 
     def say(self, text: str) -> None:
         print(text, file=self.stream, flush=True)
@@ -220,6 +229,13 @@ class Campaign:
             return self._run(corpus)
         finally:
             lock.close()
+            if self.real is not None:
+                self.real.close()
+
+    def _decode(self, data: bytes, side: Side) -> Program:
+        if self.real is not None:
+            return self.real.decode(data)
+        return decode(data, side.profile, self.cfg.max_steps)
 
     def _run(self, corpus: Path) -> Summary:
         cfg = self.cfg
@@ -227,10 +243,11 @@ class Campaign:
             self.say(f"resuming from {inputs} inputs in {corpus}")
         elif cfg.seeds is not None and cfg.seeds.is_dir():
             skipped: list[str] = []
-            n = export_seeds(cfg.seeds, corpus, skipped)
-            self.say(
-                f"seeding {corpus} with {n} seed programs from {resources.describe(cfg.seeds)}"
-            )
+            folders = [cfg.seeds] if self.real is None else self.real.seed_folders(cfg.seeds)
+            grammar = FULL if self.real is None else self.real.grammar
+            n = sum(export_seeds(f, corpus, skipped, grammar) for f in folders)
+            shown = " and ".join(resources.describe(f) for f in folders)
+            self.say(f"seeding {corpus} with {n} seed programs from {shown}")
             if skipped:
                 self.say(f"  {len(skipped)} seed(s) have no binary form and are not fuzzed:")
                 for line in skipped:
@@ -392,7 +409,7 @@ class Campaign:
             data = path.read_bytes()
             fault = self._fault_on(data, kind)
             a, b = resolve_sides(self.cfg.sides, data)
-            program = decode(data, a.profile, self.cfg.max_steps)
+            program = self._decode(data, a)
             key = signature_key(fault.signature)
             if (self.findings / f"{key}.json").exists():
                 continue
@@ -408,6 +425,8 @@ class Campaign:
 
     def _fault_on(self, data: bytes, kind: str) -> Fault:
         """Which side faults on a crash file's input, run apart with a time limit."""
+        if self.real is not None:  # a real engine runs in the target's process
+            return self.real.fault(kind)
         for side in resolve_sides(self.cfg.sides, data):
             program = decode(data, side.profile, self.cfg.max_steps)
             fault = fault_of(
@@ -445,9 +464,11 @@ class Campaign:
         self, meta: dict[str, object], data: bytes, key: str
     ) -> reproducers.Reproducer | None:
         a, b = resolve_sides(self.cfg.sides, data)
-        program = decode(data, a.profile, self.cfg.max_steps)
         kind = str(meta.get("kind", "divergence"))
         try:
+            if self.real is not None:
+                return self.real.reproducer(meta, data, key)
+            program = decode(data, a.profile, self.cfg.max_steps)
             if kind in ("divergence", "invariant"):
                 return reproducers.build(program, a, b, str(meta["signature"]), f"{key}.bin")
             isolate = kind in ("hang", "oom") or "signal" in str(meta["signature"])
@@ -472,6 +493,7 @@ class Campaign:
         cause = causes.get(repro.cause)
         expected = repro.expected and not self.cfg.strict
         kind = repro.fault.kind if repro.fault else "divergence"
+        attribution = getattr(getattr(repro, "real_attribution", None), "kind", "")
         path = self.repro_dir / f"{signature_key(repro.cause)}.wsa"
         # the smallest wins, ties by text: the choice never depends on the order
         # in which findings came (the same -seed and -runs give the same files)
@@ -480,11 +502,14 @@ class Campaign:
             reproducers.write(repro, path)
             if cause is None:
                 where = str(path.relative_to(self.cfg.out))
-                cause = causes[repro.cause] = Cause(repro.cause, where, steps, expected, kind)
+                cause = causes[repro.cause] = Cause(
+                    repro.cause, where, steps, expected, kind, attribution=attribution
+                )
                 if self.stream.isatty():
                     print(file=self.stream)
                 label = "expected" if expected else "NEW"
-                self.say(f"{label} {kind}: {repro.cause} -> {path} ({steps} steps)")
+                how = f" ({attribution})" if attribution else ""
+                self.say(f"{label} {kind}{how}: {repro.cause} -> {path} ({steps} steps)")
             cause.steps = steps
         cause.signatures[signature] = count
 
@@ -545,9 +570,12 @@ class Campaign:
             f"  root causes       {len(s.causes)} ({len(unexpected)} unexpected), "
             f"from {findings} distinct signatures"
         )
+        if self.real is not None and (reach := read_reach(self.findings)) is not None:
+            self.say(f"  reach             {reach_line(reach)}")
         for cause in sorted(s.causes.values(), key=lambda c: (c.expected, c.key)):
             label = "expected  " if cause.expected else "UNEXPECTED"
-            self.say(f"    {label} {cause.key}")
+            how = f" ({cause.attribution})" if cause.attribution else ""
+            self.say(f"    {label} {cause.key}{how}")
             self.say(f"               {self.cfg.out / cause.reproducer} ({cause.steps} steps)")
             for sig, n in sorted(cause.signatures.items(), key=lambda kv: (-kv[1], kv[0])):
                 self.say(f"                 {n:>6} x {sig}")

@@ -54,9 +54,9 @@ def main(argv: list[str] | None = None) -> None:
         include=["harness.reference"], exclude=["harness.reference.snapshot"]
     ):
         import harness.reference  # noqa: F401
-    from harness.fuzz.target import target_from_env
+    from harness.fuzz.real import make_target
 
-    target = target_from_env()
+    target = make_target()
     args = list(sys.argv if argv is None else argv)
     # libFuzzer ends a -runs budget with C's exit(): the last run writes the counts
     runs = [a[6:] for a in args if a.startswith("-runs=")]

@@ -43,6 +43,20 @@ from harness.conformance.compare import AGREE, DIFFER, ERROR, KNOWN, Verdict, co
 from harness.conformance.engine import ExternalEngine
 from harness.conformance.grammar import engine_grammar
 from harness.conformance.known_differences import KnownEntry, apply_known, load_known
+from harness.fuzz.target import (
+    COUNTS_FILE,
+    DEFAULT_MAX_STEPS,
+    DEFAULT_SIDES,
+    FINDINGS_ENV,
+    MAX_STEPS_ENV,
+    SIDES_ENV,
+    DifferentialTarget,
+    DivergenceFound,
+    Finding,
+    parse_sides,
+    signature_key,
+    target_from_env,
+)
 from harness.lang.encoding import FULL, Grammar, decode
 from harness.lang.parser import parse
 from harness.lang.program import Program
@@ -375,7 +389,9 @@ def fault_reproducer(program: Program, fault: Fault, raw_name: str | None) -> Re
     if raw_name:
         header.append(f"raw input: {raw_name}")
     filled = dataclasses.replace(program, header_comments=tuple(header))
-    return Reproducer(filled, None, None, format_program(filled), fault.signature, fault.cause, fault)
+    return Reproducer(
+        filled, None, None, format_program(filled), fault.signature, fault.cause, fault
+    )
 
 
 @contextmanager
@@ -408,8 +424,6 @@ class RealTarget:
         max_steps: int = 20,
         engine: ExternalEngine | None = None,
     ) -> None:
-        from harness.fuzz.target import signature_key
-
         check_real_sides(sides)
         pair = real_pair(sides)
         assert pair is not None
@@ -424,7 +438,6 @@ class RealTarget:
         self.seen: set[str] = set()
         self.counts: Counter[str] = Counter()
         self.reach: Counter[str] = Counter()
-        self._key = signature_key
         self._written = time.monotonic()
         if findings is not None:
             findings.mkdir(parents=True, exist_ok=True)
@@ -436,15 +449,13 @@ class RealTarget:
     def outcome(self, data: bytes) -> Outcome:
         return compare(self.program(data), self.engine, self.profile, self.known)
 
-    def check(self, data: bytes):  # type: ignore[no-untyped-def]
-        from harness.fuzz.target import Finding
-
+    def check(self, data: bytes) -> Finding | None:
         outcome = self.outcome(data)
         self._count_reach(outcome)
         if not outcome.differs:
             return None
         signature = outcome.signature
-        key = self._key(signature)
+        key = signature_key(signature)
         self.counts[key] += 1
         kind = "divergence" if outcome.raw.kind == DIFFER else "error"
         if key in self.seen:
@@ -466,8 +477,6 @@ class RealTarget:
             self.write_counts()
 
     def __call__(self, data: bytes) -> None:
-        from harness.fuzz.target import DivergenceFound
-
         finding = self.check(data)
         if finding is None:
             return
@@ -475,9 +484,9 @@ class RealTarget:
             raise DivergenceFound(finding.report or finding.signature)
         self.record(finding)
 
-    def record(self, finding) -> bool:  # type: ignore[no-untyped-def]
+    def record(self, finding: Finding) -> bool:
         assert self.findings is not None
-        key = self._key(finding.signature)
+        key = signature_key(finding.signature)
         if key in self.seen:
             return False
         self.seen.add(key)
@@ -492,8 +501,6 @@ class RealTarget:
         return True
 
     def write_counts(self) -> None:
-        from harness.fuzz.target import COUNTS_FILE
-
         self._written = time.monotonic()
         if self.findings is None:
             return
@@ -522,3 +529,73 @@ def reach_line(reach: dict[str, int | str]) -> str:
         f"{100 * int(reach.get('complete', 0)) / n:.1f}% compared to the end or to a "
         f"difference; {100 * int(reach.get('compared', 0)) / steps:.1f}% of the steps compared"
     )
+
+
+def make_target() -> DifferentialTarget | RealTarget:
+    """The campaign child's target from the environment: a :class:`RealTarget`
+    when a side is a real engine, else the differential target."""
+    import os
+
+    sides = parse_sides(os.environ.get(SIDES_ENV, DEFAULT_SIDES))
+    if real_pair(sides) is None:
+        return target_from_env()
+    findings = os.environ.get(FINDINGS_ENV)
+    max_steps = int(os.environ.get(MAX_STEPS_ENV, DEFAULT_MAX_STEPS))
+    return RealTarget(sides, Path(findings) if findings else None, max_steps)
+
+
+# --- the campaign's side (the parent process) ------------------------------------------------
+
+
+class CampaignSide:
+    """What a campaign with a real side does differently in the parent: inputs
+    decode under the engine's grammar, seeds include the conformance programs,
+    reproducers are minimized on the parent's own instance of the engine
+    (opened when the first finding needs it), and a fault of the child is the
+    real side's."""
+
+    def __init__(self, sides: tuple[Side, Side], max_steps: int) -> None:
+        check_real_sides(sides)
+        pair = real_pair(sides)
+        assert pair is not None
+        self.real, self.model = pair
+        self.profile = self.model.profile
+        self.max_steps = max_steps
+        self.grammar = engine_grammar(self.real.engine)
+        self.known = load_known_for(self.real.engine)
+        self._engine: ExternalEngine | None = None
+
+    @classmethod
+    def of(cls, sides: tuple[Side, Side], max_steps: int) -> CampaignSide | None:
+        return cls(sides, max_steps) if real_pair(sides) is not None else None
+
+    def decode(self, data: bytes) -> Program:
+        return decode_real(data, self.profile, self.max_steps, self.grammar)
+
+    def seed_folders(self, seeds: Path | None) -> list[Path]:
+        """The seed corpus and the conformance programs (those of the checkout)."""
+        programs = KNOWN_DIR.parent / "programs"
+        return [p for p in (seeds, programs) if p is not None and p.is_dir()]
+
+    def engine(self) -> ExternalEngine:
+        if self._engine is None:
+            self._engine = open_engine(self.real.engine)
+        return self._engine
+
+    def fault(self, kind: str) -> Fault:
+        return Fault(kind, self.real.engine)
+
+    def reproducer(self, meta: dict[str, object], data: bytes, key: str) -> Reproducer:
+        program = self.decode(data)
+        kind = str(meta.get("kind", "divergence"))
+        if kind in ("divergence", "error"):
+            signature = str(meta["signature"])
+            return minimize_real(
+                program, self.engine(), self.profile, signature, self.known, f"{key}.bin"
+            )
+        return fault_reproducer(program, self.fault(kind), f"{key}.bin")
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
