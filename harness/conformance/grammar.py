@@ -2,7 +2,8 @@
 
 A real engine declares what it can run in its :class:`Capabilities` (steps,
 threads, descriptor forms, datagram transfer, duplicate targets, counts, the
-longest sleep, the limits it can follow).  :func:`grammar_of` turns that
+limits it can follow; ``advance`` is not limited: one longer than the engine
+sleeps during a blocked close ends the comparison there).  :func:`grammar_of` turns that
 declaration into a :class:`harness.lang.encoding.Grammar`, so that the bytes a
 campaign mutates decode only to programs the engine can run: every input
 reaches the engine, instead of being skipped at a step it has no counterpart
@@ -26,7 +27,6 @@ def grammar_of(name: str, caps: Capabilities) -> Grammar:
         datagram_transfer=caps.datagram_transfer,
         pids=tuple(sorted(caps.duplicate_pids)),
         max_count=caps.max_count,
-        max_advance=caps.max_sleep_ms,
         limits=caps.limits or LIMIT_PRESETS,
     )
 

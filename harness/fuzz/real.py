@@ -254,29 +254,25 @@ def attribute(outcome: Outcome, engine: ExternalEngine) -> Attribution:
         key=lambda p: (p.name != outcome.engine, p.name),
     )
     for size in (1, 2):
-        candidates: dict[str, tuple[str, Profile]] = {}
+        # one candidate per switch set and values; the profiles that hold those values
+        candidates: dict[tuple[str, ...], tuple[Profile, list[str]]] = {}
         for other in others:
             differing = [s for s in SWITCHES if getattr(profile, s) != getattr(other, s)]
             for combo in itertools.combinations(differing, size):
-                flipped = _flip(profile, other, combo)
-                if dataclasses.replace(flipped, name=profile.name) == profile:
-                    continue
-                label = "+".join(combo) + f" (as {other.name})"
-                candidates.setdefault(flipped.name, (label, flipped))
+                values = tuple(repr(getattr(other, s)) for s in combo)
+                entry = candidates.setdefault((*combo, *values), (_flip(profile, other, combo), []))
+                entry[1].append(other.name)
         if not candidates:
             continue
-        flipped_profiles = [p for _, p in candidates.values()]
-        verdicts = compare_program(outcome.program, engine, flipped_profiles)
-        found = sorted(
-            {
-                label
-                for name, (label, _) in candidates.items()
-                if verdicts[name].kind == AGREE
-                or (verdicts[name].kind not in (DIFFER, ERROR) and verdicts[name].compared > step)
-            }
-        )
+        verdicts = compare_program(outcome.program, engine, [p for p, _ in candidates.values()])
+        found = []
+        for flipped, holders in candidates.values():
+            v = verdicts[flipped.name]
+            if v.kind == AGREE or (v.kind not in (DIFFER, ERROR) and v.compared > step):
+                switches = flipped.name.split("+", 1)[1].rsplit("=", 1)[0]
+                found.append(f"{switches} (as {', '.join(holders)})")
         if found:
-            return Attribution(EXPLAINED, tuple(found))
+            return Attribution(EXPLAINED, tuple(sorted(found)))
     return Attribution(NEW)
 
 
@@ -389,8 +385,10 @@ def fault_reproducer(program: Program, fault: Fault, raw_name: str | None) -> Re
     if raw_name:
         header.append(f"raw input: {raw_name}")
     filled = dataclasses.replace(program, header_comments=tuple(header))
-    return Reproducer(
-        filled, None, None, format_program(filled), fault.signature, fault.cause, fault
+    text = format_program(filled)
+    attribution = Attribution(NEW)
+    return RealReproducer(
+        filled, None, None, text, fault.signature, fault.cause, fault, None, attribution
     )
 
 

@@ -204,8 +204,8 @@ class Grammar:
     - ``datagram_transfer`` False: a transfer step (``TRANSFER_OPS``) on a
       variable bound to a datagram socket (or a duplicate of one) is dropped;
     - ``pids``: the processes ``duplicate`` may target;
-    - ``max_count`` / ``max_advance``: counts and ``advance`` times are taken
-      modulo one more than these (values up to them keep their binary form);
+    - ``max_count``: counts are taken modulo one more than it (values up to it
+      keep their binary form);
     - ``limits``: the presets header bits 3-5 pick from (modulo their number);
     - ``connect_window`` False: no ``connect S window=N``.
     """
@@ -217,7 +217,6 @@ class Grammar:
     datagram_transfer: bool = True
     pids: tuple[int, ...] = PIDS
     max_count: int | None = None
-    max_advance: int | None = None
     limits: tuple[Limits, ...] = LIMIT_PRESETS
     #: ``connect S window=N`` (the connect variant with a window)
     connect_window: bool = True
@@ -248,9 +247,6 @@ class Grammar:
 
     def count(self, n: int) -> int:
         return n if self.max_count is None else n % (self.max_count + 1)
-
-    def advance(self, n: int) -> int:
-        return n if self.max_advance is None else n % (self.max_advance + 1)
 
     def preset(self, header: int) -> Limits:
         return self.limits[((header >> 3) & 7) % len(self.limits)]
@@ -515,7 +511,7 @@ def _decode_step(state: _State, v: Variant, sel: int, b: int, c: int) -> RawStep
         counts = (g.count(number(b, c)),) if op in (Op.PEER_RECV, Op.PEER_SEND) else ()
         return (op, None, None, state.peers[sel % len(state.peers)], counts)
     if op == Op.ADVANCE:
-        return (op, None, None, None, (g.advance(number(b, c)),))
+        return (op, None, None, None, (number(b, c),))
     if op in (Op.NET_DOWN, Op.NET_UP):
         return (op, None, None, None, ())
     target = state.descriptor(sel >> 3) if op in DESCRIPTOR_OPS else None
@@ -603,10 +599,15 @@ def _variant(op: Op, mode: int = 0, grammar: Grammar = FULL) -> int:
     raise NotRepresentable(f"step {op.name} has no binary form{where}")
 
 
-def _within(value: int, limit: int | None, what: str) -> int:
+def _within(value: int, limit: int | None, what: str) -> tuple[int, int]:
+    """The two bytes of a count or time taken modulo ``limit + 1``."""
     if limit is not None and value > limit:
         raise NotRepresentable(f"{what} {value} is above this grammar's {limit}")
-    return value
+    if limit is not None and not (0 <= value < 1 << 14):
+        for k in range(16):  # the values near 2**31 - 1, wrapped
+            if (MAX_U31 - k) % (limit + 1) == value:
+                return 224, k
+    return number_bytes(value)
 
 
 def _index(table: tuple[object, ...], value: object, what: str) -> int:
@@ -623,12 +624,10 @@ def _encode_step(state: _State, raw: RawStep) -> bytes:
     if op == Op.OVL or op in (Op.PEER_RECV, Op.PEER_SEND, Op.PEER_CLOSE, Op.PEER_RESET):
         names = state.ops if op == Op.OVL else state.peers
         assert isinstance(target, str)
-        b, c = number_bytes(_within(args[0], g.max_count, "count")) if args else (0, 0)
+        b, c = _within(args[0], g.max_count, "count") if args else (0, 0)
         return bytes([_variant(op, 0, g), names.index(target), b, c])
     if op == Op.ADVANCE:
-        return bytes(
-            [_variant(op, 0, g), 0, *number_bytes(_within(args[0], g.max_advance, "time"))]
-        )
+        return bytes([_variant(op, 0, g), 0, *number_bytes(args[0])])
     if op in (Op.NET_DOWN, Op.NET_UP):
         return bytes([_variant(op, 0, g), 0, 0, 0])
     assert thread is not None
@@ -649,7 +648,7 @@ def _encode_step(state: _State, raw: RawStep) -> bytes:
             b, c = number_bytes(args[0])
     elif op in (Op.WSASEND, Op.WSARECV):
         mode = args[1]
-        b, c = number_bytes(_within(args[0], g.max_count, "count"))
+        b, c = _within(args[0], g.max_count, "count")
     elif op == Op.DUPLICATE:
         b = _index(g.pids, args[0], "pid")
     elif op == Op.BIND:
@@ -667,7 +666,7 @@ def _encode_step(state: _State, raw: RawStep) -> bytes:
             raise NotRepresentable(f"value {args[0]} has no binary form")
         b = args[0]
     elif op in (Op.SEND, Op.RECV):
-        b, c = number_bytes(_within(args[0], g.max_count, "count"))
+        b, c = _within(args[0], g.max_count, "count")
     elif op == Op.SHUTDOWN:
         b = _index(SHUTDOWN_HOW, args[0], "how")
     elif op == Op.ASYNCSELECT:
