@@ -13,7 +13,7 @@ step :func:`harness.conformance.session.unsupported` refuses.
 
 from __future__ import annotations
 
-from harness.conformance.engine import Capabilities
+from harness.conformance.engine import DGRAM, RAW, Capabilities
 from harness.lang.encoding import LIMIT_PRESETS, Grammar
 
 
@@ -23,8 +23,8 @@ def grammar_of(name: str, caps: Capabilities) -> Grammar:
         name=name,
         ops=caps.ops,
         threads=tuple(sorted(caps.threads)),
-        raw_descriptors=caps.raw_descriptors,
-        datagram_transfer=caps.datagram_transfer,
+        raw_descriptors=RAW in caps.descriptor_forms,
+        datagram_transfer=DGRAM in caps.transfer_types,
         pids=tuple(sorted(caps.duplicate_pids)),
         max_count=caps.max_count,
         limits=caps.limits or LIMIT_PRESETS,
