@@ -39,7 +39,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.conformance import EXTERNAL_ENGINES, open_engine
-from harness.conformance.compare import AGREE, DIFFER, ERROR, KNOWN, Verdict, compare_program
+from harness.conformance.compare import (
+    AGREE,
+    DIFFER,
+    ERROR,
+    KNOWN,
+    PARTIAL,
+    Verdict,
+    compare_program,
+)
 from harness.conformance.engine import ExternalEngine
 from harness.conformance.grammar import engine_grammar
 from harness.conformance.known_differences import KnownEntry, apply_known, load_known
@@ -79,6 +87,9 @@ REACH_FILE = "reach.counted"
 EXPLAINED, KNOWN_KIND, NEW = "explained", "known", "new"
 #: the filename a decoded program carries in reports
 FUZZ_FILE = "<fuzz>"
+#: seconds one program may take on a real engine in a campaign (past it: an error
+#: finding naming the step, before libFuzzer's own -timeout kills the process)
+PROGRAM_TIMEOUT = 5.0
 
 
 def is_real(engine: str) -> bool:
@@ -156,7 +167,7 @@ class Outcome:
         """The index of the first differing step."""
         if self.raw.kind != DIFFER:
             return None
-        return self.raw.compared - 1
+        return self.raw.index
 
     @property
     def label(self) -> str:
@@ -169,7 +180,7 @@ class Outcome:
             return f"error {_general(v.reason)} [{self.label}]"
         assert self.step is not None
         name = OP_NAMES[self.program.steps[self.step].op]
-        field = v.reason.rsplit(": ", 1)[-1]
+        field = v.field
         model, real = (_general(_shown(line)) for line in v.detail[1:3])
         return f"{name} {field} {model} ~ {real} [{self.label}]"
 
@@ -198,9 +209,11 @@ def compare(
     engine: ExternalEngine,
     profile: Profile,
     known: dict[str, KnownEntry] | None = None,
+    timeout: float | None = PROGRAM_TIMEOUT,
 ) -> Outcome:
-    """Run ``program`` on the real engine and on the model under ``profile``."""
-    raw = compare_program(program, engine, [profile])[profile.name]
+    """Run ``program`` on the real engine and on the model under ``profile``
+    (the real run bounded by ``timeout`` seconds)."""
+    raw = compare_program(program, engine, [profile], timeout)[profile.name]
     verdict = raw
     if known and profile.name == engine.name:
         verdict, _ = apply_known(raw, known.get(Path(program.filename).name), profile.name)
@@ -264,11 +277,13 @@ def attribute(outcome: Outcome, engine: ExternalEngine) -> Attribution:
                 entry[1].append(other.name)
         if not candidates:
             continue
-        verdicts = compare_program(outcome.program, engine, [p for p, _ in candidates.values()])
+        tried = [p for p, _ in candidates.values()]
+        verdicts = compare_program(outcome.program, engine, tried, PROGRAM_TIMEOUT)
         found = []
+        line = outcome.program.steps[step].line
         for flipped, holders in candidates.values():
             v = verdicts[flipped.name]
-            if v.kind == AGREE or (v.kind not in (DIFFER, ERROR) and v.compared > step):
+            if v.kind == AGREE or (v.kind == PARTIAL and v.upto > line):
                 switches = flipped.name.split("+", 1)[1].rsplit("=", 1)[0]
                 found.append(f"{switches} (as {', '.join(holders)})")
         if found:
@@ -297,7 +312,7 @@ def root_cause(outcome: Outcome, attribution: Attribution) -> str:
     assert step is not None
     explained = explain(outcome.program, outcome.profile)[step]
     rules = sorted({*explained.result_rules, *(r for _, r in explained.events)})
-    field = outcome.raw.reason.rsplit(": ", 1)[-1]
+    field = outcome.raw.field
     name = OP_NAMES[outcome.program.steps[step].op]
     return f"{head}: {name} {field} [{' '.join(rules)}]"
 

@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -43,7 +43,13 @@ class ModelEngine:
         self.behaves, self.name, self.twist = behaves, name, twist
         self.runs = 0
 
-    def run(self, program: Program, limit: int) -> RealRun:
+    def run(
+        self,
+        program: Program,
+        limit: int,
+        expect: Sequence[Observation] | None = None,
+        timeout: float | None = None,
+    ) -> RealRun:
         self.runs += 1
         observed = list(model_run(program, self.behaves, self.capabilities).observations[:limit])
         if self.twist and self.twist[0] < len(observed):
@@ -134,9 +140,15 @@ class Counting:
         self.engine, self.runs = engine, 0
         self.name, self.capabilities = engine.name, engine.capabilities
 
-    def run(self, program: Program, limit: int) -> RealRun:
+    def run(
+        self,
+        program: Program,
+        limit: int,
+        expect: Sequence[Observation] | None = None,
+        timeout: float | None = None,
+    ) -> RealRun:
         self.runs += 1
-        return self.engine.run(program, limit)
+        return self.engine.run(program, limit, expect, timeout)
 
     def close(self) -> None:
         pass
