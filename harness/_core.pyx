@@ -18,10 +18,23 @@ from libc.string cimport memset, memcpy, memmove
 from cpython cimport array as carray
 import array as _pyarray
 
+from cpython.bool cimport PyBool_Check
+from cpython.long cimport PyLong_Check
+
 from harness.vocab.errors import WorkLimitExceeded
+from harness.vocab.ranges import STEP_RANGES as _STEP_RANGES
+from harness.vocab.ranges import check_limits as _check_limits
+from harness.vocab.ranges import check_step as _check_step
+
 
 ctypedef long long i64
 ctypedef unsigned char flag
+
+cdef extern from "Python.h":
+    long long PyLong_AsLongLongAndOverflow(object o, int* overflow) except? -1
+
+cdef extern from "<stdint.h>":
+    const i64 I64_MAX "INT64_MAX"
 
 # setup.py defines the C macro WSA_DEBUG=1 for debug builds
 # (WSA_HARNESS_CORE_DEBUG=1): every step then checks the invariants.
@@ -408,8 +421,9 @@ cdef class Engine:
             raise MemoryError()
 
     def __init__(self, profile, limits):
-        self._configure(profile, int(limits.sockets), int(limits.descriptors),
-                        int(limits.sndbuf), int(limits.window))
+        # the ranges both engines share (harness/vocab/ranges.py)
+        _check_limits(limits.sockets, limits.descriptors, limits.sndbuf, limits.window)
+        self._configure(profile, limits.sockets, limits.descriptors, limits.sndbuf, limits.window)
 
     cdef int _configure(self, profile, i64 sockets, i64 descriptors, i64 sndbuf,
                         i64 window) except -1:
@@ -476,8 +490,13 @@ cdef class Engine:
     def step(self, op, thread, target, x1, x2, x3):
         """Run one step; returns (bound, rkind, r1, r2, r3, nevents, *events)."""
         cdef i64 i
-        _validate(op, thread, x1, x2)
-        self._step(op, thread, target, x1, x2, x3)
+        cdef i64 a[6]
+        memset(a, 0, sizeof(a))
+        if not (_as_i64(op, &a[0]) and _as_i64(thread, &a[1]) and _as_i64(target, &a[2])
+                and _as_i64(x1, &a[3]) and _as_i64(x2, &a[4]) and _as_i64(x3, &a[5])):
+            _refuse(op, thread, target, x1, x2, x3)     # a non-int, or beyond int64
+        _validate(a[0], a[1], a[2], a[3], a[4], a[5])
+        self._step(a[0], a[1], a[2], a[3], a[4], a[5])
         out = [self.r_bound, self.r_kind, self.r1, self.r2, self.r3, self.ev.n // EVENT_WIDTH]
         for i in range(self.ev.n):
             out.append(self.ev.p[i])
@@ -776,7 +795,7 @@ cdef class Engine:
         cdef Sock* s = &self.socks[sid]
         cdef i64 oid, nxt, i
         s.lifecycle = LC_DESTROYED              # [CS-D]
-        if s.deadline >= 0:
+        if s.deadline != -1:
             s.deadline = -1
             for i in range(self.dl.n):
                 if self.dl.p[i] == sid:
@@ -1097,27 +1116,52 @@ include "_core_env.pxi"
 include "_core_snapshot.pxi"
 
 
-cdef int _validate(i64 op, i64 thread, i64 x1, i64 x2) except -1:
-    if op < OP_STARTUP or op > OP_OVL:
-        raise ValueError(f"unknown op {op}")
-    if op < OP_ADVANCE:
-        if thread < 0 or thread >= THREADS:
-            raise ValueError(f"op {op} needs a thread 0..3, got {thread}")
-    elif thread != -1:
-        raise ValueError(f"op {op} takes no thread, got {thread}")
-    if op == OP_SOCKET and x1 != T_STREAM and x1 != T_DGRAM:
-        raise ValueError(f"bad socket type {x1}")
-    if op == OP_BIND and (x1 < 1 or x1 > PORT_MAX):
-        raise ValueError(f"bad port {x1}")
-    if ((op == OP_SEND or op == OP_RECV or op == OP_WSASEND or op == OP_WSARECV
-            or op == OP_PEER_RECV or op == OP_PEER_SEND or op == OP_ADVANCE) and x1 < 0):
-        raise ValueError(f"op {op}: negative count {x1}")
-    if op == OP_CONNECT and x1 < -1:
-        raise ValueError(f"bad window {x1}")
-    if op == OP_SETSOCKOPT_LINGER and not (0 <= x1 <= LINGER_MAX and 0 <= x2 <= LINGER_MAX):
-        raise ValueError(f"bad linger {x1} {x2}")
-    if (op == OP_WSASEND or op == OP_WSARECV) and x2 != M_EVENT and x2 != M_ROUTINE:
-        raise ValueError(f"bad overlapped mode {x2}")
+# The argument ranges of every op, (thread, target, x1, x2, x3) each, copied
+# from harness/vocab/ranges.py at import; _refuse raises that module's error.
+cdef i64 _RANGE_LO[OP_OVL + 1][5]
+cdef i64 _RANGE_HI[OP_OVL + 1][5]
+
+
+cdef int _load_ranges() except -1:
+    cdef int op, k
+    memset(_RANGE_LO, 0, sizeof(_RANGE_LO))
+    memset(_RANGE_HI, 0, sizeof(_RANGE_HI))
+    for op_obj, spans in _STEP_RANGES.items():
+        op = op_obj
+        if op < OP_STARTUP or op > OP_OVL or len(spans) != 5:
+            raise ImportError(f"harness/vocab/ranges.py: op {op} does not fit the core")
+        for k in range(5):
+            _RANGE_LO[op][k] = spans[k][0]
+            _RANGE_HI[op][k] = spans[k][1]
+    return 0
+
+
+_load_ranges()
+
+
+cdef inline bint _as_i64(object v, i64* out) except -1:
+    """An int (not a bool) that fits int64 into ``out``; False otherwise."""
+    cdef int overflow = 0
+    if not PyLong_Check(v) or PyBool_Check(v):
+        return False
+    out[0] = PyLong_AsLongLongAndOverflow(v, &overflow)
+    return overflow == 0
+
+
+cdef int _refuse(op, thread, target, x1, x2, x3) except -1:
+    _check_step(op, thread, target, x1, x2, x3)
+    raise AssertionError(f"harness/vocab/ranges.py accepts a step the core refuses: "
+                         f"{(op, thread, target, x1, x2, x3)}")
+
+
+cdef inline int _validate(i64 op, i64 thread, i64 target, i64 x1, i64 x2, i64 x3) except -1:
+    if (op < OP_STARTUP or op > OP_OVL
+            or thread < _RANGE_LO[op][0] or thread > _RANGE_HI[op][0]
+            or target < _RANGE_LO[op][1] or target > _RANGE_HI[op][1]
+            or x1 < _RANGE_LO[op][2] or x1 > _RANGE_HI[op][2]
+            or x2 < _RANGE_LO[op][3] or x2 > _RANGE_HI[op][3]
+            or x3 < _RANGE_LO[op][4] or x3 > _RANGE_HI[op][4]):
+        _refuse(op, thread, target, x1, x2, x3)
     return 0
 
 
@@ -1189,7 +1233,7 @@ cdef carray.array _run_records(Engine e, const i64* prog, i64 nsteps):
                 tv = INVALID_DESCRIPTOR
             elif tk == TARGET_NONE:
                 tv = 0
-            _validate(op, thread, x1, x2)
+            _validate(op, thread, tv, x1, x2, x3)
             e._step(op, thread, tv, x1, x2, x3)
             if bind >= 0:
                 if bind >= nslots:

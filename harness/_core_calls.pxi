@@ -582,7 +582,9 @@ cdef int _closesocket(Engine e, int th, int p, i64 value, i64 idx, i64 sid) exce
     if _last_close(e, sid, th, bsd or not s.nonblocking):         # [CS-9e]
         s = &e.socks[sid]
         s.lifecycle = LC_CLOSING
-        s.deadline = e.clock + 1000 * s.secs
+        # saturates like the clock (D38); secs <= LINGER_MAX, so 1000 * secs fits
+        s.deadline = (e.clock + 1000 * s.secs if e.clock <= I64_MAX - 1000 * s.secs
+                      else I64_MAX)
         buf_push(&e.dl, sid)
         oid = e._new_op(K_LINGER, M_BLOCKING, th, p, value, serial, sid, 0)
         e.socks[sid].linger_op = oid

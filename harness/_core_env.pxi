@@ -3,7 +3,8 @@
 cdef int _env(Engine e, i64 op, i64 target, i64 x1) except -1:
     cdef i64 sid, i, kept
     if op == OP_ADVANCE:                        # [ENV-1]
-        e.clock += x1
+        # the clock saturates at INT64_MAX (D38); x1 and the clock are >= 0
+        e.clock = e.clock + x1 if x1 <= I64_MAX - e.clock else I64_MAX
         e.r_kind = R_OK
     elif op == OP_NET_DOWN:                     # [ENV-1]
         # nothing settling does can newly apply while down (steps 1 and 4 need
