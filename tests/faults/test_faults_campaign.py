@@ -198,8 +198,10 @@ def test_seeding_on_a_full_disk_names_the_file_and_the_next_run_finishes(
 def test_sigkill_of_the_driver_stops_all_writing_to_the_corpus(tmp_path: Path) -> None:
     pytest.importorskip("atheris")
     out = tmp_path / "out"
-    proc = subprocess.Popen([*FUZZ, "--time", "600", "--out", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env())  # fmt: skip
+    proc = subprocess.Popen(
+        [*FUZZ, "--time", "600", "--out", str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env(),
+    )  # fmt: skip
     deadline = time.monotonic() + 120
     children: list[int] = []
     while time.monotonic() < deadline and not children:

@@ -54,7 +54,7 @@ STEPS = 11
 NOTHING = {
     "empty": "",
     "comments": "# a comment\n# and another\n\n",
-    "header-only": "# signature: closesocket events.ovl.value\n# rules: CS-7\n@profile documented\n",
+    "header-only": "# signature: closesocket events.ovl.value\n# rules: CS-7\n@profile windows\n",
 }
 ENGINES = ("--engines", "reference")
 
