@@ -350,6 +350,7 @@ cdef struct Sock:
     # flags, one byte each (keeps the record small)
     flag nonblocking, connected, sd_send, sd_recv, fin_sent, peer_fin, reset
     flag write_blocked, close_seen, close_posted, dirty
+    flag netheld                      # marked while the network was down
     flag has_peer, p_fin, p_reset, p_closed
     flag reset_reported, p_reset_reported     # PF-5 (reset_reporting = once)
     flag fin_held                             # PF-10: a recorded SD_SEND sends no FIN
@@ -399,7 +400,7 @@ cdef class Engine:
         i64 gp_head, gp_tail
         unsigned char* ports              # bitmap of held ports: 2 x NPORTS bits (PF-8)
         I64Buf ev, dirty, scratch, dl     # events, dirty sockets, temp, lingering sockets
-        I64Buf conn                       # connected sockets, pruned of destroyed ones at net_up
+        I64Buf netheld                    # sockets marked while the network is down
         I64Buf held                       # op ids with holds (PF-12; a handful at most)
         bint fdread_posted
         bint full_settle
@@ -479,7 +480,7 @@ cdef class Engine:
         buf_free(&self.dirty)
         buf_free(&self.scratch)
         buf_free(&self.dl)
-        buf_free(&self.conn)
+        buf_free(&self.netheld)
         buf_free(&self.held)
         free(self.socks)
         free(self.ops)
@@ -542,9 +543,14 @@ cdef class Engine:
         return 0
 
     cdef inline int _mark(self, i64 sid) except -1:
-        if not self.socks[sid].dirty:
-            self.socks[sid].dirty = True
+        cdef Sock* s = &self.socks[sid]
+        if not s.dirty:
+            s.dirty = True
             buf_push(&self.dirty, sid)
+        if not self.net_up and not s.netheld:
+            # its settling may have waited for the network: again at net_up
+            s.netheld = True
+            buf_push(&self.netheld, sid)
         return 0
 
     cdef inline int _ok(self, int th, i64 v) except -1:

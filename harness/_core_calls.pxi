@@ -123,7 +123,6 @@ cdef int _call_naming(Engine e, i64 op, int th, i64 sid, i64 x1) except -1:
             s.has_peer = True
             s.p_window = window if window >= 0 else e.lim_window
             s.p_reset_code = WSAECONNRESET
-            buf_push(&e.conn, sid)
             e._ok(th, 0)
             e.r_bound = sid
             e._post(sid, FD_WRITE, 0)
