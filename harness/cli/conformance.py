@@ -6,14 +6,16 @@ import argparse
 import shlex
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from harness.cli.common import load_program
+from harness.cli.common import UsageError, load_program
 from harness.conformance import EXTERNAL_ENGINES
 from harness.vocab import resources
 
 if TYPE_CHECKING:
+    from harness.conformance.engine import ExternalEngine
     from harness.conformance.known_differences import KnownEntry
+    from harness.lang.program import Program
 
 REPO = Path(__file__).resolve().parents[2]
 _SEEDS = resources.seeds()
@@ -29,7 +31,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "corpora", nargs="*", type=Path, metavar="CORPUS",
         help="folders of .wsa programs, or files (default: the seed corpus, corpus/seeds)",
     )  # fmt: skip
-    p.add_argument("--engine", choices=EXTERNAL_ENGINES, required=True)
+    p.add_argument(
+        "--engine", choices=(*EXTERNAL_ENGINES, "windows"), required=True,
+        help="the real implementation; windows only with --import (traces of exported programs)",
+    )  # fmt: skip
+    p.add_argument(
+        "--import", dest="traces", type=Path, action="append", metavar="TRACE",
+        help="compare the traces that exported programs printed (wsa-harness export c) instead "
+        "of running an engine; may be repeated",
+    )  # fmt: skip
     p.add_argument(
         "--check", action="store_true",
         help="exit 1 on an engine or model error, when a program differs from the engine's own "
@@ -79,12 +89,24 @@ def cmd_conformance(args: argparse.Namespace) -> int:
     except KnownFileError as exc:
         print(exc, file=sys.stderr)
         return 2
-    files = collect(args.corpora or [REPO_SEEDS])
-    programs = [load_program(str(f)) for f in files]
-    if args.steps:
-        return _steps(args.engine, programs, args.profile or measured, known)
-    profiles = [DOCUMENTED, WINDOWS] + ([PROFILES[measured]] if measured else [])
-    engine = open_engine(args.engine)
+    if args.traces:
+        if args.corpora or args.steps:
+            raise UsageError("--import TRACE compares the traced programs: no CORPUS, no --steps")
+        programs, engine = _replay(args.engine, args.traces)
+    else:
+        if args.engine == "windows":
+            raise UsageError(
+                "--engine windows needs --import TRACE: run programs exported with "
+                "`wsa-harness export c` on Windows and import what they print"
+            )
+        files = collect(args.corpora or [REPO_SEEDS])
+        programs = [cast("Program", load_program(str(f))) for f in files]
+        if args.steps:
+            return _steps(args.engine, programs, args.profile or measured, known)
+        engine = open_engine(args.engine)
+    profiles = [DOCUMENTED, WINDOWS] + (
+        [PROFILES[measured]] if measured and measured != "windows" else []
+    )
     try:
 
         def progress(line: str) -> None:
@@ -92,7 +114,7 @@ def cmd_conformance(args: argparse.Namespace) -> int:
 
         report = run_report(
             engine,
-            programs,  # type: ignore[arg-type]
+            programs,
             profiles,
             measured,
             None if args.quiet else progress,
@@ -102,7 +124,8 @@ def cmd_conformance(args: argparse.Namespace) -> int:
     finally:
         engine.close()
     print(render_text(report), end="")
-    shown = ["--engine", args.engine, *(str(c) for c in args.corpora)]
+    imported = [w for t in args.traces or () for w in ("--import", str(t))]
+    shown = [*imported, "--engine", args.engine, *(str(c) for c in args.corpora)]
     command = "wsa-harness conformance " + " ".join(shlex.quote(w) for w in shown)
     table = render_markdown(report, command)
     if args.markdown:
@@ -117,6 +140,16 @@ def cmd_conformance(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay(name: str, traces: list[Path]) -> tuple[list[Program], ExternalEngine]:
+    """The traced programs and an engine that replays their runs."""
+    from harness.conformance import capabilities_of
+    from harness.conformance.replay import ReplayEngine, load_traces
+
+    runs = load_traces(traces)
+    engine = ReplayEngine(name, capabilities_of(name), {p.filename: r for p, r in runs})
+    return [p for p, _ in runs], engine
+
+
 def _shown(path: Path) -> str:
     """A path as the report shows it: relative to the checkout when inside it."""
     try:
@@ -126,7 +159,7 @@ def _shown(path: Path) -> str:
 
 
 def _steps(
-    name: str, programs: list[object], profile_name: str | None, known: dict[str, KnownEntry]
+    name: str, programs: list[Program], profile_name: str | None, known: dict[str, KnownEntry]
 ) -> int:
     from harness.conformance import open_engine
     from harness.conformance.compare import side_by_side
@@ -140,9 +173,9 @@ def _steps(
     engine = open_engine(name)
     try:
         for program in programs:
-            profile = chosen or program.profile  # type: ignore[attr-defined]
-            lines = side_by_side(program, engine, profile)  # type: ignore[arg-type]
-            entry = known.get(Path(program.filename).name)  # type: ignore[attr-defined]
+            profile = chosen or program.profile
+            lines = side_by_side(program, engine, profile)
+            entry = known.get(Path(program.filename).name)
             if entry is not None and profile.name == name:
                 lines.append(f"--- known at line {entry.line} ({entry.source}): {entry.reason}")
             print("\n".join(lines) + "\n")

@@ -27,7 +27,7 @@ comparison stops (see :mod:`harness.conformance.model`).
 
 from __future__ import annotations
 
-from harness.conformance.engine import ExternalEngine
+from harness.conformance.engine import Capabilities, ExternalEngine
 
 EXTERNAL_ENGINES = ("linux", "wine")
 
@@ -44,4 +44,20 @@ def open_engine(name: str) -> ExternalEngine:
         from harness.conformance.wine import WineEngine
 
         return WineEngine()
+    raise HarnessError(f"unknown external engine {name!r} (known: {', '.join(EXTERNAL_ENGINES)})")
+
+
+def capabilities_of(name: str) -> Capabilities:
+    """What the engine ``name`` declares, without starting it (``windows``: what the
+    programs exported by ``wsa-harness export c`` run, the Wine engine's steps)."""
+    from harness.vocab.errors import HarnessError
+
+    if name == "linux":
+        from harness.conformance.linux import LINUX_CAPABILITIES
+
+        return LINUX_CAPABILITIES
+    if name in ("wine", "windows"):
+        from harness.conformance.wine import WINE_CAPABILITIES
+
+        return WINE_CAPABILITIES
     raise HarnessError(f"unknown external engine {name!r} (known: {', '.join(EXTERNAL_ENGINES)})")
