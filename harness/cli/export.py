@@ -28,6 +28,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     p.add_argument("-o", "--output", type=Path, metavar="FILE", help="the C file to write")
     p.add_argument(
+        "--prefix", action="store_true",
+        help="a program with a step the export cannot express: export the steps before it "
+        "(the comparison of a live engine ends there too) instead of refusing it",
+    )  # fmt: skip
+    p.add_argument(
         "--all", type=Path, metavar="DIR",
         help="export every program into DIR, with build-mingw.sh, build-msvc.bat and run-all.bat",
     )  # fmt: skip
@@ -43,7 +48,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise UsageError("--all DIR writes one file per program: -o is for one program")
         files = collect(args.programs or [p for p in DEFAULT_CORPORA if p.is_dir()])
         programs = [(load_program(str(f)), f.read_text()) for f in files]
-        written, refused = export_corpus(programs, args.all)  # type: ignore[arg-type]
+        written, refused = export_corpus(programs, args.all, args.prefix)  # type: ignore[arg-type]
         for r in refused:
             print(f"skipped: {r}", file=sys.stderr)
         print(
@@ -55,7 +60,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise UsageError("give one PROGRAM and -o FILE (or --all DIR)")
     path = args.programs[0]
     program = load_program(str(path))
-    exported = export_program(program, path.read_text())  # type: ignore[arg-type]
+    exported = export_program(program, path.read_text(), prefix=args.prefix)  # type: ignore[arg-type]
     write_atomic(args.output, exported.source)
     print(
         f"{args.output}: {exported.steps_run} step(s), {exported.checked} checked against "

@@ -31,7 +31,7 @@ from pathlib import Path
 from harness.conformance.engine import Capabilities
 from harness.conformance.errnomap import EXTRA_NAMES
 from harness.conformance.model import ModelRun, model_run
-from harness.conformance.session import unsupported
+from harness.conformance.session import first_unsupported
 from harness.conformance.wine import WINE_CAPABILITIES
 from harness.lang.program import Invalid, Program, Var, variable_slots
 from harness.lang.render import format_step
@@ -87,24 +87,35 @@ def _cut(run: ModelRun, n: int) -> int:
 
 
 def export_program(
-    program: Program, source_text: str, caps: Capabilities | None = None
+    program: Program,
+    source_text: str,
+    caps: Capabilities | None = None,
+    prefix: bool = False,
 ) -> Exported:
-    """The C program for ``program`` (its file's text is ``source_text``)."""
+    """The C program for ``program`` (its file's text is ``source_text``).
+
+    A step the export cannot express refuses the program, naming the step;
+    with ``prefix`` the exported program runs the steps before it instead (a
+    live engine's comparison ends there too), unless it is the first step."""
+    from harness.conformance.compare import expectations
     from harness.oracle.run import check
 
     caps = caps or WINDOWS_CAPABILITIES
-    name = Path(program.filename).name
-    bad = unsupported(program, caps)
-    if bad is not None:
-        step, reason = bad
-        extra = reason.split(f" at line {step.line}", 1)[-1]
-        raise ExportError(
-            program.filename,
-            step.line,
-            f"cannot export step `{format_step(step)}`{extra} "
-            "(the export runs what the Wine engine runs)",
-        )
     n = len(program.steps)
+    stop = n
+    bad = first_unsupported(program, caps)
+    if bad is not None:
+        index, step, reason = bad
+        extra = reason.split(f" at line {step.line}", 1)[-1]
+        if not prefix or index == 0:
+            raise ExportError(
+                program.filename,
+                step.line,
+                f"cannot export step `{format_step(step)}`{extra} "
+                "(the export runs what the Wine engine runs"
+                + ("; --prefix exports the steps before it)" if index else ")"),
+            )
+        stop = index
     try:
         own = model_run(program, program.profile, caps)
         runs = [model_run(program, p, caps) for p in TRACE_PROFILES]
@@ -123,18 +134,20 @@ def export_program(
             f"@profile {program.profile.name} "
             f"(`wsa-harness run --check {shlex.quote(program.filename)}` shows the difference)",
         )
-    limit = max(_cut(r, n) for r in [own, *runs])
-    own_cut = _cut(own, n)
+    limit = min(stop, max(_cut(r, n) for r in [own, *runs]))
+    own_cut = min(stop, _cut(own, n))
+    hints = expectations(runs)
     slots = variable_slots(program.steps)
     names = sorted(slots, key=slots.__getitem__)
     rows = []
     checked = 0
     for i, step in enumerate(program.steps[:limit]):
-        obs = own.observations[i]
-        expect = expect_comps = None
+        obs, hint = own.observations[i], hints[i]
+        expect = expect_comps = expect_msgs = None
         if step.expect is not None and i < own_cut:
             expect = obs.result
             expect_comps = "; ".join(obs.completions)
+            expect_msgs = "; ".join(obs.messages)
             checked += 1
         target = "NO_VAR"
         if isinstance(step.target, Var):
@@ -150,13 +163,19 @@ def export_program(
             f"    /* {comment} */\n"
             f"    {{{step.line}, OP_{step.op.name}, {-1 if step.thread is None else step.thread}, "
             f"{target}, {bind}, {{{args[0]}, {args[1]}, {args[2]}}}, {c_string(text)},\n"
-            f"     {_c_or_null(expect)}, {_c_or_null(expect_comps)}}},"
+            f"     {_c_or_null(expect)}, {_c_or_null(expect_comps)}, {_c_or_null(expect_msgs)},\n"
+            f"     {_c_or_null(hint.result)}, {len(hint.completions)}, {len(hint.messages)}}},"
         )
     program_part = "\n".join(
         [
-            f"#define PROGRAM_FILE {c_string(name)}",
+            f"#define PROGRAM_FILE {c_string(Path(program.filename).name)}",
             f"#define NSTEPS {len(rows)}",
             f"#define NVARS {len(names)}",
+            "/* the Wine engine's times (harness/conformance/wine.py), in ms */",
+            f"#define BLOCK_WAIT_MS {round(caps.block_wait * 1000)}",
+            f"#define BLOCK_CONFIRM_MS {round(caps.block_confirm * 1000)}",
+            f"#define SETTLE_MS {round(caps.settle * 1000)}",
+            f"#define MAX_SLEEP_MS {caps.max_sleep_ms}",
             "static const char *const var_names[NVARS + 1] = {"
             + "".join(f"{c_string(v)}, " for v in names)
             + "NULL};",
@@ -167,7 +186,7 @@ def export_program(
             "static const step_t steps[NSTEPS + 1] = {\n" + "\n".join(rows) + "\n    {0}};",
         ]
     )
-    header = _header(program, limit, checked, own_cut)
+    header = _header(program, limit, checked, own_cut, stop)
     source = (
         RUNTIME.read_text()
         .replace("/*@HEADER@*/", header)
@@ -177,7 +196,7 @@ def export_program(
     return Exported(source, limit, checked)
 
 
-def _header(program: Program, limit: int, checked: int, own_cut: int) -> str:
+def _header(program: Program, limit: int, checked: int, own_cut: int, stop: int) -> str:
     name = Path(program.filename).name
     exe = Path(name).with_suffix(".exe").name
     c = Path(name).with_suffix(".c").name
@@ -196,7 +215,11 @@ def _header(program: Program, limit: int, checked: int, own_cut: int) -> str:
         f" * program's expectations (@profile {program.profile.name}), as a real stack shows them:",
         " * byte counts by class (0, all, partial), `ok` for a descriptor.",
     ]
-    if own_cut < n:
+    if stop < n:
+        lines.append(
+            f" * It stops before line {program.steps[stop].line}: a step the export cannot express."
+        )
+    elif own_cut < n:
         lines.append(
             f" * Steps from line {program.steps[own_cut].line} on are not checked: the model's "
             "buffers and a real"
@@ -256,7 +279,9 @@ for %%f in (*.exe) do (
 """
 
 
-def export_corpus(programs: list[tuple[Program, str]], out: Path) -> tuple[list[str], list[str]]:
+def export_corpus(
+    programs: list[tuple[Program, str]], out: Path, prefix: bool = False
+) -> tuple[list[str], list[str]]:
     """Export each program into ``out`` with build and run scripts.
 
     Returns (the files written, the refusals).
@@ -267,7 +292,7 @@ def export_corpus(programs: list[tuple[Program, str]], out: Path) -> tuple[list[
     written, refused = [], []
     for program, text in programs:
         try:
-            exported = export_program(program, text)
+            exported = export_program(program, text, prefix=prefix)
         except ExportError as exc:
             refused.append(str(exc))
             continue

@@ -28,6 +28,12 @@ typedef struct {
     const char *text;   /* the step as written */
     const char *expect; /* expected result as a real stack shows it; NULL: not checked */
     const char *expect_completions; /* blocked calls completing in this step, "; "-joined */
+    const char *expect_messages;    /* WSAAsyncSelect messages posted in this step */
+    /* What the models expect (any profile), which says how long to wait:
+     * the result all of them give (NULL: they differ), and how many completions
+     * and messages the most expecting one has. */
+    const char *hint;
+    int hint_completions, hint_messages;
 } step_t;
 
 #define NO_VAR (-1)
@@ -449,24 +455,56 @@ static void stop_peer(void)
  * connect goes to the peer's listener; a call by a blocked thread is not made (the
  * model rejects it); peer steps on a closed peer are not made. */
 
-#define BLOCK_WAIT_MS 300 /* a call still running after this is blocked */
-#define SETTLE_MS 100     /* grace after each step for completions and peer data */
-#define MAX_SLEEP_MS 3000 /* longest advance slept while a closesocket is blocked */
-
-static long long handles[NVARS + 1], peer_of[NVARS + 1], op_id[NVARS + 1], op_mode[NVARS + 1],
-    op_n[NVARS + 1];
+static long long handles[NVARS + 1], generation_of[NVARS + 1], peer_of[NVARS + 1],
+    op_id[NVARS + 1], op_mode[NVARS + 1], op_n[NVARS + 1];
 static int bound[NVARS + 1], peer_closed[MAX_PEERS + 1];
 static int blocked_op[NWORKERS], blocked_n[NWORKERS], is_blocked[NWORKERS];
-static int version, listen_port, nports;
+static int version, listen_port, nports, registered;
 static long long port_model[64], port_real[64];
 
-#define TEXT_SIZE 160
-static char result[TEXT_SIZE], completions[4 * TEXT_SIZE], stop_reason[2 * TEXT_SIZE];
-enum { GO_ON, STOPPED, FAILED };
+/* real handle -> its generation (bumped each time socket/duplicate returns it) and
+ * the variable last bound to it (how messages name descriptors) */
+#define MAX_HANDLES 1024
+static unsigned long long seen_handle[MAX_HANDLES];
+static long long seen_generation[MAX_HANDLES];
+static int seen_name[MAX_HANDLES], nseen;
 
-static long long var_handle(int v)
+static int seen_index(unsigned long long h, int add)
 {
+    int i;
+    for (i = 0; i < nseen; i++)
+        if (seen_handle[i] == h) return i;
+    if (!add || nseen >= MAX_HANDLES) return -1;
+    seen_handle[nseen] = h;
+    seen_generation[nseen] = 0;
+    seen_name[nseen] = NO_VAR;
+    return nseen++;
+}
+
+static long long generation(unsigned long long h)
+{
+    int i = seen_index(h, 0);
+    return i < 0 ? 0 : seen_generation[i];
+}
+
+/* messages drained and not yet taken by a getmessage step */
+#define MAX_QUEUE 256
+static MSG queue[MAX_QUEUE];
+static int qhead, qtail;
+
+#define TEXT_SIZE 160
+static char result[TEXT_SIZE], completions[4 * TEXT_SIZE], messages[8 * TEXT_SIZE],
+    stop_reason[2 * TEXT_SIZE];
+enum { GO_ON, STOPPED, FAILED, NOT_MADE };
+
+/* The real handle of the step's target (-1: INVALID_SOCKET or unbound); *reused
+ * is set when the variable's descriptor was closed and a later socket took its number. */
+static long long var_handle(int v, int *reused)
+{
+    *reused = 0;
     if (v == INVALID_VAR || v == NO_VAR || !bound[v]) return -1;
+    if (handles[v] != -1 && generation((unsigned long long)handles[v]) != generation_of[v])
+        *reused = 1;
     return handles[v];
 }
 
@@ -474,9 +512,14 @@ static void bind_var(const step_t *st, long long value)
 {
     if (st->bind == NO_VAR) return;
     bound[st->bind] = 1;
-    if (st->op == OP_SOCKET || st->op == OP_DUPLICATE) handles[st->bind] = value;
-    else if (st->op == OP_CONNECT) peer_of[st->bind] = value;
-    else op_id[st->bind] = 0;
+    if (st->op == OP_SOCKET || st->op == OP_DUPLICATE) {
+        handles[st->bind] = value;
+        generation_of[st->bind] = value == -1 ? 0 : generation((unsigned long long)value);
+    } else if (st->op == OP_CONNECT) {
+        peer_of[st->bind] = value;
+    } else {
+        op_id[st->bind] = 0;
+    }
 }
 
 static const char *call_name(int op)
@@ -517,7 +560,13 @@ static void after_call(const step_t *st, worker_t *w)
     int i;
     switch (st->op) {
     case OP_SOCKET:
-    case OP_DUPLICATE: bind_var(st, w->ret); break;
+    case OP_DUPLICATE:
+        if (w->ret != -1 && (i = seen_index((unsigned long long)w->ret, 1)) >= 0) {
+            seen_generation[i]++;
+            if (st->bind != NO_VAR) seen_name[i] = st->bind;
+        }
+        bind_var(st, w->ret);
+        break;
     case OP_BIND:
         for (i = 0; i < nports && port_model[i] != st->x[0]; i++) {}
         if (w->ret == 0 && i == nports && nports < 64) {
@@ -543,49 +592,72 @@ static void after_call(const step_t *st, worker_t *w)
     }
 }
 
-static const char *var_for_handle(unsigned long long h)
+/* A message as the harness shows it: "FD_READ s1 0". */
+static void message_text(char *out, size_t size, const MSG *m)
 {
-    const char *name = NULL;
-    int v;
-    for (v = 0; v < NVARS; v++)
-        if (bound[v] && var_names[v][0] == 's' && (unsigned long long)handles[v] == h)
-            name = var_names[v];
-    return name;
-}
-
-static void get_message(void)
-{
-    MSG m;
-    char e[64];
-    const char *fd, *name;
-    char raw[32];
-    long ev, er;
-    BOOL got = PeekMessageW(&m, msgwin, WM_SOCKET, WM_SOCKET, PM_REMOVE);
-    if (!got) {
-        MsgWaitForMultipleObjects(0, NULL, FALSE, SETTLE_MS, QS_POSTMESSAGE);
-        got = PeekMessageW(&m, msgwin, WM_SOCKET, WM_SOCKET, PM_REMOVE);
-    }
-    if (!got) { snprintf(result, TEXT_SIZE, "none"); return; }
-    ev = WSAGETSELECTEVENT(m.lParam);
-    er = WSAGETSELECTERROR(m.lParam);
+    char e[64], raw[32];
+    const char *fd, *name = NULL;
+    long ev = WSAGETSELECTEVENT(m->lParam), er = WSAGETSELECTERROR(m->lParam);
+    int i = seen_index((unsigned long long)m->wParam, 0);
     fd = ev == FD_READ ? "FD_READ" : ev == FD_WRITE ? "FD_WRITE" : ev == FD_CLOSE ? "FD_CLOSE" : NULL;
-    name = var_for_handle((unsigned long long)m.wParam);
+    if (i >= 0 && seen_name[i] != NO_VAR) name = var_names[seen_name[i]];
     if (!name) {
-        snprintf(raw, sizeof raw, "#%llu", (unsigned long long)m.wParam);
+        snprintf(raw, sizeof raw, "#%llu", (unsigned long long)m->wParam);
         name = raw;
     }
     if (er) model_error_text(e, sizeof e, er);
     else snprintf(e, sizeof e, "0");
-    if (fd) snprintf(result, TEXT_SIZE, "%s %s %s", fd, name, e);
-    else snprintf(result, TEXT_SIZE, "%ld %s %s", ev, name, e);
+    if (fd) snprintf(out, size, "%s %s %s", fd, name, e);
+    else snprintf(out, size, "%ld %s %s", ev, name, e);
+}
+
+/* Every message posted so far, waiting up to WAITMS until WANT arrived (-1: the
+ * whole wait); queued for getmessage, and shown in *shown ("; "-joined) if given. */
+static void drain(int waitms, int want, char *shown, size_t size)
+{
+    MSG m;
+    DWORD start = GetTickCount();
+    int got = 0;
+    char text[TEXT_SIZE];
+    if (shown) shown[0] = 0;
+    for (;;) {
+        DWORD spent;
+        while (PeekMessageW(&m, msgwin, WM_SOCKET, WM_SOCKET, PM_REMOVE)) {
+            if ((qtail + 1) % MAX_QUEUE != qhead) {
+                queue[qtail] = m;
+                qtail = (qtail + 1) % MAX_QUEUE;
+            }
+            if (shown && strlen(shown) + TEXT_SIZE + 2 < size) {
+                message_text(text, sizeof text, &m);
+                if (shown[0]) strcat(shown, "; ");
+                strcat(shown, text);
+            }
+            got++;
+        }
+        spent = GetTickCount() - start;
+        if ((want >= 0 && got >= want) || spent >= (DWORD)waitms) break;
+        MsgWaitForMultipleObjects(0, NULL, FALSE, (DWORD)waitms - spent, QS_POSTMESSAGE);
+    }
+}
+
+static void get_message(const step_t *st)
+{
+    if (qhead == qtail) {
+        int expects = st->hint == NULL || strcmp(st->hint, "none") != 0;
+        drain(expects ? SETTLE_MS : 0, expects ? 1 : 0, NULL, 0);
+    }
+    if (qhead == qtail) { snprintf(result, TEXT_SIZE, "none"); return; }
+    message_text(result, TEXT_SIZE, &queue[qhead]);
+    qhead = (qhead + 1) % MAX_QUEUE;
 }
 
 /* A step by thread T: 0 when there is nothing to compare (no result). */
 static int thread_step(const step_t *st, int *outcome)
 {
-    int t = st->thread, i;
+    int t = st->thread, i, reused;
     long long x[3], handle;
     worker_t *w = &workers[t];
+    int wait;
     if (is_blocked[t]) {
         if (version == 1) {
             snprintf(stop_reason, sizeof stop_reason,
@@ -597,8 +669,12 @@ static int thread_step(const step_t *st, int *outcome)
         bind_var(st, st->op == OP_SOCKET || st->op == OP_DUPLICATE ? -1 : 0);
         return 0; /* the model rejects it: not made */
     }
-    if (st->op == OP_GETMESSAGE) { get_message(); return 1; }
-    handle = var_handle(st->target);
+    if (st->op == OP_GETMESSAGE) { get_message(st); return 1; }
+    handle = var_handle(st->target, &reused);
+    if (reused) {
+        bind_var(st, st->op == OP_DUPLICATE ? -1 : 0);
+        return 0; /* the variable no longer names the socket it was bound to */
+    }
     memcpy(x, st->x, sizeof x);
     if (st->op == OP_BIND) {
         x[0] = 0;
@@ -607,11 +683,16 @@ static int thread_step(const step_t *st, int *outcome)
     } else if (st->op == OP_CONNECT) {
         x[0] = listen_port;
     } else if (st->op == OP_SLEEPEX) {
-        x[0] = SETTLE_MS;
+        /* grace for routines still in flight, when a model says some ran */
+        x[0] = st->hint == NULL || strcmp(st->hint, "0") != 0 ? SETTLE_MS : 0;
     } else if (st->op == OP_STARTUP && st->x[0] > 0) {
         version = st->x[0] == 1 ? 1 : 2;
+    } else if (st->op == OP_ASYNCSELECT) {
+        registered = 1;
     }
-    if (!worker_call(t, BLOCK_WAIT_MS, st->op, handle < 0 ? (unsigned long long)INVALID_SOCKET
+    /* a call every model says blocks is confirmed blocked sooner */
+    wait = st->hint && !strcmp(st->hint, "blocked") ? BLOCK_CONFIRM_MS : BLOCK_WAIT_MS;
+    if (!worker_call(t, wait, st->op, handle < 0 ? (unsigned long long)INVALID_SOCKET
                                                            : (unsigned long long)handle, x)) {
         is_blocked[t] = 1;
         blocked_op[t] = st->op;
@@ -637,7 +718,8 @@ static int peer_step(const step_t *st, int *outcome)
     int ok;
     if (peer <= 0 || peer > MAX_PEERS || peer_closed[peer]) return 0;
     if (st->op == OP_PEER_RECV)
-        ok = peer_ask(&ret, &err, "precv %lld %lld %lld", peer, st->x[0], SETTLE_MS);
+        ok = peer_ask(&ret, &err, "precv %lld %lld %lld", peer, st->x[0],
+                      st->hint && !strcmp(st->hint, "SOCKET_ERROR WSAEWOULDBLOCK") ? 0 : SETTLE_MS);
     else if (st->op == OP_PEER_SEND)
         ok = peer_ask(&ret, &err, "psend %lld %lld", peer, st->x[0], 0);
     else {
@@ -672,12 +754,14 @@ static int ovl_step(const step_t *st)
     op_t *op;
     DWORD bytes = 0, flags = 0, start = GetTickCount();
     int set, ok, err;
+    DWORD waitms;
     ULONG status;
     const char *note;
     char shown[64];
     if (id < 1 || id > nops) return 0;
     op = ops[id - 1];
-    while (op->ov.Internal == STATUS_PENDING_VALUE && GetTickCount() - start < SETTLE_MS) Sleep(5);
+    waitms = st->hint && !strcmp(st->hint, "pending") ? 0 : SETTLE_MS;
+    while (op->ov.Internal == STATUS_PENDING_VALUE && GetTickCount() - start < waitms) Sleep(5);
     status = (ULONG)op->ov.Internal;
     if (status == STATUS_PENDING_VALUE) { snprintf(result, TEXT_SIZE, "pending"); return 1; }
     set = op->ov.hEvent ? WaitForSingleObject(op->ov.hEvent, 0) == WAIT_OBJECT_0 : 0;
@@ -726,8 +810,9 @@ static int cmp_text(const void *a, const void *b)
     return strcmp((const char *)a, (const char *)b);
 }
 
-/* Completions of blocked calls within SETTLE_MS, sorted and "; "-joined. */
-static void poll_completions(void)
+/* Completions of blocked calls, sorted and "; "-joined: waits up to WAITMS until
+ * WANT of them completed (-1: all), then takes any others already done. */
+static void poll_completions(int waitms, int want)
 {
     char done[NWORKERS][TEXT_SIZE];
     int ndone = 0, i;
@@ -742,7 +827,8 @@ static void poll_completions(void)
         for (i = 0; i < NWORKERS; i++)
             if (is_blocked[i]) { hs[n] = workers[i].done; idx[n++] = i; }
         if (!n) break;
-        r = WaitForMultipleObjects(n, hs, FALSE, spent >= SETTLE_MS ? 0 : SETTLE_MS - spent);
+        if (want >= 0 && ndone >= want) spent = (DWORD)waitms; /* take only what is done */
+        r = WaitForMultipleObjects(n, hs, FALSE, spent >= (DWORD)waitms ? 0 : waitms - spent);
         if (r >= WAIT_OBJECT_0 + (DWORD)n) break;
         i = idx[r - WAIT_OBJECT_0];
         w = &workers[i];
@@ -806,9 +892,16 @@ int main(int argc, char **argv)
             break;
         }
         for (t = 0; t < NWORKERS; t++)
-            if (is_blocked[t]) { poll_completions(); break; }
+            if (is_blocked[t]) {
+                poll_completions(st->hint_completions ? SETTLE_MS : 0, st->hint_completions);
+                break;
+            }
+        messages[0] = 0;
+        if (registered)
+            drain(st->hint_messages ? SETTLE_MS : 0, st->hint_messages, messages, sizeof messages);
         printf("step %d %s\n", st->line, has ? result : "-");
         if (completions[0]) printf("completions %s\n", completions);
+        if (messages[0]) printf("messages %s\n", messages);
         if (has && st->expect && strcmp(result, st->expect)) {
             fprintf(stderr, "%s:%d: `%s`: expected -> %s, observed -> %s\n", PROGRAM_FILE,
                     st->line, st->text, st->expect, result);
@@ -819,6 +912,12 @@ int main(int argc, char **argv)
                     PROGRAM_FILE, st->line, st->text,
                     st->expect_completions[0] ? st->expect_completions : "none",
                     completions[0] ? completions : "none");
+            mismatches++;
+        }
+        if (st->expect_messages && strcmp(messages, st->expect_messages)) {
+            fprintf(stderr, "%s:%d: `%s`: expected messages: %s; observed: %s\n", PROGRAM_FILE,
+                    st->line, st->text, st->expect_messages[0] ? st->expect_messages : "none",
+                    messages[0] ? messages : "none");
             mismatches++;
         }
     }

@@ -9,7 +9,8 @@ prints, when it runs, one trace record::
     step 3 0                     the step at program line 3 showed `0`
     step 6 blocked
     step 10 -                    nothing to compare (a call the model rejects)
-    completions t1 recv -> SOCKET_ERROR WSAEINTR     (after its step line)
+    completions t1 recv -> SOCKET_ERROR WSAEINTR     (after its step line; "; "-joined)
+    messages FD_READ s1 0; FD_CLOSE s1 0             (WSAAsyncSelect messages posted, in order)
     stopped 7 REASON | failed 7 REASON               (the run stopped at step index 7)
     end
 
@@ -23,6 +24,7 @@ first missing step.  Anything else malformed is ``TRACE:LINE: message``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,7 +44,8 @@ class _Record:
     start: int
     name: str = ""
     source: list[str] = field(default_factory=list)
-    steps: list[tuple[int, int, str | None, list[str]]] = field(default_factory=list)
+    #: (trace line, program line, result, completions, messages)
+    steps: list[tuple[int, int, str | None, list[str], list[str]]] = field(default_factory=list)
     stopped: tuple[int, str] | None = None
     failed: bool = False
     ended: bool = False
@@ -77,9 +80,11 @@ def _records(path: Path) -> list[_Record]:
             head, _, shown = rest.partition(" ")
             if not head.isdigit() or not shown:
                 raise TraceError(f"{where}: a step line is `step LINE RESULT`, got {line!r}")
-            cur.steps.append((number, int(head), None if shown == "-" else shown, []))
+            cur.steps.append((number, int(head), None if shown == "-" else shown, [], []))
         elif word == "completions" and cur.steps and rest:
             cur.steps[-1][3].extend(rest.split("; "))
+        elif word == "messages" and cur.steps and rest:
+            cur.steps[-1][4].extend(rest.split("; "))
         elif word in ("stopped", "failed") and not cur.stopped:
             index, _, reason = rest.partition(" ")
             if not index.isdigit() or not reason:
@@ -116,14 +121,14 @@ def load_traces(paths: list[Path]) -> list[tuple[Program, RealRun]]:
             except HarnessError as exc:
                 raise TraceError(f"{where}: the record's program does not parse: {exc}") from None
             observations = []
-            for i, (number, line, result, comps) in enumerate(rec.steps):
+            for i, (number, line, result, comps, msgs) in enumerate(rec.steps):
                 if i >= len(program.steps) or program.steps[i].line != line:
                     expected = program.steps[i].line if i < len(program.steps) else "none"
                     raise TraceError(
                         f"{path}:{number}: step {i + 1} is at line {line} of the trace, "
                         f"but at line {expected} of its program"
                     )
-                observations.append(Observation(result, tuple(sorted(comps))))
+                observations.append(Observation(result, tuple(sorted(comps)), tuple(msgs)))
             stopped, failed = rec.stopped, rec.failed
             if not rec.ended and stopped is None:
                 n = len(observations)
@@ -140,7 +145,13 @@ class ReplayEngine:
         self.capabilities = capabilities
         self._runs = runs
 
-    def run(self, program: Program, limit: int) -> RealRun:
+    def run(
+        self,
+        program: Program,
+        limit: int,
+        expect: Sequence[Observation] | None = None,
+        timeout: float | None = None,
+    ) -> RealRun:
         real = self._runs[program.filename]
         if len(real.observations) <= limit:
             return real
