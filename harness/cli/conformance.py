@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.cli.common import load_program
-from harness.conformance import EXTERNAL_ENGINES
+from harness.conformance import engine_names
 from harness.vocab import resources
 
 if TYPE_CHECKING:
@@ -22,6 +22,8 @@ REPO_SEEDS = _SEEDS.path if _SEEDS is not None else REPO / "corpus" / "seeds"
 #: conformance/known/ENGINE.txt: the differences from the engine's own profile
 #: that no switch expresses (harness/conformance/known_differences.py).
 REPO_KNOWN = REPO / "conformance" / "known"
+#: ``--program-timeout``: the longest corpus program takes about 3.5 s (c07's linger waits).
+DEFAULT_PROGRAM_TIMEOUT = 8.0
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -29,7 +31,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "corpora", nargs="*", type=Path, metavar="CORPUS",
         help="folders of .wsa programs, or files (default: the seed corpus, corpus/seeds)",
     )  # fmt: skip
-    p.add_argument("--engine", choices=EXTERNAL_ENGINES, required=True)
+    p.add_argument("--engine", choices=engine_names(), required=True)
+    p.add_argument(
+        "--program-timeout", type=float, default=DEFAULT_PROGRAM_TIMEOUT, metavar="S",
+        help="seconds one program may take on the engine before its run stops as an error "
+        "naming the step, and the engine is restarted (default: %(default)s)",
+    )  # fmt: skip
     p.add_argument(
         "--check", action="store_true",
         help="exit 1 on an engine or model error, when a program differs from the engine's own "
@@ -58,7 +65,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_conformance(args: argparse.Namespace) -> int:
-    from harness.conformance import open_engine
+    from harness.conformance import engine_profile, open_engine
     from harness.conformance.known_differences import KnownFileError, load_known
     from harness.conformance.report import (
         collect,
@@ -70,19 +77,20 @@ def cmd_conformance(args: argparse.Namespace) -> int:
     from harness.vocab.fsutil import write_atomic
     from harness.vocab.profiles import DOCUMENTED, PROFILES, WINDOWS
 
-    measured = args.engine if args.engine in PROFILES else None
+    own = engine_profile(args.engine)
+    measured = own if own in PROFILES else None
     known_path: Path | None = args.known
     if known_path is None and (REPO_KNOWN / f"{args.engine}.txt").is_file():
         known_path = REPO_KNOWN / f"{args.engine}.txt"
     try:
-        known = load_known(known_path) if known_path else {}
+        known = load_known(known_path, args.engine) if known_path else {}
     except KnownFileError as exc:
         print(exc, file=sys.stderr)
         return 2
     files = collect(args.corpora or [REPO_SEEDS])
     programs = [load_program(str(f)) for f in files]
     if args.steps:
-        return _steps(args.engine, programs, args.profile or measured, known)
+        return _steps(args.engine, programs, args.profile or measured, known, args.program_timeout)
     profiles = [DOCUMENTED, WINDOWS] + ([PROFILES[measured]] if measured else [])
     engine = open_engine(args.engine)
     try:
@@ -98,6 +106,7 @@ def cmd_conformance(args: argparse.Namespace) -> int:
             None if args.quiet else progress,
             known,
             _shown(known_path) if known_path else None,
+            args.program_timeout,
         )
     finally:
         engine.close()
@@ -126,10 +135,15 @@ def _shown(path: Path) -> str:
 
 
 def _steps(
-    name: str, programs: list[object], profile_name: str | None, known: dict[str, KnownEntry]
+    name: str,
+    programs: list[object],
+    profile_name: str | None,
+    known: dict[str, KnownEntry],
+    timeout: float,
 ) -> int:
-    from harness.conformance import open_engine
-    from harness.conformance.compare import side_by_side
+    from harness.conformance import engine_profile, open_engine
+    from harness.conformance.compare import compare_program, side_by_side
+    from harness.conformance.known_differences import apply_known
     from harness.vocab.profiles import get_profile
 
     try:
@@ -141,10 +155,12 @@ def _steps(
     try:
         for program in programs:
             profile = chosen or program.profile  # type: ignore[attr-defined]
-            lines = side_by_side(program, engine, profile)  # type: ignore[arg-type]
-            entry = known.get(Path(program.filename).name)  # type: ignore[attr-defined]
-            if entry is not None and profile.name == name:
-                lines.append(f"--- known at line {entry.line} ({entry.source}): {entry.reason}")
+            lines = side_by_side(program, engine, profile, timeout)  # type: ignore[arg-type]
+            if known and profile.name == engine_profile(name):
+                v = compare_program(program, engine, [profile], timeout)[profile.name]  # type: ignore[arg-type]
+                v, entry = apply_known(v, known)
+                if entry is not None:
+                    lines.append(f"--- known [{entry.name}] ({entry.source}): {entry.reason}")
             print("\n".join(lines) + "\n")
     finally:
         engine.close()
