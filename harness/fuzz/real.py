@@ -144,7 +144,7 @@ def decode_real(data: bytes, profile: Profile, max_steps: int, grammar: Grammar)
 
 def load_known_for(engine: str, path: Path | None = None) -> dict[str, KnownEntry]:
     path = path or KNOWN_DIR / f"{engine}.txt"
-    return load_known(path) if path.is_file() else {}
+    return load_known(path, engine) if path.is_file() else {}
 
 
 @dataclass(frozen=True)
@@ -216,7 +216,7 @@ def compare(
     raw = compare_program(program, engine, [profile], timeout)[profile.name]
     verdict = raw
     if known and profile.name == engine.name:
-        verdict, _ = apply_known(raw, known.get(Path(program.filename).name), profile.name)
+        verdict, _ = apply_known(raw, known)
     return Outcome(program, engine.name, profile, verdict, raw)
 
 
@@ -305,7 +305,7 @@ def root_cause(outcome: Outcome, attribution: Attribution) -> str:
     if attribution.kind == EXPLAINED:
         return f"{head}: switch {', '.join(attribution.items)}"
     if attribution.kind == KNOWN_KIND:
-        return f"{head}: known {attribution.items[0][:60]}"
+        return f"{head}: known {attribution.items[0].split(']')[0]}]"
     if outcome.raw.kind == ERROR:
         return f"{head}: {outcome.signature}"
     step = outcome.step

@@ -97,12 +97,21 @@ def test_a_difference_no_profile_gives_is_new() -> None:
 def test_a_listed_difference_is_known(tmp_path: Path) -> None:
     engine = ModelEngine(LINUX, twist=(1, "INVALID_SOCKET WSAEFAULT"))
     known_file = tmp_path / "linux.txt"
-    known_file.write_text("reset.wsa 2  a stand-in engine that refuses sockets\n")
+    known_file.write_text(
+        "[stand-in-refuses-sockets]\nengine: linux\ncall: socket\nfield: result\n"
+        "when: !connected\nreason: engine bug: a stand-in engine that refuses sockets\n"
+        "seen: reset.wsa\n"
+    )
     known = real.load_known_for("linux", known_file)
     outcome = real.compare(RESET, engine, LINUX, known)  # type: ignore[arg-type]
     attribution = real.attribute(outcome, engine)  # type: ignore[arg-type]
     assert attribution.kind == real.KNOWN_KIND and real.expected(attribution, outcome)
-    assert attribution.items == ("a stand-in engine that refuses sockets",)
+    assert attribution.items == (
+        "[stand-in-refuses-sockets] engine bug: a stand-in engine that refuses sockets",
+    )
+    assert (
+        real.root_cause(outcome, attribution) == "linux vs linux: known [stand-in-refuses-sockets]"
+    )
 
 
 def test_signatures_generalize_counts_and_names() -> None:
