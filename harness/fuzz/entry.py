@@ -41,6 +41,27 @@ def load_libfuzzer_globally() -> bool:
     return True
 
 
+#: the reference model's modules that are bookkeeping, not semantics: their
+#: branches (index upkeep, the snapshot, the invariant checks, result records)
+#: would only add noise to the coverage that guides the search
+NOT_INSTRUMENTED = (
+    "harness.reference.snapshot",
+    "harness.reference.world",
+    "harness.reference.results",
+)
+
+
+def instrument_reference() -> None:
+    """Import the reference model with atheris's coverage in the modules that
+    make its decisions (calls, close, effects, environment, settle and the
+    engine's common checks).  Its branches count only on the inputs the
+    reference runs on (a core-led campaign's policy, harness.fuzz.policy)."""
+    import atheris
+
+    with atheris.instrument_imports(include=["harness.reference"], exclude=list(NOT_INSTRUMENTED)):
+        import harness.reference  # noqa: F401
+
+
 def main(argv: list[str] | None = None) -> None:
     setup_options = {}
     if os.environ.get("WSA_HARNESS_CORE_DIR"):
@@ -48,12 +69,7 @@ def main(argv: list[str] | None = None) -> None:
         setup_options["internal_libfuzzer"] = load_libfuzzer_globally()
     import atheris
 
-    # The reference model is instrumented, so its branches guide the search.
-    # Its snapshot and invariant checks are bookkeeping, not semantics: left out.
-    with atheris.instrument_imports(
-        include=["harness.reference"], exclude=["harness.reference.snapshot"]
-    ):
-        import harness.reference  # noqa: F401
+    instrument_reference()
     from harness.fuzz.target import target_from_env
 
     target = target_from_env()
