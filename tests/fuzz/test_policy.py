@@ -1,0 +1,169 @@
+"""The core-led policy (harness.fuzz.policy): each of its parts, and the
+target and campaign that use it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zlib
+from array import array
+from pathlib import Path
+
+import pytest
+
+from harness.engines import no_core
+from harness.fuzz.policy import Checked, Policy, sampled, step_records
+from harness.vocab import trace
+
+REPO = Path(__file__).resolve().parents[2]
+CLI = [sys.executable, "-m", "harness"]
+
+
+def _trace(*steps: tuple[int, ...]) -> array[int]:
+    """A canonical-looking trace: per step (bound, rkind, r1, r2, r3, 0 events)."""
+    out = [len(steps)]
+    for s in steps:
+        out += [*s, 0]
+    return array("q", out + [0, 1])  # a stand-in snapshot
+
+
+def _data(sample: bool, salt: int = 0) -> bytes:
+    """Bytes whose CRC-32 falls in (or out of) the 1-in-16 sample."""
+    for i in range(salt, salt + 10_000):
+        data = i.to_bytes(4, "little") + b"\x05\x06"
+        if (zlib.crc32(data) % 16 == 0) == sample:
+            return data
+    raise AssertionError("no such bytes")
+
+
+SOCKET = (4, trace.R_VALUE, 4, 0, 0)
+FAILED = (0, trace.R_SOCKET_ERROR, 10038, 0, 0)
+
+
+def test_every_checks_every_input() -> None:
+    p = Policy("every")
+    assert [p.consult(_data(False, i), _trace(SOCKET)) for i in range(3)] == ["every"] * 3
+    assert p.reference_runs == 3 and p.executions == 3
+
+
+def test_the_initial_corpus_is_checked_whole() -> None:
+    p = Policy("core-led", initial=3)
+    got = [p.consult(_data(False), _trace(SOCKET)) for _ in range(4)]
+    assert got == ["start", "start", "start", None]
+    assert p.checked["start"] == 3
+
+
+def test_a_new_step_record_is_checked_and_a_repeated_one_is_not() -> None:
+    p = Policy("core-led")
+    data = _data(False)
+    assert p.consult(data, _trace(SOCKET)) == "new-step"
+    assert p.consult(data, _trace(SOCKET)) is None
+    # the same records in another order and number: nothing new
+    assert p.consult(data, _trace(SOCKET, SOCKET)) is None
+    # one step's result differs: new
+    assert p.consult(data, _trace(SOCKET, FAILED)) == "new-step"
+    # records from the start count as seen
+    q = Policy("core-led", initial=1)
+    assert q.consult(data, _trace(FAILED)) == "start"
+    assert q.consult(data, _trace(FAILED)) is None
+
+
+def test_known_records_are_still_sampled_by_their_bytes() -> None:
+    p = Policy("core-led")
+    p.consult(_data(False), _trace(SOCKET))
+    assert p.consult(_data(True), _trace(SOCKET)) == "sample"
+    assert p.consult(_data(False, 7), _trace(SOCKET)) is None
+    assert sampled(_data(True), 16) and not sampled(_data(False), 16)
+    assert not sampled(_data(True), 0)
+
+
+def test_the_record_set_is_bounded() -> None:
+    p = Policy("core-led", capacity=2)
+    data = _data(False)
+    for r in range(1, 4):
+        p.consult(data, _trace((r, trace.R_VALUE, r, 0, 0)))
+    assert len(p._records) <= 2
+    # the set started afresh: the first record is new again
+    assert p.consult(data, _trace((1, trace.R_VALUE, 1, 0, 0))) == "new-step"
+
+
+def test_step_records_key_each_step_wherever_it_stands() -> None:
+    a = step_records(_trace(SOCKET, FAILED))
+    b = step_records(_trace(FAILED, SOCKET))
+    assert len(a) == 2 and a == b[::-1] and a[0] != a[1]
+    assert step_records(list(_trace(SOCKET))) == step_records(_trace(SOCKET))
+
+
+def test_an_unknown_policy_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown reference policy 'sometimes'"):
+        Policy("sometimes")
+
+
+def test_checked_adds_up_the_jobs_counts() -> None:
+    total = Checked()
+    for n in (1, 2):
+        p = Policy("core-led", initial=n)
+        for i in range(4):
+            p.consult(_data(False, i), _trace(SOCKET))
+        total.add(p.to_json())
+    assert total.executions == 8 and total.reasons["start"] == 3
+    assert total.line().startswith(f"{total.total} of 8 inputs (")
+
+
+@pytest.mark.core
+def test_a_core_led_target_skips_the_reference_on_a_known_trace() -> None:
+    if no_core():
+        pytest.skip("WSA_HARNESS_NO_CORE=1 asks for pure-Python mode")
+    from harness.fuzz.target import DifferentialTarget
+    from harness.oracle.diff import Side
+
+    sides = (Side.parse("core", "documented"), Side.parse("reference", "documented"))
+    target = DifferentialTarget(sides, policy=Policy("core-led"))
+    data = _data(False)
+    for _ in range(5):
+        assert target.check(data) is None
+    assert target.policy.executions == 5 and target.policy.reference_runs == 1
+    every = DifferentialTarget(sides, policy=Policy("every"))
+    for _ in range(5):
+        every.check(data)
+    assert every.policy.reference_runs == 5
+    # two profiles of one engine: no leader, both sides always run
+    both = DifferentialTarget(
+        (Side.parse("reference", "documented"), Side.parse("reference", "windows")),
+        policy=Policy("core-led"),
+    )
+    assert both.leader is None and both.policy.name == "every"
+
+
+def _campaign(out: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return subprocess.run(
+        [*CLI, "fuzz", "--runs", "3000", "--profiles", "any", "--out", str(out), *args,
+         "--", "-seed=3"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+
+
+@pytest.mark.core
+@pytest.mark.parametrize("policy", ["core-led", "every"])
+def test_the_summary_says_how_many_inputs_the_reference_checked(
+    tmp_path: Path, policy: str
+) -> None:
+    if no_core():
+        pytest.skip("WSA_HARNESS_NO_CORE=1 asks for pure-Python mode")
+    done = _campaign(tmp_path, "--reference", policy)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"reference: {policy}" in done.stdout
+    line = next(x for x in done.stdout.splitlines() if "reference checked" in x)
+    checked, executions = (int(w) for w in line.split("checked")[1].split()[:3:2])
+    assert executions > 2000, line
+    if policy == "every":
+        assert checked == executions and "every" in line, line
+        assert "final corpus" not in done.stdout
+    else:
+        # the seeds at the start, then only a share of the mutated inputs
+        assert "start " in line and checked < executions, line
+        corpus = sum(1 for _ in (tmp_path / "corpus").iterdir())
+        assert f"final corpus      {corpus} inputs replayed on both sides" in done.stdout
