@@ -43,10 +43,9 @@ def add_arguments(bench: argparse.ArgumentParser) -> None:
     bugs.add_argument("--budget", type=positive_float, default=60.0, help="seconds per trial")
     bugs.add_argument("--runs", type=positive, help="bound each trial by programs, not --budget")
     bugs.add_argument(
-        "--tools", default="harness,harness-every,random,hypothesis", help="comma-separated, of: "
-        "harness (the core-led campaign), harness-every (with --reference every), "
-        "harness-noseeds and harness-every-noseeds (either from an empty corpus), random, "
-        "hypothesis",
+        "--tools", default="harness,harness-every,random,hypothesis", help="comma-separated: "
+        "harness (core-led campaign), harness-every (--reference every), "
+        "harness-noseeds, harness-every-noseeds (empty corpus), random, hypothesis",
     )  # fmt: skip
     bugs.add_argument("--no-native", action="store_true", help=NATIVE_HELP)
     bugs.add_argument(
