@@ -22,12 +22,17 @@
  *                                  WSACleanup until uninitialised, fresh worker threads
  *   call T WAITMS NAME S X1 X2 X3  run call NAME on worker T; answer "R ret err e1 e2"
  *                                  if it returns within WAITMS, else "B" (blocked)
- *   poll WAITMS                    "C T ret err e1 e2" for every blocked call that
- *                                  completes within WAITMS
+ *   poll WAITMS [WANT]             "C T ret err e1 e2" for every blocked call that
+ *                                  completes within WAITMS, waiting only until WANT
+ *                                  did (default -1: until none is blocked)
  *   ovl ID WAITMS                  "O pending" (still pending after WAITMS) | "O done BYTES EVENTSET RAN STATUS" |
  *                                  "O failed ERR EVENTSET RAN STATUS"
  *   getmsg WAITMS                  the oldest WSAAsyncSelect message: "M HANDLE EVENT ERR",
  *                                  or "M none" if none arrives within WAITMS
+ *   drain WAITMS WANT              every message posted so far, one "M HANDLE EVENT ERR"
+ *                                  each, oldest first, waiting up to WAITMS until WANT
+ *                                  arrived (-1: the whole WAITMS)
+ *   sleep MS                       answer after MS ms (tests: a driver that hangs)
  * Peer-mode requests (answers "R ret err 0 0"):
  *   listen | accept WAITMS | precv ID N WAITMS | psend ID N | pclose ID | preset ID | reset
  * Both: quit.  A request that cannot be parsed gets "X message".
@@ -167,6 +172,13 @@ static void run_call(worker_t *w)
     long long *x = w->x;
     int r;
     w->ret = 0; w->err = 0; w->e1 = 0; w->e2 = 0;
+    if (!strcmp(name, "__flush")) {
+        while (SleepEx(0, TRUE) == WAIT_IO_COMPLETION) {}
+        WSASetLastError(0);
+        SetLastError(0);
+        w->routines = 0;
+        return;
+    }
     if (!strcmp(name, "startup")) {
         WSADATA d;
         w->ret = WSAStartup(MAKEWORD((BYTE)x[0], (BYTE)x[1]), &d);
@@ -285,32 +297,33 @@ static void reset_main(void)
         if (!w) continue;
         if (w->busy) {
             DWORD spent = GetTickCount() - start;
-            if (spent > 3000 || WaitForSingleObject(w->done, 3000 - spent) != WAIT_OBJECT_0) {
+            if (spent > 1000 || WaitForSingleObject(w->done, 1000 - spent) != WAIT_OBJECT_0) {
                 printf("X stuck: t%d is still blocked after closing every socket\n", i);
                 answer_end();
                 return;
             }
+            w->busy = 0;
         }
-        w->exit = 1;
+        /* the thread is kept: a flush job runs the completion routines still
+         * queued to it and clears its last error, as a fresh thread would have */
+        snprintf(w->name, sizeof w->name, "%s", "__flush");
         SetEvent(w->go);
-        WaitForSingleObject(w->handle, 1000);
-        CloseHandle(w->handle); CloseHandle(w->go); CloseHandle(w->done);
-        free(w);
-        workers[i] = NULL;
+        WaitForSingleObject(w->done, 1000);
     }
     for (i = 0; i < nops; i++) {
         op_t *op = ops[i];
         if (op->ov.Internal == STATUS_PENDING_VALUE) continue; /* still in use: leak it */
         if (op->ov.hEvent) WSACloseEvent(op->ov.hEvent);
         free(op->mem);
-        free(op);
+        /* a routine's APC may still be queued by a late cancellation: keep its
+         * small op_t alive (leaked) rather than let the APC write freed memory */
+        if (!op->routine) free(op);
     }
     nops = 0;
     {
         MSG m;
         while (PeekMessageW(&m, NULL, 0, 0, PM_REMOVE)) {}
     }
-    for (i = 0; i < NWORKERS; i++) workers[i] = new_worker(i);
     answer_end();
 }
 
@@ -335,9 +348,10 @@ static void do_call(int t, int waitms, const char *name, unsigned long long targ
     answer_end();
 }
 
-static void do_poll(int waitms)
+static void do_poll(int waitms, int want)
 {
     DWORD start = GetTickCount();
+    int got = 0;
     for (;;) {
         HANDLE hs[NWORKERS];
         int idx[NWORKERS], n = 0, i;
@@ -345,10 +359,12 @@ static void do_poll(int waitms)
         for (i = 0; i < NWORKERS; i++)
             if (workers[i]->busy) { hs[n] = workers[i]->done; idx[n++] = i; }
         if (!n) break;
+        if (want >= 0 && got >= want) spent = (DWORD)waitms; /* take only what is done */
         r = WaitForMultipleObjects(n, hs, FALSE, spent >= (DWORD)waitms ? 0 : waitms - spent);
         if (r >= WAIT_OBJECT_0 + (DWORD)n) break;
         i = idx[r - WAIT_OBJECT_0];
         workers[i]->busy = 0;
+        got++;
         printf("C %d %lld %lld %lld %lld\n", i, workers[i]->ret, workers[i]->err, workers[i]->e1,
                workers[i]->e2);
     }
@@ -369,6 +385,26 @@ static void do_getmsg(int waitms)
                WSAGETSELECTERROR(m.lParam));
     else
         puts("M none");
+    answer_end();
+}
+
+/* Every message posted so far, waiting up to WAITMS until WANT arrived. */
+static void do_drain(int waitms, int want)
+{
+    MSG m;
+    DWORD start = GetTickCount();
+    int got = 0;
+    for (;;) {
+        DWORD spent;
+        while (PeekMessageW(&m, msgwin, WM_SOCKET, WM_SOCKET, PM_REMOVE)) {
+            printf("M %llu %d %d\n", (unsigned long long)m.wParam, WSAGETSELECTEVENT(m.lParam),
+                   WSAGETSELECTERROR(m.lParam));
+            got++;
+        }
+        spent = GetTickCount() - start;
+        if ((want >= 0 && got >= want) || spent >= (DWORD)waitms) break;
+        MsgWaitForMultipleObjects(0, NULL, FALSE, (DWORD)waitms - spent, QS_POSTMESSAGE);
+    }
     answer_end();
 }
 
@@ -536,6 +572,11 @@ int main(int argc, char **argv)
         int t = 0, waitms = 0;
         if (sscanf(line, "%63s", cmd) != 1) continue;
         if (!strcmp(cmd, "quit")) break;
+        if (!strcmp(cmd, "sleep") && sscanf(line, "%*s %d", &waitms) == 1) {
+            Sleep((DWORD)waitms);
+            answer_end();
+            continue;
+        }
         if (peer_mode) {
             sscanf(line, "%*s %lld %lld %lld", &a, &b, &c);
             peer_request(cmd, a, b, c);
@@ -550,7 +591,11 @@ int main(int argc, char **argv)
                 do_call(t, waitms, name, target, x);
             }
         } else if (!strcmp(cmd, "poll") && sscanf(line, "%*s %d", &waitms) == 1) {
-            do_poll(waitms);
+            int want = -1;
+            sscanf(line, "%*s %*d %d", &want);
+            do_poll(waitms, want);
+        } else if (!strcmp(cmd, "drain") && sscanf(line, "%*s %d %d", &waitms, &t) == 2) {
+            do_drain(waitms, t);
         } else if (!strcmp(cmd, "getmsg") && sscanf(line, "%*s %d", &waitms) == 1) {
             do_getmsg(waitms);
         } else if (!strcmp(cmd, "ovl") && sscanf(line, "%*s %d %d", &t, &waitms) == 2) {

@@ -7,12 +7,16 @@ for each step, what it observed in the model's own vocabulary.  The oracle
 on what the engine declares:
 
 (a) **steps** -- :class:`Capabilities` lists the ops it can run, the threads
-    it has and the largest count it moves.  A program with anything else is
-    reported as ``skipped: unsupported step X at line N``.
-(b) **observables** -- which parts of a run it can compare (the constants
-    below).  Byte counts are compared by class (``0``, all ``N``, or
-    ``partial``), never exactly; descriptor values, events other than
-    completions, and the model's snapshot are never compared.
+    it has, the descriptor forms and the largest count it moves
+    (``Capabilities.why_not``).  The comparison of a program ends at its first
+    other step, with the verdict ``partial`` ("compared up to line N: why"),
+    or ``skipped`` when nothing before it could be compared.
+(b) **observables** -- which parts of a run it can compare
+    (:mod:`harness.conformance.engine`); posted messages and completions are
+    drained after every step and compared at every step.  Byte counts are
+    compared by class (``0``, all ``N``, or ``partial``), never exactly;
+    descriptor values, the model's other events and its snapshot are never
+    compared.
 (c) **time** -- ``advance MS`` sleeps in real time only while a closesocket is
     blocked, and only up to ``max_sleep_ms``; a longer one skips the rest of
     the program.  Otherwise time has no real counterpart and ``advance`` only
@@ -27,21 +31,58 @@ comparison stops (see :mod:`harness.conformance.model`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from harness.conformance.engine import ExternalEngine
 
+#: name -> (a function that starts the engine, its measured profile or None)
+_REGISTRY: dict[str, tuple[Callable[[], ExternalEngine], str | None]] = {}
+
+
+def register_engine(
+    name: str, factory: Callable[[], ExternalEngine], profile: str | None = None
+) -> None:
+    """Make ``open_engine(name)`` start an engine (issue 16: a third engine slots in here).
+
+    ``profile`` is the measured profile of docs/profiles.md the engine is
+    checked against (``conformance --check``), or None."""
+    _REGISTRY[name] = (factory, profile)
+
+
+def _linux() -> ExternalEngine:
+    from harness.conformance.linux import LinuxEngine
+
+    return LinuxEngine()
+
+
+def _wine() -> ExternalEngine:
+    from harness.conformance.wine import WineEngine
+
+    return WineEngine()
+
+
+register_engine("linux", _linux, "linux")
+register_engine("wine", _wine, "wine")
+
+#: The engines ``open_engine`` knows (more may be registered).
 EXTERNAL_ENGINES = ("linux", "wine")
 
 
+def engine_names() -> tuple[str, ...]:
+    """Every registered engine, in registration order."""
+    return tuple(_REGISTRY)
+
+
+def engine_profile(name: str) -> str | None:
+    """The measured profile of engine ``name`` (None: it has none)."""
+    return _REGISTRY[name][1] if name in _REGISTRY else None
+
+
 def open_engine(name: str) -> ExternalEngine:
-    """Start the external engine ``name`` (``linux`` or ``wine``)."""
+    """Start the external engine ``name`` (``linux``, ``wine``, or a registered one)."""
     from harness.vocab.errors import HarnessError
 
-    if name == "linux":
-        from harness.conformance.linux import LinuxEngine
-
-        return LinuxEngine()
-    if name == "wine":
-        from harness.conformance.wine import WineEngine
-
-        return WineEngine()
-    raise HarnessError(f"unknown external engine {name!r} (known: {', '.join(EXTERNAL_ENGINES)})")
+    if name not in _REGISTRY:
+        known = ", ".join(_REGISTRY)
+        raise HarnessError(f"unknown external engine {name!r} (known: {known})")
+    return _REGISTRY[name][0]()

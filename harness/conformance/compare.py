@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from harness.conformance.engine import (
     COMPLETIONS,
+    MESSAGES,
     OVERLAPPED,
     PEER,
     RESULTS,
@@ -30,14 +31,18 @@ from harness.conformance.engine import (
     RealRun,
 )
 from harness.conformance.model import ModelRun, model_run
-from harness.conformance.session import unsupported
-from harness.lang.program import Program
+from harness.conformance.session import first_unsupported
+from harness.lang.program import Program, Step
 from harness.lang.render import format_step
+from harness.lang.syntax import OP_NAMES
 from harness.vocab.constants import Op
 from harness.vocab.profiles import Profile
 
 AGREE, DIFFER, KNOWN, SKIPPED, ERROR = "agree", "differ", "known", "skipped", "error"
-VERDICTS = (AGREE, DIFFER, KNOWN, SKIPPED, ERROR)
+#: The steps up to a line agree; the comparison ended there (an unsupported
+#: step, the buffer cut, an early stop of the engine).
+PARTIAL = "partial"
+VERDICTS = (AGREE, PARTIAL, DIFFER, KNOWN, SKIPPED, ERROR)
 
 
 @dataclass(frozen=True)
@@ -53,10 +58,20 @@ class Verdict:
     line: int = 0
     #: known: the reason the known-differences list gives.
     note: str = ""
+    #: differ/known: what differs ("result", "completions", "messages") and the
+    #: call it concerns (the step's, or the completed call's).
+    field: str = ""
+    call: str = ""
+    #: partial: the line of the step the comparison ended before (0: the end).
+    upto: int = 0
+    #: differ/known: the index of the first differing step.
+    index: int = -1
 
     def summary(self) -> str:
         if self.kind == AGREE:
             return f"agree ({self.compared} steps)"
+        if self.kind == PARTIAL:
+            return f"compared up to line {self.upto} ({self.compared} steps agree): {self.reason}"
         if self.kind == KNOWN:
             return f"known: {self.reason} ({self.note})"
         return f"{self.kind}: {self.reason}"
@@ -77,14 +92,26 @@ def judge(
     observables: frozenset[str],
     model: ModelRun,
     real: RealRun,
+    stop: tuple[int, str] | None = None,
 ) -> Verdict:
-    """Compare one real run with the model run under one profile."""
-    limit = model.cut[0] if model.cut else len(program.steps)
-    n = min(limit, len(real.observations))
-    for i in range(n):
+    """Compare one real run with the model run under one profile.
+
+    ``stop``: (step index, reason) where the comparison must end whatever
+    the runs say (the first step the engine does not support)."""
+    ends = [(len(program.steps), "")]
+    if model.cut:
+        ends.append((model.cut[0], f"stopped {model.cut[1]}"))
+    if stop is not None:
+        ends.append(stop)
+    if real.stopped:
+        ends.append(real.stopped)
+    limit, why = min(ends, key=lambda e: e[0])
+    limit = min(limit, len(real.observations), len(model.observations))
+    compared = 0
+    for i in range(limit):
         step = program.steps[i]
         want, got = model.observations[i], real.observations[i]
-        diff = _differs(step.op, want, got, observables)
+        diff, call = _differs(step, want, got, observables)
         if diff:
             where = f"line {step.line}: `{format_step(step)}`"
             detail = (
@@ -92,42 +119,92 @@ def judge(
                 f"  model ({profile.name}): {_show(want, diff)}",
                 f"  {engine}: {_show(got, diff)}",
             )
-            return Verdict(DIFFER, f"{where}: {diff}", detail, i + 1, step.line)
-    if real.stopped and real.stopped[0] < limit:
-        kind = ERROR if real.failed else SKIPPED
-        return Verdict(kind, real.stopped[1], compared=n)
-    if model.cut:
-        return Verdict(SKIPPED, f"stopped {model.cut[1]}; the {n} steps before agree", compared=n)
-    return Verdict(AGREE, compared=n)
+            return Verdict(
+                DIFFER, f"{where}: {diff}", detail, i + 1, step.line,
+                field=diff, call=call, index=i,
+            )  # fmt: skip
+        if _compared(step.op, want, got, observables):
+            compared += 1
+    if real.stopped and real.failed and real.stopped[0] <= limit:
+        return Verdict(ERROR, real.stopped[1], compared=compared)
+    if limit >= len(program.steps):
+        return Verdict(AGREE, compared=compared)
+    line = program.steps[limit].line
+    if real.stopped and real.stopped[0] == limit and not why:
+        why = real.stopped[1]
+    if compared == 0:
+        return Verdict(SKIPPED, why, compared=0, upto=line)
+    return Verdict(PARTIAL, why, compared=compared, upto=line)
 
 
-def _differs(op: Op, want: Observation, got: Observation, observables: frozenset[str]) -> str:
+def _compared(op: Op, want: Observation, got: Observation, observables: frozenset[str]) -> bool:
+    """Whether anything of the step was compared (an equal result, completion or message)."""
+    if _category(op) in observables and want.result is not None and got.result is not None:
+        return True
+    if COMPLETIONS in observables and (want.completions or got.completions):
+        return True
+    return MESSAGES in observables and bool(want.messages or got.messages)
+
+
+def _differs(
+    step: Step, want: Observation, got: Observation, observables: frozenset[str]
+) -> tuple[str, str]:
+    """What differs at the step ("" when nothing) and the call it concerns."""
+    op = step.op
     if (
         _category(op) in observables
         and want.result is not None
         and got.result is not None
         and want.result != got.result
     ):
-        return "result"
+        return "result", OP_NAMES[op]
     if COMPLETIONS in observables and want.completions != got.completions:
-        return "completions"
-    return ""
+        calls = {c.split()[1] for c in set(want.completions) ^ set(got.completions)}
+        return "completions", ",".join(sorted(calls))
+    if MESSAGES in observables and want.messages != got.messages:
+        return "messages", OP_NAMES[op]
+    return "", ""
 
 
 def _show(o: Observation, what: str) -> str:
     if what == "result":
         return f"-> {o.result}"
+    if what == "messages":
+        return "messages: " + (", ".join(o.messages) or "none")
     return "completions: " + (", ".join(o.completions) or "none")
 
 
+def expectations(runs: list[ModelRun]) -> list[Observation]:
+    """Per step, what the engine should wait for under any of the models
+    (decision D56): a result only where every model gives the same one (so
+    ``blocked`` means "blocked under every profile"), and the longest list
+    of completions and of messages any model expects."""
+    out: list[Observation] = []
+    for step in zip(*(r.observations for r in runs), strict=True):
+        results = {o.result for o in step}
+        result = results.pop() if len(results) == 1 else None
+        comps = max((o.completions for o in step), key=len)
+        msgs = max((o.messages for o in step), key=len)
+        out.append(Observation(result, comps, msgs))
+    return out
+
+
 def compare_program(
-    program: Program, engine: ExternalEngine, profiles: list[Profile]
+    program: Program,
+    engine: ExternalEngine,
+    profiles: list[Profile],
+    timeout: float | None = None,
 ) -> dict[str, Verdict]:
-    """Verdicts for one program under each profile (keyed by profile name)."""
+    """Verdicts for one program under each profile (keyed by profile name).
+
+    The real engine runs the program once, up to its first unsupported step
+    and the furthest cut; each profile's verdict compares what came before.
+    ``timeout`` bounds the real run (seconds; None: no bound).  The engine's
+    waits follow what any profile's model expects (:func:`expectations`, D56).
+    """
     caps = engine.capabilities
-    bad = unsupported(program, caps)
-    if bad is not None:
-        return {p.name: Verdict(SKIPPED, bad[1]) for p in profiles}
+    bad = first_unsupported(program, caps)
+    stop = (bad[0], bad[2]) if bad is not None else None
     models: dict[str, ModelRun] = {}
     failed: dict[str, Verdict] = {}
     for p in profiles:
@@ -138,32 +215,37 @@ def compare_program(
     if not models:
         return failed
     limit = max(m.cut[0] if m.cut else len(program.steps) for m in models.values())
-    real = engine.run(program, limit)
+    if stop is not None:
+        limit = min(limit, stop[0])
+    real = engine.run(program, limit, expectations(list(models.values())), timeout)
     return {
         p.name: failed.get(p.name)
-        or judge(program, p, engine.name, caps.observables, models[p.name], real)
+        or judge(program, p, engine.name, caps.observables, models[p.name], real, stop)
         for p in profiles
     }
 
 
-def side_by_side(program: Program, engine: ExternalEngine, profile: Profile) -> list[str]:
+def side_by_side(
+    program: Program, engine: ExternalEngine, profile: Profile, timeout: float | None = None
+) -> list[str]:
     """Every step as the model and the engine saw it (``conformance --steps``),
     as far as the engine can run the program; differing steps are marked."""
     caps = engine.capabilities
-    bad = unsupported(program, caps)
-    if bad is not None:
-        return [f"{program.filename}: skipped: {bad[1]}"]
+    bad = first_unsupported(program, caps)
     model = model_run(program, profile, caps)
-    real = engine.run(program, len(program.steps))
+    limit = bad[0] if bad is not None else len(program.steps)
+    real = engine.run(program, limit, model.observations, timeout)
     cut = model.cut[0] if model.cut else None
     lines = [f"### {program.filename} (model: {profile.name}, engine: {engine.name})"]
     for i, step in enumerate(program.steps):
         if i == cut and model.cut:
             lines.append(f"--- comparison stops here: {model.cut[1]}")
+        if bad is not None and i == bad[0]:
+            lines.append(f"--- {engine.name} stops here: {bad[2]}")
         want = model.observations[i]
         got = real.observations[i] if i < len(real.observations) else None
         mark = "   "
-        if got is not None and _differs(step.op, want, got, caps.observables):
+        if got is not None and _differs(step, want, got, caps.observables)[0]:
             mark = ">> "
         model_text = want.result if want.result is not None else "(not compared)"
         real_text = "(not run)" if got is None else got.result or "(not compared)"
@@ -175,6 +257,15 @@ def side_by_side(program: Program, engine: ExternalEngine, profile: Profile) -> 
                 f" {engine.name}" if got and c in got.completions else ""
             )
             lines.append(f"{'':39}! {c}  [{sides.strip()}]")
+        if MESSAGES in caps.observables:
+            shown = got.messages if got else ()
+            if want.messages or shown:
+                lines.append(
+                    f"{'':39}~ messages: model {', '.join(want.messages) or 'none'}; "
+                    f"{engine.name} {', '.join(shown) or 'none'}"
+                )
     if real.stopped:
         lines.append(f"--- {engine.name} stopped: {real.stopped[1]}")
+    if real.blocked_threads:
+        lines.append(f"--- {real.blocked_threads} thread(s) left blocked at the end")
     return lines

@@ -4,10 +4,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from harness.lang.program import Program
+from harness.lang.program import Invalid, Program, Step, Var
 from harness.vocab.constants import Op
 
 #: Results of calls made by threads (socket, send, closesocket, ...).
@@ -19,7 +20,16 @@ PEER = "peer"
 COMPLETIONS = "completions"
 #: ``ovl`` observations and ``sleepex`` counts.
 OVERLAPPED = "overlapped"
-OBSERVABLES = (RESULTS, PEER, COMPLETIONS, OVERLAPPED)
+#: WSAAsyncSelect messages, drained after every step and compared at the step
+#: during which they were posted.
+MESSAGES = "messages"
+OBSERVABLES = (RESULTS, PEER, COMPLETIONS, OVERLAPPED, MESSAGES)
+
+#: Descriptor forms a step's target can take (``Capabilities.descriptor_forms``):
+#: a variable bound by ``socket``/``duplicate``, ``INVALID_SOCKET``, a raw ``#N``.
+VARIABLE, INVALID, RAW = "variable", "invalid", "raw"
+#: Socket types (``Capabilities.transfer_types``): what ``socket`` takes.
+STREAM, DGRAM = "stream", "dgram"
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,55 @@ class Capabilities:
     settle: float
     #: One line per mapping the engine makes (for docs and ``--explain``).
     notes: tuple[str, ...] = ()
+    #: The descriptor forms a call's target may take (VARIABLE, INVALID, RAW).
+    descriptor_forms: frozenset[str] = frozenset({VARIABLE, INVALID})
+    #: Socket types whose ``connect``/``send``/``recv``/``wsasend``/``wsarecv``
+    #: the engine can compare (datagram transfer is a model restriction).
+    transfer_types: frozenset[str] = frozenset({STREAM})
+    #: Target processes ``duplicate S PID`` may name.
+    duplicate_pids: frozenset[int] = frozenset({0})
+    #: A blocked call must stay blocked this long to count as blocked when the
+    #: model says it blocks (``block_wait`` applies when the model says it
+    #: returns; decision D56).
+    block_confirm: float = 0.02
+
+    def why_not(self, step: Step, dgram: frozenset[str] | set[str] = frozenset()) -> str | None:
+        """Why the engine cannot run ``step`` (None: it can).
+
+        ``dgram`` names the variables bound to datagram sockets so far.  The
+        answer depends only on the step and those names, so a generator can ask
+        it step by step (docs/engines.md, "Real engines")."""
+        if step.op not in self.ops:
+            return "not an operation of this engine"
+        if step.thread is not None and step.thread not in self.threads:
+            return f"thread t{step.thread} (process p{step.thread // 2}) is out of scope"
+        target = step.target
+        if step.op == Op.DUPLICATE and step.args and step.args[0] not in self.duplicate_pids:
+            return (
+                f"only duplicates into process {', '.join(map(str, sorted(self.duplicate_pids)))}"
+            )
+        if step.thread is not None and target is not None:
+            form = (
+                VARIABLE
+                if isinstance(target, Var)
+                else INVALID
+                if isinstance(target, Invalid)
+                else RAW
+            )
+            if form not in self.descriptor_forms:
+                return "raw descriptor values have no real counterpart"
+        transfer = (Op.CONNECT, Op.SEND, Op.RECV, Op.WSASEND, Op.WSARECV)
+        if (
+            DGRAM not in self.transfer_types
+            and step.op in transfer
+            and isinstance(target, Var)
+            and target.name in dgram
+        ):
+            return "datagram transfer is a model restriction"
+        if step.op in (Op.SEND, Op.RECV, Op.WSASEND, Op.WSARECV, Op.PEER_RECV, Op.PEER_SEND):
+            if step.args[0] > self.max_count:
+                return f"counts above {self.max_count} bytes"
+        return None
 
 
 @dataclass(frozen=True)
@@ -56,6 +115,8 @@ class Observation:
 
     result: str | None
     completions: tuple[str, ...] = ()
+    #: WSAAsyncSelect messages posted during the step (``FD_READ s1 0``), in order.
+    messages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,6 +128,8 @@ class RealRun:
     stopped: tuple[int, str] | None = None
     #: True when it stopped because the engine itself failed (not a skip).
     failed: bool = False
+    #: Threads still blocked in a call when the run ended (left behind).
+    blocked_threads: int = 0
 
 
 class ExternalEngine(Protocol):
@@ -75,8 +138,20 @@ class ExternalEngine(Protocol):
     name: str
     capabilities: Capabilities
 
-    def run(self, program: Program, limit: int) -> RealRun:
-        """Run the first ``limit`` steps of ``program``."""
+    def run(
+        self,
+        program: Program,
+        limit: int,
+        expect: Sequence[Observation] | None = None,
+        timeout: float | None = None,
+    ) -> RealRun:
+        """Run the first ``limit`` steps of ``program``.
+
+        ``expect``: the model's observations of those steps, used only to
+        choose how long to wait (decision D56); the run reports what the
+        engine did whatever they say.  ``timeout``: seconds the whole program
+        may take; past it the run stops with an engine failure naming the step.
+        """
         ...
 
     def close(self) -> None: ...

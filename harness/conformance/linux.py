@@ -58,8 +58,9 @@ LINUX_CAPABILITIES = Capabilities(
     max_count=64 << 20,
     max_sleep_ms=3000,
     saturation=32 << 20,
-    block_wait=0.15,
-    settle=0.05,
+    block_wait=0.3,
+    settle=0.2,
+    block_confirm=0.015,
     notes=(
         "startup is not made (POSIX needs no initialisation); its result is not compared",
         "SO_DONTLINGER is composed from SO_LINGER (Linux has no SO_DONTLINGER)",
@@ -94,12 +95,13 @@ class LinuxBackend:
         with self._lock:
             live, self._live = self._live, set()
         for fd in live:
+            px.shutdown(fd, 2)  # wakes a call blocked on it in a worker thread
             px.abort_close(fd)
         while select.select([self._listener], [], [], 0)[0]:
             conn, _ = self._listener.accept()
             px.abort_close(conn.detach())
-        if self._workers is not None and not self._workers.stop(2.0):
-            self.leaked_threads += 1
+        if self._workers is not None:
+            self.leaked_threads += self._workers.stop(2.0)
         self._workers = Workers(2, "wsa-linux")
 
     def close(self) -> None:
@@ -123,9 +125,12 @@ class LinuxBackend:
         assert self._workers is not None
         return self._workers.call(thread, lambda: self._run(name, handle, x), wait)
 
-    def poll(self, wait: float) -> list[tuple[int, Raw]]:
+    def poll(self, wait: float, want: int = -1) -> list[tuple[int, Raw]]:
         assert self._workers is not None
-        return self._workers.poll(wait)
+        return self._workers.poll(wait, want)
+
+    def leaked(self) -> int:
+        return self.leaked_threads
 
     def _run(self, name: str, fd: int, x: tuple[int, int, int]) -> Raw:
         """One call, on the worker thread; errno is mapped before it can change."""
@@ -144,13 +149,15 @@ class LinuxBackend:
         if name == "bind":
             ret, err, port = px.bind(fd, x[0])
             return (ret, wsa_error(err), port, 0)
+        if name == "closesocket":
+            # The number is free as soon as close() starts (a linger close blocks
+            # after that), so a socket made meanwhile may reuse it: forget it first.
+            with self._lock:
+                self._live.discard(fd)
         ret, err = self._simple(name, fd, x)
         if ret >= 0 and name in ("socket", "duplicate"):
             with self._lock:
                 self._live.add(ret)
-        if ret == 0 and name == "closesocket":
-            with self._lock:
-                self._live.discard(fd)
         return (ret, wsa_error(err), 0, 0)
 
     def _simple(self, name: str, fd: int, x: tuple[int, int, int]) -> px.Ret:
@@ -177,7 +184,7 @@ class LinuxBackend:
     def ovl(self, op_id: int, wait: float) -> OvlRaw:
         raise ValueError("the Linux engine has no overlapped operations")
 
-    def getmessage(self, wait: float) -> tuple[int, int, int] | None:
+    def messages(self, wait: float, want: int) -> list[tuple[int, int, int]]:
         raise ValueError("the Linux engine has no WSAAsyncSelect messages")
 
     # --- the peer --------------------------------------------------------------------

@@ -183,7 +183,12 @@ def project(program: Program, tr: trace.Trace) -> list[Observation]:
                 if e[0] == trace.E_COMPLETE
             )
         )
-        out.append(Observation(result, comps))
+        messages = tuple(
+            message_text(e[2], names.get(e[3], f"#{e[3]}"), e[4])
+            for e in outcome.events
+            if e[0] == trace.E_POSTED and e[1] == 0
+        )
+        out.append(Observation(result, comps, messages))
     return out
 
 

@@ -16,7 +16,8 @@ line                                   meaning
 ``O done BYTES EVENTSET RAN STATUS``   it completed; event signalled?; routine ran?;
                                        the raw NTSTATUS (OVERLAPPED.Internal)
 ``O failed ERR EVENTSET RAN STATUS``   it failed with ERR (see driver.c, do_ovl)
-``M HANDLE EVENT ERR`` / ``M none``    the oldest WSAAsyncSelect message, or none
+``M HANDLE EVENT ERR`` / ``M none``    a WSAAsyncSelect message (``getmsg``: the oldest;
+                                       ``drain``: one line each), or none
 ``X MESSAGE``                          the driver refused the request
 =====================================  ============================================
 
@@ -48,6 +49,8 @@ class Response:
     #: there was no M line at all.
     message: tuple[int, int, int] | None = None
     message_seen: bool = False
+    #: drain: every M line, in order.
+    messages: list[tuple[int, int, int]] = field(default_factory=list)
     ready: str | None = None
     refused: str | None = None
 
@@ -103,7 +106,10 @@ def parse_response(lines: list[str]) -> Response:
             resp.message_seen = True
         elif tag == "M":
             m = _ints(rest, 3, line)
-            resp.message, resp.message_seen = (m[0], m[1], m[2]), True
+            if resp.message is None:
+                resp.message = (m[0], m[1], m[2])
+            resp.message_seen = True
+            resp.messages.append((m[0], m[1], m[2]))
         elif tag == "X":
             resp.refused = " ".join(rest) or "refused"
         elif tag == "ready" and len(rest) == 1:

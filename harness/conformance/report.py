@@ -17,6 +17,7 @@ from harness.conformance.compare import (
     DIFFER,
     ERROR,
     KNOWN,
+    PARTIAL,
     SKIPPED,
     VERDICTS,
     Verdict,
@@ -140,6 +141,8 @@ def run_report(
 def _cell(v: Verdict) -> str:
     if v.kind in (DIFFER, KNOWN):
         return f"{v.kind} {v.reason.split(':', 1)[0]}"
+    if v.kind == PARTIAL:
+        return f"agree to line {v.upto}"
     return v.kind
 
 
@@ -151,8 +154,8 @@ def _text_line(row: Row, profiles: list[str]) -> str:
 def _count_line(report: Report, profile: str) -> str:
     c = report.counts(profile)
     return (
-        f"{c[AGREE]} agree, {c[DIFFER]} differ, {c[KNOWN]} known, {c[SKIPPED]} skipped, "
-        f"{c[ERROR]} error(s)"
+        f"{c[AGREE]} agree, {c[PARTIAL]} agree up to a line, {c[DIFFER]} differ, "
+        f"{c[KNOWN]} known, {c[SKIPPED]} skipped, {c[ERROR]} error(s)"
     )
 
 
@@ -221,10 +224,14 @@ def render_markdown(report: Report, command: str) -> str:
             texts = [m.strip() for m in d.models] + [d.real.strip()]
             tail = "".join(f" ({n})" for n in d.notes)
             out.append(f"- `{Path(r.name).name}` {where}: " + "; ".join(texts) + tail)
-    out += ["", "Skipped or failed (first reason per program):", ""]
+    out += ["", "Compared up to a line, skipped or failed (first reason per program):", ""]
     for r in report.rows:
         for p in profiles:
             v = r.verdicts[p]
+            if v.kind == PARTIAL:
+                under = f" (under `{p}`)" if p != profiles[0] else ""
+                out.append(f"- `{Path(r.name).name}`{under}: {v.summary()}")
+                break
             if v.kind in (SKIPPED, ERROR):
                 under = f" (under `{p}`)" if p != profiles[0] else ""
                 out.append(f"- `{Path(r.name).name}`: {v.kind}{under}: {v.reason}")

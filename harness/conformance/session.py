@@ -20,6 +20,8 @@ Mapping decisions (declared in each engine's ``Capabilities.notes``):
 from __future__ import annotations
 
 import time
+from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -71,11 +73,15 @@ CALL_NAMES: dict[Op, str] = {
 
 
 class Stop(Exception):
-    """The engine cannot go on with this program (a skip, not a failure)."""
+    """The engine cannot go on with this program (the comparison ends here)."""
 
 
 class EngineFailure(Exception):
-    """The engine itself failed (a crashed or silent driver)."""
+    """The engine itself failed (a crashed or silent driver, a program past its time)."""
+
+
+#: Messages: (handle, event, error) as WSAAsyncSelect posted them.
+Message = tuple[int, int, int]
 
 
 class Backend(Protocol):
@@ -86,13 +92,18 @@ class Backend(Protocol):
     def call(
         self, thread: int, name: str, handle: int, x: tuple[int, int, int], wait: float
     ) -> Raw | None: ...
-    def poll(self, wait: float) -> list[tuple[int, Raw]]: ...
+    def poll(self, wait: float, want: int = -1) -> list[tuple[int, Raw]]:
+        """Blocked calls that completed: waits up to ``wait`` seconds until
+        ``want`` of them did (-1: all blocked calls), then takes any others done."""
+        ...
+
     def ovl(self, op_id: int, wait: float) -> OvlRaw:
         """An operation's state, allowing ``wait`` seconds for a pending one."""
         ...
 
-    def getmessage(self, wait: float) -> tuple[int, int, int] | None:
-        """The oldest WSAAsyncSelect message (handle, event, error), or None."""
+    def messages(self, wait: float, want: int) -> list[Message]:
+        """The WSAAsyncSelect messages posted since the last call, oldest first:
+        waits up to ``wait`` seconds until ``want`` arrived (-1: the whole wait)."""
         ...
 
     def peer_port(self) -> int: ...
@@ -102,6 +113,10 @@ class Backend(Protocol):
     def peer_close(self, peer: int, reset: bool) -> Raw: ...
     def foreign(self, handle: int) -> bool:
         """Whether ``handle`` is open but not the program's (reused by the harness)."""
+        ...
+
+    def leaked(self) -> int:
+        """Threads of earlier programs that never returned (left behind)."""
         ...
 
 
@@ -129,13 +144,26 @@ def render_call(op: Op, raw: Raw, n: int) -> str:
 
 @dataclass
 class _State:
-    handles: dict[str, int] = field(default_factory=dict)
+    #: variable -> (real handle, the generation of that handle it was bound in)
+    handles: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: real handle -> its current generation (bumped when a socket/duplicate returns it)
+    generation: dict[int, int] = field(default_factory=dict)
     peers: dict[str, int] = field(default_factory=dict)
     closed_peers: set[int] = field(default_factory=set)
     ops: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # id, mode, N
     blocked: dict[int, tuple[str, int]] = field(default_factory=dict)  # thread -> call, N
     version: int = 0
     ports: dict[int, int] = field(default_factory=dict)
+    #: an asyncselect was made: messages are drained after every step
+    registered: bool = False
+    #: messages drained and not yet taken by a getmessage step
+    queue: deque[Message] = field(default_factory=deque)
+    #: real handle -> the variable last bound to it (how messages name descriptors)
+    names: dict[int, str] = field(default_factory=dict)
+    dgram: set[str] = field(default_factory=set)
+
+
+_NO_EXPECT = Observation(None)
 
 
 class Session:
@@ -145,43 +173,80 @@ class Session:
         self.backend = backend
         self.caps = caps
 
-    def run(self, program: Program, limit: int) -> RealRun:
+    def run(
+        self,
+        program: Program,
+        limit: int,
+        expect: Sequence[Observation] | None = None,
+        timeout: float | None = None,
+    ) -> RealRun:
+        deadline = None if timeout is None else time.monotonic() + timeout
         try:
             self.backend.reset()
         except EngineFailure as exc:
-            return RealRun((), (0, f"engine failed: {exc}"), failed=True)
+            return RealRun((), (0, f"engine failed before line 1: {exc}"), failed=True)
         state = _State()
         observations: list[Observation] = []
+        stopped: tuple[int, str] | None = None
+        failed = False
         for i, step in enumerate(program.steps[:limit]):
+            if deadline is not None and time.monotonic() > deadline:
+                stopped = (
+                    i,
+                    f"timed out: the program took more than {timeout:g} s "
+                    f"(before line {step.line}, `{format_step(step)}`)",
+                )
+                failed = True
+                break
+            hint = expect[i] if expect is not None and i < len(expect) else None
             try:
-                observations.append(self._step(step, state))
+                observations.append(self._step(step, state, hint))
             except Stop as exc:
-                return RealRun(tuple(observations), (i, f"{exc} (line {step.line})"))
+                stopped = (i, f"{exc} (line {step.line})")
+                break
             except EngineFailure as exc:
-                return RealRun(tuple(observations), (i, f"engine failed: {exc}"), failed=True)
-        return RealRun(tuple(observations))
+                stopped = (i, f"engine failed at line {step.line} (`{format_step(step)}`): {exc}")
+                failed = True
+                break
+        return RealRun(tuple(observations), stopped, failed, len(state.blocked))
 
     # --- one step ----------------------------------------------------------------
 
-    def _step(self, step: Step, st: _State) -> Observation:
+    def _step(self, step: Step, st: _State, hint: Observation | None) -> Observation:
+        why = self.caps.why_not(step, st.dgram)
+        if why is not None:
+            raise Stop(f"unsupported step `{format_step(step)}`: {why}")
+        track_datagrams(step, st.dgram)
+        want = hint or _NO_EXPECT
         if step.thread is not None:
-            result = self._call(step, st)
+            result = self._call(step, st, hint)
         elif step.op in (Op.PEER_RECV, Op.PEER_SEND, Op.PEER_CLOSE, Op.PEER_RESET):
-            result = self._peer(step, st)
+            result = self._peer(step, st, hint)
         elif step.op == Op.OVL:
-            result = self._ovl(step, st)
+            result = self._ovl(step, st, hint)
         elif step.op == Op.ADVANCE:
             result = self._advance(step, st)
         else:
             raise Stop(f"unsupported step `{format_step(step)}`")
         comps: list[str] = []
         if st.blocked:
-            for thread, raw in self.backend.poll(self.caps.settle):
-                call, n = st.blocked.pop(thread)
-                comps.append(completion_text(thread, call, raw[0], raw[1], {thread: n}))
-        return Observation(result, tuple(sorted(comps)))
+            n = -1 if hint is None else len(want.completions)
+            wait = self.caps.settle if n != 0 else 0.0
+            for thread, raw in self.backend.poll(wait, n):
+                call, count = st.blocked.pop(thread)
+                comps.append(completion_text(thread, call, raw[0], raw[1], {thread: count}))
+        messages: tuple[str, ...] = ()
+        if st.registered:
+            got = self._drain(st, -1 if hint is None else len(want.messages))
+            messages = tuple(self._message_name(m, st) for m in got)
+        return Observation(result, tuple(sorted(comps)), messages)
 
-    def _call(self, step: Step, st: _State) -> str | None:
+    def _drain(self, st: _State, want: int) -> list[Message]:
+        got = self.backend.messages(self.caps.settle if want != 0 else 0.0, want)
+        st.queue.extend(got)
+        return got
+
+    def _call(self, step: Step, st: _State, hint: Observation | None) -> str | None:
         op, thread = step.op, step.thread
         assert thread is not None
         if thread in st.blocked:
@@ -190,8 +255,11 @@ class Session:
             self._bind(step, st, -1 if op in (Op.SOCKET, Op.DUPLICATE) else 0)
             return None
         if op == Op.GETMESSAGE:
-            return self._message(st)
+            return self._message(st, hint)
         handle = self._handle(step, st)
+        if handle is None and step.target is not None:
+            self._bind(step, st, -1 if op == Op.DUPLICATE else 0)
+            return None  # the variable's descriptor was closed and its number reused
         if handle is not None and handle != INVALID_HANDLE and self.backend.foreign(handle):
             self._bind(step, st, -1 if op == Op.DUPLICATE else 0)
             return None  # a released descriptor the harness process reused: not the program's
@@ -202,10 +270,16 @@ class Session:
         elif op == Op.CONNECT:
             x = (self.backend.peer_port(), 0, 0)
         elif op == Op.SLEEPEX:
-            x = (int(self.caps.settle * 1000), 0, 0)  # grace for routines still in flight
+            # grace for routines still in flight, when the model says some ran
+            expects_run = hint is None or hint.result != "0"
+            x = (int(self.caps.settle * 1000) if expects_run else 0, 0, 0)
         elif op == Op.STARTUP and args[0] > 0:
             st.version = 1 if args[0] == 1 else 2
-        raw = self.backend.call(thread, CALL_NAMES[op], handle or 0, x, self.caps.block_wait)
+        elif op == Op.ASYNCSELECT:
+            st.registered = True
+        expects_block = hint is not None and hint.result == "blocked"
+        wait = self.caps.block_confirm if expects_block else self.caps.block_wait
+        raw = self.backend.call(thread, CALL_NAMES[op], handle or 0, x, wait)
         n = args[0] if op in (Op.SEND, Op.RECV) else 0
         if raw is None:
             st.blocked[thread] = (OP_NAMES[op], n)
@@ -217,6 +291,10 @@ class Session:
     def _after_call(self, step: Step, st: _State, raw: Raw) -> None:
         op, (ret, err, e1, _) = step.op, raw
         if op in (Op.SOCKET, Op.DUPLICATE):
+            if ret != -1:
+                st.generation[ret] = st.generation.get(ret, 0) + 1
+                if step.bind is not None:
+                    st.names[ret] = step.bind
             self._bind(step, st, ret)
         elif op == Op.BIND and ret == 0 and step.args[0] not in st.ports:
             st.ports[step.args[0]] = e1
@@ -228,18 +306,32 @@ class Session:
             assert step.bind is not None
             st.ops[step.bind] = (e1 if ok else 0, step.args[1], step.args[0])
 
-    def _message(self, st: _State) -> str:
-        msg = self.backend.getmessage(self.caps.settle)
-        if msg is None:
+    def _message(self, st: _State, hint: Observation | None) -> str:
+        if not st.queue:
+            expects = hint is None or hint.result != "none"
+            self._drain(st, 1 if expects else 0)
+        if not st.queue:
             return "none"
+        return self._message_name(st.queue.popleft(), st)
+
+    @staticmethod
+    def _message_name(msg: Message, st: _State) -> str:
         handle, event, err = msg
-        names = [v for v, h in st.handles.items() if h == handle]
-        return message_text(event, names[-1] if names else f"#{handle}", err)
+        return message_text(event, st.names.get(handle, f"#{handle}"), err)
 
     def _handle(self, step: Step, st: _State) -> int | None:
+        """The real handle of the step's target; None for no target, and for a
+        variable whose descriptor was closed and whose number a later socket
+        took (the variable no longer names the socket it was bound to)."""
         t = step.target
         if isinstance(t, Var):
-            return st.handles.get(t.name, INVALID_HANDLE)
+            bound = st.handles.get(t.name)
+            if bound is None:
+                return INVALID_HANDLE
+            handle, gen = bound
+            if handle != INVALID_HANDLE and st.generation.get(handle, 0) != gen:
+                return None
+            return handle
         if isinstance(t, Invalid):
             return INVALID_HANDLE
         if t is None:
@@ -251,20 +343,21 @@ class Session:
         if step.bind is None:
             return
         if step.op in (Op.SOCKET, Op.DUPLICATE):
-            st.handles[step.bind] = value
+            st.handles[step.bind] = (value, st.generation.get(value, 0))
         elif step.op == Op.CONNECT:
             st.peers[step.bind] = value
         else:
             st.ops[step.bind] = (0, 0, 0)
 
-    def _peer(self, step: Step, st: _State) -> str | None:
+    def _peer(self, step: Step, st: _State, hint: Observation | None) -> str | None:
         assert isinstance(step.target, Var)
         peer = st.peers.get(step.target.name, 0)
         if peer == 0 or peer in st.closed_peers:
             return None  # the model's "no such peer / closed": nothing real to call
         n = step.args[0] if step.args else 0
         if step.op == Op.PEER_RECV:
-            raw = self.backend.peer_recv(peer, n, self.caps.settle)
+            nothing = hint is not None and hint.result == "SOCKET_ERROR WSAEWOULDBLOCK"
+            raw = self.backend.peer_recv(peer, n, 0.0 if nothing else self.caps.settle)
         elif step.op == Op.PEER_SEND:
             raw = self.backend.peer_send(peer, n)
         else:
@@ -274,12 +367,15 @@ class Session:
             return f"SOCKET_ERROR {error_text(raw[1])}"
         return count_text(raw[0], n) if step.op in (Op.PEER_RECV, Op.PEER_SEND) else str(raw[0])
 
-    def _ovl(self, step: Step, st: _State) -> str | None:
+    def _ovl(self, step: Step, st: _State, hint: Observation | None) -> str | None:
         assert isinstance(step.target, Var)
         op_id, mode, n = st.ops.get(step.target.name, (0, 0, 0))
         if op_id == 0:
             return None
-        status, value, event_set, ran = self.backend.ovl(op_id, self.caps.settle)
+        pending = hint is not None and hint.result == "pending"
+        status, value, event_set, ran = self.backend.ovl(
+            op_id, 0.0 if pending else self.caps.settle
+        )
         if status == "pending":
             return "pending"
         if mode == Mode.ROUTINE:
@@ -303,29 +399,31 @@ class Session:
 
 def unsupported(program: Program, caps: Capabilities) -> tuple[Step, str] | None:
     """The first step the engine cannot run, with the reason (None if all can run)."""
+    found = first_unsupported(program, caps)
+    return None if found is None else (found[1], found[2])
+
+
+def first_unsupported(program: Program, caps: Capabilities) -> tuple[int, Step, str] | None:
+    """The first step the engine cannot run (its index, the step, the reason),
+    or None if it can run them all.  The comparison ends before that step."""
     dgram: set[str] = set()
-    for step in program.steps:
-        text = f"unsupported step `{format_step(step)}` at line {step.line}"
-        if step.op not in caps.ops:
-            return step, text
-        if step.thread is not None and step.thread not in caps.threads:
-            return step, f"{text}: thread t{step.thread} (process p1) is out of scope"
-        if step.op == Op.SOCKET and step.args[0] == 2 and step.bind:
-            dgram.add(step.bind)
-        target = step.target
-        if step.op == Op.DUPLICATE and step.args[0] != 0:
-            return step, f"{text}: only duplicates into the same process (pid 0)"
-        if step.op == Op.DUPLICATE and isinstance(target, Var) and target.name in dgram:
-            dgram.add(step.bind or "")
-        if step.thread is not None and target is not None and not isinstance(target, Var | Invalid):
-            return step, f"{text}: raw descriptor values have no real counterpart"
-        transfer = (Op.CONNECT, Op.SEND, Op.RECV, Op.WSASEND, Op.WSARECV)
-        if step.op in transfer and isinstance(target, Var) and target.name in dgram:
-            return step, f"{text}: datagram transfer is a model restriction"
-        if step.op in (Op.SEND, Op.RECV, Op.WSASEND, Op.WSARECV, Op.PEER_RECV, Op.PEER_SEND):
-            if step.args[0] > caps.max_count:
-                return step, f"{text}: counts above {caps.max_count} bytes"
+    for i, step in enumerate(program.steps):
+        why = caps.why_not(step, dgram)
+        if why is not None:
+            text = f"unsupported step `{format_step(step)}` at line {step.line}"
+            return i, step, f"{text}: {why}" if why != "not an operation of this engine" else text
+        track_datagrams(step, dgram)
     return None
+
+
+def track_datagrams(step: Step, dgram: set[str]) -> None:
+    """Keep ``dgram`` (the variables bound to datagram sockets) up to date after ``step``."""
+    if step.bind and step.op in (Op.SOCKET, Op.DUPLICATE):
+        source = step.target.name if isinstance(step.target, Var) else ""
+        if (step.op == Op.SOCKET and step.args[0] == 2) or source in dgram:
+            dgram.add(step.bind)
+        else:
+            dgram.discard(step.bind)
 
 
 class SessionEngine:
@@ -338,8 +436,18 @@ class SessionEngine:
         self._backend = backend
         self._session = Session(backend, self.capabilities)
 
-    def run(self, program: Program, limit: int) -> RealRun:
-        return self._session.run(program, limit)
+    def run(
+        self,
+        program: Program,
+        limit: int,
+        expect: Sequence[Observation] | None = None,
+        timeout: float | None = None,
+    ) -> RealRun:
+        return self._session.run(program, limit, expect, timeout)
+
+    def leaked_threads(self) -> int:
+        """Threads of earlier programs still blocked in a call that never returned."""
+        return self._backend.leaked()
 
     def close(self) -> None:
         self._backend.close()

@@ -75,8 +75,9 @@ class Workers(Generic[T]):
         self._pending[thread] = job
         return None
 
-    def poll(self, wait: float) -> list[tuple[int, T]]:
-        """Collect the pending jobs that complete within ``wait`` seconds."""
+    def poll(self, wait: float, want: int = -1) -> list[tuple[int, T]]:
+        """Collect the pending jobs that complete within ``wait`` seconds, waiting
+        only until ``want`` of them did (-1: until none is pending)."""
         out: list[tuple[int, T]] = []
         deadline = time.monotonic() + wait
         while self._pending:
@@ -86,16 +87,17 @@ class Workers(Generic[T]):
                     out.append((thread, job.value()))
                     del self._pending[thread]
             left = deadline - time.monotonic()
-            if not self._pending or left <= 0:
+            if not self._pending or left <= 0 or (want >= 0 and len(out) >= want):
                 break
             self._any_done.wait(left)
         return out
 
-    def stop(self, wait: float) -> bool:
-        """Ask every thread to finish; False if one is still blocked after ``wait``."""
+    def stop(self, wait: float) -> int:
+        """Ask every thread to finish; how many are still blocked after ``wait``
+        (they are daemons, left behind)."""
         for q in self._queues:
             q.put(None)
         deadline = time.monotonic() + wait
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
-        return not any(t.is_alive() for t in self._threads)
+        return sum(t.is_alive() for t in self._threads)

@@ -9,7 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from harness.conformance.compare import AGREE, DIFFER, ERROR, KNOWN, SKIPPED, Verdict, judge
+from harness.conformance.compare import (
+    AGREE,
+    DIFFER,
+    ERROR,
+    KNOWN,
+    PARTIAL,
+    SKIPPED,
+    Verdict,
+    judge,
+)
 from harness.conformance.engine import COMPLETIONS, PEER, RESULTS, Observation, RealRun
 from harness.conformance.errnomap import POSIX_ONLY, error_text, wsa_error
 from harness.conformance.known_differences import (
@@ -185,7 +194,7 @@ def test_socket_limits_of_the_model_cut() -> None:
     [
         ("t2: startup 2.2\n", "process p1"),
         (HEAD + "t0: closesocket #4\n", "raw descriptor"),
-        (HEAD + "t0: s2 = duplicate s1 1\n", "same process"),
+        (HEAD + "t0: s2 = duplicate s1 1\n", "into process 0"),
         ("t0: startup 2.2\nt0: s1 = socket dgram\nt0: send s1 10\n", "datagram"),
         (HEAD + "t0: c1 = connect s1\nt0: send s1 100000000\n", "counts above"),
         (HEAD + "net_down\n", "net_down"),
@@ -257,20 +266,32 @@ def test_completions_differ_too() -> None:
     assert _judge(obs)[1] == "line 3: `t0: c1 = connect s1`: completions"
 
 
-def test_an_early_stop_is_a_skip_and_an_engine_failure_an_error() -> None:
+def test_an_early_stop_compares_up_to_its_line_and_an_engine_failure_is_an_error() -> None:
     obs = _model_obs()
     assert _judge(obs[:2], stopped=(2, "advance too long (line 3)")) == (
-        SKIPPED,
+        PARTIAL,
         "advance too long (line 3)",
     )
+    assert _judge(obs[:0], stopped=(0, "advance too long (line 1)"))[0] == SKIPPED
     assert _judge(obs[:2], stopped=(2, "engine failed: x"), failed=True)[0] == ERROR
 
 
-def test_a_cut_with_an_agreeing_prefix_is_skipped_and_names_the_reason() -> None:
+def test_a_cut_with_an_agreeing_prefix_compares_up_to_its_line_and_names_the_reason() -> None:
     program = parse(HEAD + "t0: c1 = connect s1 window=10\nt0: send s1 100\nt0: recv s1 1\n")
     model = model_run(program, WINDOWS, LINUX_CAPABILITIES)
     v = judge(program, WINDOWS, "linux", ALL, model, RealRun(model.observations[:4]))
-    assert v.kind == SKIPPED and "the 4 steps before agree" in v.reason
+    assert v.kind == PARTIAL and v.upto == 5 and v.compared == 4
+    assert v.summary().startswith("compared up to line 5 (4 steps agree): stopped before line 5")
+
+
+def test_an_unsupported_step_ends_the_comparison_there() -> None:
+    program = parse(HEAD + "t0: c1 = connect s1\nt2: startup 2.2\nt0: send s1 1\n")
+    model = model_run(program, WINDOWS, LINUX_CAPABILITIES)
+    real = RealRun(model.observations[:4])
+    v = judge(program, WINDOWS, "linux", ALL, model, real, (4, "unsupported step t2"))
+    assert (v.kind, v.upto, v.reason, v.compared) == (PARTIAL, 5, "unsupported step t2", 4)
+    v = judge(program, WINDOWS, "linux", ALL, model, RealRun(()), (0, "unsupported"))
+    assert (v.kind, v.compared) == (SKIPPED, 0)
 
 
 # --- known differences ---------------------------------------------------------------
@@ -407,7 +428,14 @@ def test_only_the_engines_own_profile_and_errors_fail_the_check() -> None:
         "a/q.wsa [wine]: differ: line 4: `t0: send s1 10`: result",
         "a/r.wsa [documented]: error: boom",
     ]
-    assert report.counts("wine") == {AGREE: 2, DIFFER: 1, KNOWN: 1, SKIPPED: 0, ERROR: 0}
+    assert report.counts("wine") == {
+        AGREE: 2,
+        PARTIAL: 0,
+        DIFFER: 1,
+        KNOWN: 1,
+        SKIPPED: 0,
+        ERROR: 0,
+    }
 
 
 def test_a_stale_entry_fails_the_check() -> None:
@@ -432,7 +460,10 @@ def test_known_verdicts_show_in_the_tables_with_their_reason() -> None:
     text = render_text(report)
     assert "a/p.wsa: documented=differ line 8  windows=differ line 8  wine=known line 8" in text
     assert "  known (wine): a bug" in text
-    assert "wine vs wine (the engine's own profile): 0 agree, 0 differ, 1 known" in text
+    assert (
+        "wine vs wine (the engine's own profile): 0 agree, 0 agree up to a line, 0 differ, 1 known"
+        in text
+    )
     md = render_markdown(report, "wsa-harness conformance --engine wine a")
     assert "| `p.wsa` | differ line 8 | differ line 8 | known line 8 |" in md
     assert "- known differences: `conformance/known/wine.txt`" in md
@@ -451,7 +482,13 @@ class _FakeEngine:
     def __init__(self, change: dict[str, tuple[int, str]]) -> None:
         self.change = change
 
-    def run(self, program: Program, limit: int) -> RealRun:
+    def run(
+        self,
+        program: Program,
+        limit: int,
+        expect: object = None,
+        timeout: float | None = None,
+    ) -> RealRun:
         obs = list(model_run(program, DOCUMENTED, self.capabilities).observations[:limit])
         if program.filename in self.change:
             i, text = self.change[program.filename]
