@@ -76,6 +76,9 @@ class Trial:
     execs: int  # programs run by then (-1: unknown)
     kind: str  # divergence | exception | crash | timeout | censored
     signature: str
+    #: campaign tools: why the reference ran on the detecting input (start,
+    #: new-step, sample, every; core: the core alone faulted)
+    reason: str = ""
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -207,6 +210,7 @@ def _outcome(
     work: Path,
 ) -> Trial:  # fmt: skip
     result = work / "result.json"
+    reason = ""
     log = (work / "log.txt").read_text(errors="replace")
     found = _FINAL.findall(log)
     fuzz_execs = int(found[-1]) if found else -1
@@ -214,6 +218,7 @@ def _outcome(
         data = json.loads(result.read_text())
         detected, seconds = bool(data["detected"]), float(data["seconds"])
         execs, kind, sig = int(data["execs"]), str(data["kind"]), str(data["signature"])
+        reason = str(data.get("reason", ""))
     elif status == -signal.SIGKILL:  # the parent's limit: the child hung past any budget
         detected, seconds, execs, kind, sig = False, elapsed, fuzz_execs, "censored", ""
     elif tool.startswith("harness") and status in (LIBFUZZER_CRASH, LIBFUZZER_HANG):
@@ -229,7 +234,9 @@ def _outcome(
         raise RuntimeError(f"{tool} trial ended with status {status} and no result:\n{tail}")
     if budget is not None and (not detected or seconds > budget):
         detected, seconds, kind = False, budget, "censored"
-    return Trial(tool, mutant, seed, detected, seconds, execs, kind, sig)
+    return Trial(
+        tool, mutant, seed, detected, seconds, execs, kind, sig, reason if detected else ""
+    )
 
 
 def _last_error_line(log: str) -> str:

@@ -41,6 +41,8 @@ class Outcome:
     execs: int
     kind: str = "censored"  # divergence, a fault kind (crash, cost, ...), timeout, censored
     signature: str = ""
+    #: why the reference ran on the detecting input (harness.fuzz.policy.REASONS)
+    reason: str = ""
 
     def write(self, path: Path) -> None:
         from harness.vocab.fsutil import write_atomic
@@ -73,7 +75,8 @@ def fuzz_main(t0: float) -> None:
     execs = 0
 
     def stop(kind: str, signature: str) -> None:
-        Outcome(True, round(time.monotonic() - t0, 4), execs, kind, signature).write(out)
+        reason = target.policy.last or "core"  # None: the core alone faulted
+        Outcome(True, round(time.monotonic() - t0, 4), execs, kind, signature, reason).write(out)
         os._exit(DETECTED_EXIT)
 
     def one(data: bytes) -> None:

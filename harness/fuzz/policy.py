@@ -71,6 +71,8 @@ class Policy:
     executions: int = 0
     #: how many inputs the reference checked, by reason
     checked: Counter[str] = field(default_factory=Counter)
+    #: the reason for the last input (None: the reference did not run)
+    last: str | None = None
     _records: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -82,7 +84,7 @@ class Policy:
     def consult(self, data: bytes, lead: Sequence[int]) -> str | None:
         """Count one execution; the reason to run the reference on it, or None."""
         self.executions += 1
-        reason = self._reason(data, lead)
+        reason = self.last = self._reason(data, lead)
         if reason is not None:
             self.checked[reason] += 1
         return reason

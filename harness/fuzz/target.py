@@ -183,6 +183,7 @@ class DifferentialTarget:
             try:
                 lead = self._run_lead(side, module, data)
             except EngineFault as exc:
+                self.policy.last = None  # the leader alone decided
                 return self._fault(exc.fault, data)
             if self.policy.consult(data, lead) is None:
                 return None
