@@ -513,7 +513,7 @@ class Campaign:
             write_atomic(self.findings / f"{key}.done", "")
             if repro is None:
                 continue
-            self._add_cause(repro, meta["signature"], counts.get(key, 1), data, key)
+            self._add_cause(repro, str(meta["signature"]), counts.get(key, 1), data, key)
         for cause in self.summary.causes.values():
             for sig in cause.signatures:
                 cause.signatures[sig] = max(
