@@ -8,9 +8,10 @@ The reference runs on an input when:
 
 * ``start``: it is one of the first ``initial`` executions: libFuzzer runs the
   whole initial corpus (the seeds, or a resumed corpus) before it mutates;
-* ``new-step``: one of the leader's steps has a record (its result and its
-  events, exactly, wherever the step stands) not seen in this process before
-  (a bounded set of 64-bit hashes; when it is full it starts afresh);
+* ``new-step``: the leader's trace has a record not seen in this process
+  before: a step's (its result and its events, exactly, wherever it stands)
+  or a coarse one of the final snapshot (:func:`step_records`), in a bounded
+  set of 64-bit keys that starts afresh when it is full;
 * ``sample``: the CRC-32 of the bytes falls in a deterministic 1-in-``sample``
   share, so inputs made only of step records already seen are still sampled.
 
@@ -35,23 +36,65 @@ POLICIES = ("core-led", "every")
 DEFAULT_POLICY = "core-led"
 #: the reference checks one input in this many, chosen by the CRC-32 of its bytes
 DEFAULT_SAMPLE = 16
-#: step records remembered before the set starts afresh (a few tens of MB at most)
+#: records remembered before the set starts afresh (a few tens of MB at most)
 DEFAULT_RECORDS = 1 << 20
 #: the reasons the reference ran, in report order
 REASONS = ("every", "start", "new-step", "sample")
 
 
 def step_records(values: Sequence[int]) -> list[int]:
-    """A 64-bit key per step of a canonical trace (:mod:`harness.vocab.trace`):
-    the step's record (result and events) exactly, wherever it stands."""
-    keys = []
-    pos, h, w = 1, trace.STEP_HEADER, trace.EVENT_WIDTH
+    """64-bit keys of a canonical trace's records (:mod:`harness.vocab.trace`).
+
+    Each step's record (its result and events) exactly, wherever it stands.
+    The final snapshot's, coarser, since its counters and clocks differ from
+    program to program: each thread's part exactly; each process's startup
+    count, version, whether it has no, one or more entries, and its messages'
+    (fd, error); and, per socket, peer and operation row, each field's value
+    clamped to -1, 0, 1 or 2-and-more, paired with the field and the row's
+    state (a socket's lifecycle, a peer's closed flag, an operation's status).
+    """
     raw = values.tobytes() if isinstance(values, array) else array("q", values).tobytes()
+    keys: list[int] = []
+    add = keys.append
+    pos, h, w = 1, trace.STEP_HEADER, trace.EVENT_WIDTH
     for _ in range(values[0]):
         end = pos + h + w * values[pos + h - 1]
-        keys.append(hash(raw[8 * (pos + 1) : 8 * end]))
+        add(hash(raw[8 * (pos + 1) : 8 * end]))
         pos = end
+    pos += 2  # the clock and the network
+    for p in range(2):  # processes: startup, version, entries, messages
+        entries = values[pos + 2]
+        messages = pos + 3 + 2 * entries
+        count = values[messages]
+        shown = tuple(values[messages + 1 + 3 * k + j] for k in range(count) for j in (0, 2))
+        add(hash((p, values[pos], values[pos + 1], min(entries, 2), shown)))
+        pos = messages + 1 + 3 * count
+    for _ in range(4):  # threads: last error, blocked in, routines
+        end = pos + 3 + values[pos + 2]
+        add(hash(raw[8 * pos : 8 * end]))
+        pos = end
+    for table, (width, state) in enumerate(_ROWS):  # sockets, peers, operations
+        rows, pos = values[pos], pos + 1
+        for _ in range(rows):
+            base = ((_TAG + table) * 64 + values[pos + state]) * 256
+            keys += [
+                base + 4 * i + (3 if v >= 2 else v + 1 if v >= -1 else 0)
+                for i, v in enumerate(values[pos + 1 : pos + width], 1)
+            ]
+            pos += width
+    if pos != len(values):
+        raise ValueError(f"the trace has {len(values)} values, its layout {pos}")
     return keys
+
+
+#: per snapshot table: the row's width and the field that gives its state
+_ROWS = (
+    (len(trace.SOCKET_FIELDS), trace.SOCKET_FIELDS.index("lifecycle")),
+    (len(trace.PEER_FIELDS), trace.PEER_FIELDS.index("closed")),
+    (len(trace.OP_FIELDS), trace.OP_FIELDS.index("status")),
+)
+#: keeps the snapshot's small integer keys apart from the hashed ones
+_TAG = 1 << 20
 
 
 def sampled(data: bytes, sample: int) -> bool:
@@ -92,8 +135,12 @@ class Policy:
     def _reason(self, data: bytes, lead: Sequence[int]) -> str | None:
         if self.name == "every":
             return "every"
+        try:
+            keys = step_records(lead)
+        except (IndexError, ValueError, OverflowError):
+            return "new-step"  # a malformed trace: the reference's run reports it
         new = False
-        for key in step_records(lead):
+        for key in keys:
             if key not in self._records:
                 new = True
                 if len(self._records) >= self.capacity:

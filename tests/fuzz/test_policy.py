@@ -25,7 +25,8 @@ def _trace(*steps: tuple[int, ...]) -> array[int]:
     out = [len(steps)]
     for s in steps:
         out += [*s, 0]
-    return array("q", out + [0, 1])  # a stand-in snapshot
+    # an empty world's snapshot: clock, network, 2 processes, 4 threads, no rows
+    return array("q", out + [0, 1] + [0, 0, 0, 0] * 2 + [0, 0, 0] * 4 + [0, 0, 0])
 
 
 def _data(sample: bool, salt: int = 0) -> bytes:
@@ -89,9 +90,9 @@ def test_the_record_set_is_bounded() -> None:
 
 
 def test_step_records_key_each_step_wherever_it_stands() -> None:
-    a = step_records(_trace(SOCKET, FAILED))
-    b = step_records(_trace(FAILED, SOCKET))
-    assert len(a) == 2 and a == b[::-1] and a[0] != a[1]
+    a = step_records(_trace(SOCKET, FAILED))[:2]
+    b = step_records(_trace(FAILED, SOCKET))[:2]
+    assert a == b[::-1] and a[0] != a[1]
     assert step_records(list(_trace(SOCKET))) == step_records(_trace(SOCKET))
 
 
@@ -167,3 +168,70 @@ def test_the_summary_says_how_many_inputs_the_reference_checked(
         assert "start " in line and checked < executions, line
         corpus = sum(1 for _ in (tmp_path / "corpus").iterdir())
         assert f"final corpus      {corpus} inputs replayed on both sides" in done.stdout
+
+
+def _real_trace(text: str) -> array[int]:
+    from harness.lang.parser import parse
+    from harness.lang.program import lower
+    from harness.reference import run_lowered
+
+    program = parse(text)
+    return run_lowered(lower(program), program.profile, program.limits)
+
+
+PROGRAM = """\
+t0: startup 2.2
+t0: s1 = socket stream
+t0: asyncselect s1 FD_READ
+t0: s2 = socket stream
+t0: closesocket s2
+"""
+
+
+def test_the_snapshot_gives_coarse_records_too() -> None:
+    values = _real_trace(PROGRAM)
+    keys = step_records(values)
+    steps = values[0]
+    assert len(keys) > steps + 6  # the steps, 2 processes, 4 threads, and the rows' fields
+    # a clock that differs (the snapshot's first value) gives the same records
+    later = array("q", values)
+    pos = len(values) - len(_snapshot(values))
+    later[pos] += 1000
+    assert step_records(later) == keys
+    # a socket's registration left behind after its close is a new record
+    sockets = _socket_rows(values)
+    assert sockets, "the program makes a socket"
+    field = trace.SOCKET_FIELDS.index("reg_process")
+    changed = array("q", values)
+    changed[sockets[0] + field] = 0 if changed[sockets[0] + field] < 0 else -1
+    assert set(step_records(changed)) - set(keys)
+
+
+def test_a_malformed_trace_is_checked_not_a_crash() -> None:
+    values = _real_trace(PROGRAM)
+    with pytest.raises(ValueError, match="layout"):
+        step_records(array("q", [*values, 7]))
+    p = Policy("core-led")
+    p.consult(_data(False), values)
+    assert p.consult(_data(False), array("q", values[:-3])) == "new-step"
+    assert p.consult(_data(False), array("q", [5])) == "new-step"
+
+
+def _snapshot(values: array[int]) -> list[int]:
+    pos, h, w = 1, trace.STEP_HEADER, trace.EVENT_WIDTH
+    for _ in range(values[0]):
+        pos += h + w * values[pos + h - 1]
+    return list(values[pos:])
+
+
+def _socket_rows(values: array[int]) -> list[int]:
+    """Where each socket row starts in ``values``."""
+    pos = len(values) - len(_snapshot(values)) + 2
+    for _ in range(2):
+        pos += 2
+        pos += 1 + 2 * values[pos]
+        pos += 1 + 3 * values[pos]
+    for _ in range(4):
+        pos += 3 + values[pos + 2]
+    width = len(trace.SOCKET_FIELDS)
+    return [pos + 1 + width * k for k in range(values[pos])]
