@@ -8,6 +8,8 @@ The reference runs on an input when:
 
 * ``start``: it is one of the first ``initial`` executions: libFuzzer runs the
   whole initial corpus (the seeds, or a resumed corpus) before it mutates;
+* ``warm-up``: it is one of the ``warmup`` executions right after those:
+  the first mutations of the seeds, nearest to the behaviours they pin;
 * ``new-step``: the leader's trace has a record not seen in this process
   before: a step's (its result and its events, exactly, wherever it stands)
   or a coarse one of the final snapshot (:func:`step_records`), in a bounded
@@ -39,7 +41,10 @@ DEFAULT_SAMPLE = 16
 #: records remembered before the set starts afresh (a few tens of MB at most)
 DEFAULT_RECORDS = 1 << 20
 #: the reasons the reference ran, in report order
-REASONS = ("every", "start", "new-step", "sample")
+REASONS = ("every", "start", "warm-up", "new-step", "sample")
+#: the inputs right after the start that are all checked: the seeds' nearest
+#: mutations (about half a second of the reference's time)
+DEFAULT_WARMUP = 1024
 
 
 def step_records(values: Sequence[int]) -> list[int]:
@@ -110,6 +115,7 @@ class Policy:
     #: executions at the start that are all checked (the initial corpus)
     initial: int = 0
     sample: int = DEFAULT_SAMPLE
+    warmup: int = DEFAULT_WARMUP
     capacity: int = DEFAULT_RECORDS
     executions: int = 0
     #: how many inputs the reference checked, by reason
@@ -148,6 +154,8 @@ class Policy:
                 self._records.add(key)
         if self.executions <= self.initial:
             return "start"
+        if self.executions <= self.initial + self.warmup:
+            return "warm-up"
         if new:
             return "new-step"
         if sampled(data, self.sample):

@@ -49,14 +49,21 @@ def test_every_checks_every_input() -> None:
 
 
 def test_the_initial_corpus_is_checked_whole() -> None:
-    p = Policy("core-led", initial=3)
+    p = Policy("core-led", warmup=0, initial=3)
     got = [p.consult(_data(False), _trace(SOCKET)) for _ in range(4)]
     assert got == ["start", "start", "start", None]
     assert p.checked["start"] == 3
 
 
+def test_the_first_mutations_after_the_start_are_all_checked() -> None:
+    p = Policy("core-led", initial=2, warmup=3)
+    got = [p.consult(_data(False), _trace(SOCKET)) for _ in range(6)]
+    assert got == ["start", "start", "warm-up", "warm-up", "warm-up", None]
+    assert p.checked == {"start": 2, "warm-up": 3}
+
+
 def test_a_new_step_record_is_checked_and_a_repeated_one_is_not() -> None:
-    p = Policy("core-led")
+    p = Policy("core-led", warmup=0)
     data = _data(False)
     assert p.consult(data, _trace(SOCKET)) == "new-step"
     assert p.consult(data, _trace(SOCKET)) is None
@@ -65,13 +72,13 @@ def test_a_new_step_record_is_checked_and_a_repeated_one_is_not() -> None:
     # one step's result differs: new
     assert p.consult(data, _trace(SOCKET, FAILED)) == "new-step"
     # records from the start count as seen
-    q = Policy("core-led", initial=1)
+    q = Policy("core-led", warmup=0, initial=1)
     assert q.consult(data, _trace(FAILED)) == "start"
     assert q.consult(data, _trace(FAILED)) is None
 
 
 def test_known_records_are_still_sampled_by_their_bytes() -> None:
-    p = Policy("core-led")
+    p = Policy("core-led", warmup=0)
     p.consult(_data(False), _trace(SOCKET))
     assert p.consult(_data(True), _trace(SOCKET)) == "sample"
     assert p.consult(_data(False, 7), _trace(SOCKET)) is None
@@ -80,7 +87,7 @@ def test_known_records_are_still_sampled_by_their_bytes() -> None:
 
 
 def test_the_record_set_is_bounded() -> None:
-    p = Policy("core-led", capacity=2)
+    p = Policy("core-led", warmup=0, capacity=2)
     data = _data(False)
     for r in range(1, 4):
         p.consult(data, _trace((r, trace.R_VALUE, r, 0, 0)))
@@ -104,7 +111,7 @@ def test_an_unknown_policy_is_refused() -> None:
 def test_checked_adds_up_the_jobs_counts() -> None:
     total = Checked()
     for n in (1, 2):
-        p = Policy("core-led", initial=n)
+        p = Policy("core-led", warmup=0, initial=n)
         for i in range(4):
             p.consult(_data(False, i), _trace(SOCKET))
         total.add(p.to_json())
@@ -120,7 +127,7 @@ def test_a_core_led_target_skips_the_reference_on_a_known_trace() -> None:
     from harness.oracle.diff import Side
 
     sides = (Side.parse("core", "documented"), Side.parse("reference", "documented"))
-    target = DifferentialTarget(sides, policy=Policy("core-led"))
+    target = DifferentialTarget(sides, policy=Policy("core-led", warmup=0))
     data = _data(False)
     for _ in range(5):
         assert target.check(data) is None
@@ -132,7 +139,7 @@ def test_a_core_led_target_skips_the_reference_on_a_known_trace() -> None:
     # two profiles of one engine: no leader, both sides always run
     both = DifferentialTarget(
         (Side.parse("reference", "documented"), Side.parse("reference", "windows")),
-        policy=Policy("core-led"),
+        policy=Policy("core-led", warmup=0),
     )
     assert both.leader is None and both.policy.name == "every"
 
@@ -211,7 +218,7 @@ def test_a_malformed_trace_is_checked_not_a_crash() -> None:
     values = _real_trace(PROGRAM)
     with pytest.raises(ValueError, match="layout"):
         step_records(array("q", [*values, 7]))
-    p = Policy("core-led")
+    p = Policy("core-led", warmup=0)
     p.consult(_data(False), values)
     assert p.consult(_data(False), array("q", values[:-3])) == "new-step"
     assert p.consult(_data(False), array("q", [5])) == "new-step"
