@@ -20,6 +20,7 @@ import json
 import os
 from array import array
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -200,6 +201,11 @@ class DifferentialTarget:
             else:
                 ca, cb = self._run(a, self.mod_a, code, limits, bad), lead
             if ca != cb:
+                # the cheap key first: a signature already recorded was checked
+                # on well-formed traces, so validating these again is skipped
+                known = self._known(signature_of, code, a, b, ca, cb)
+                if known is not None:
+                    return Finding(known, data, "")
                 check_trace(a.engine, code, ca)
                 check_trace(b.engine, code, cb)
         except EngineFault as exc:
@@ -233,6 +239,20 @@ class DifferentialTarget:
         else:
             code, limits = decode_lowered(data, self.max_steps)
         return self._run_side(side, module, data, code, limits, [])
+
+    def _known(self, sign: Callable[..., str], *args: object) -> str | None:
+        """The divergence's signature when one of it is recorded already (a
+        hit is counted), else None, also when the traces are too malformed
+        to sign (their check then reports them)."""
+        try:
+            signature = sign(*args)
+        except (IndexError, KeyError, ValueError, TypeError, StopIteration):
+            return None
+        key = signature_key(signature)
+        if key not in self.seen:
+            return None
+        self.counts[key] += 1
+        return signature
 
     def _new(self, signature: str) -> bool:
         """Count a hit; True when no finding of this signature is recorded yet."""
