@@ -8,12 +8,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.cli.common import load_program
-from harness.conformance import EXTERNAL_ENGINES
+from harness.cli.common import UsageError, load_program
+from harness.conformance import engine_names
 from harness.vocab import resources
 
 if TYPE_CHECKING:
+    from harness.conformance.engine import ExternalEngine
     from harness.conformance.known_differences import KnownEntry
+    from harness.lang.program import Program
 
 REPO = Path(__file__).resolve().parents[2]
 _SEEDS = resources.seeds()
@@ -22,6 +24,8 @@ REPO_SEEDS = _SEEDS.path if _SEEDS is not None else REPO / "corpus" / "seeds"
 #: conformance/known/ENGINE.txt: the differences from the engine's own profile
 #: that no switch expresses (harness/conformance/known_differences.py).
 REPO_KNOWN = REPO / "conformance" / "known"
+#: ``--program-timeout``: the longest corpus program takes about 3.5 s (c07's linger waits).
+DEFAULT_PROGRAM_TIMEOUT = 8.0
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -29,7 +33,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "corpora", nargs="*", type=Path, metavar="CORPUS",
         help="folders of .wsa programs, or files (default: the seed corpus, corpus/seeds)",
     )  # fmt: skip
-    p.add_argument("--engine", choices=EXTERNAL_ENGINES, required=True)
+    p.add_argument(
+        "--engine", choices=(*engine_names(), "windows"), required=True,
+        help="the real implementation; windows only with --import (traces of exported programs)",
+    )  # fmt: skip
+    p.add_argument(
+        "--import", dest="traces", type=Path, action="append", metavar="TRACE",
+        help="compare the traces that exported programs printed (wsa-harness export c) instead "
+        "of running an engine; may be repeated",
+    )  # fmt: skip
+    p.add_argument(
+        "--program-timeout", type=float, default=DEFAULT_PROGRAM_TIMEOUT, metavar="S",
+        help="seconds one program may take on the engine before its run stops as an error "
+        "naming the step, and the engine is restarted (default: %(default)s)",
+    )  # fmt: skip
     p.add_argument(
         "--check", action="store_true",
         help="exit 1 on an engine or model error, when a program differs from the engine's own "
@@ -58,7 +75,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_conformance(args: argparse.Namespace) -> int:
-    from harness.conformance import open_engine
+    from harness.conformance import engine_profile, open_engine
     from harness.conformance.known_differences import KnownFileError, load_known
     from harness.conformance.report import (
         collect,
@@ -70,21 +87,41 @@ def cmd_conformance(args: argparse.Namespace) -> int:
     from harness.vocab.fsutil import write_atomic
     from harness.vocab.profiles import DOCUMENTED, PROFILES, WINDOWS
 
-    measured = args.engine if args.engine in PROFILES else None
+    own = "windows" if args.engine == "windows" else engine_profile(args.engine)
+    measured = own if own in PROFILES else None
     known_path: Path | None = args.known
     if known_path is None and (REPO_KNOWN / f"{args.engine}.txt").is_file():
         known_path = REPO_KNOWN / f"{args.engine}.txt"
     try:
-        known = load_known(known_path) if known_path else {}
+        known = load_known(known_path, args.engine) if known_path else {}
     except KnownFileError as exc:
         print(exc, file=sys.stderr)
         return 2
-    files = collect(args.corpora or [REPO_SEEDS])
-    programs = [load_program(str(f)) for f in files]
-    if args.steps:
-        return _steps(args.engine, programs, args.profile or measured, known)
-    profiles = [DOCUMENTED, WINDOWS] + ([PROFILES[measured]] if measured else [])
-    engine = open_engine(args.engine)
+    engine: ExternalEngine
+    if args.traces:
+        if args.corpora or args.steps:
+            raise UsageError("--import TRACE compares the traced programs: no CORPUS, no --steps")
+        programs, engine = _replay(args.engine, args.traces)
+    else:
+        if args.engine == "windows":
+            raise UsageError(
+                "--engine windows needs --import TRACE: run programs exported with "
+                "`wsa-harness export c` on Windows and import what they print"
+            )
+        files = collect(args.corpora or [REPO_SEEDS])
+        programs = [load_program(str(f)) for f in files]  # type: ignore[misc]
+        if args.steps:
+            return _steps(
+                args.engine,
+                programs,  # type: ignore[arg-type]
+                args.profile or measured,
+                known,
+                args.program_timeout,
+            )
+        engine = open_engine(args.engine)
+    profiles = [DOCUMENTED, WINDOWS] + (
+        [PROFILES[measured]] if measured and measured != "windows" else []
+    )
     try:
 
         def progress(line: str) -> None:
@@ -92,17 +129,19 @@ def cmd_conformance(args: argparse.Namespace) -> int:
 
         report = run_report(
             engine,
-            programs,  # type: ignore[arg-type]
+            programs,
             profiles,
             measured,
             None if args.quiet else progress,
             known,
             _shown(known_path) if known_path else None,
+            args.program_timeout,
         )
     finally:
         engine.close()
     print(render_text(report), end="")
-    shown = ["--engine", args.engine, *(str(c) for c in args.corpora)]
+    imported = [w for t in args.traces or () for w in ("--import", str(t))]
+    shown = [*imported, "--engine", args.engine, *(str(c) for c in args.corpora)]
     command = "wsa-harness conformance " + " ".join(shlex.quote(w) for w in shown)
     table = render_markdown(report, command)
     if args.markdown:
@@ -117,6 +156,16 @@ def cmd_conformance(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay(name: str, traces: list[Path]) -> tuple[list[Program], ExternalEngine]:
+    """The traced programs and an engine that replays their runs."""
+    from harness.conformance import capabilities_of
+    from harness.conformance.replay import ReplayEngine, load_traces
+
+    runs = load_traces(traces)
+    engine = ReplayEngine(name, capabilities_of(name), {p.filename: r for p, r in runs})
+    return [p for p, _ in runs], engine
+
+
 def _shown(path: Path) -> str:
     """A path as the report shows it: relative to the checkout when inside it."""
     try:
@@ -126,10 +175,15 @@ def _shown(path: Path) -> str:
 
 
 def _steps(
-    name: str, programs: list[object], profile_name: str | None, known: dict[str, KnownEntry]
+    name: str,
+    programs: list[object],
+    profile_name: str | None,
+    known: dict[str, KnownEntry],
+    timeout: float,
 ) -> int:
-    from harness.conformance import open_engine
-    from harness.conformance.compare import side_by_side
+    from harness.conformance import engine_profile, open_engine
+    from harness.conformance.compare import compare_program, side_by_side
+    from harness.conformance.known_differences import apply_known
     from harness.vocab.profiles import get_profile
 
     try:
@@ -141,10 +195,12 @@ def _steps(
     try:
         for program in programs:
             profile = chosen or program.profile  # type: ignore[attr-defined]
-            lines = side_by_side(program, engine, profile)  # type: ignore[arg-type]
-            entry = known.get(Path(program.filename).name)  # type: ignore[attr-defined]
-            if entry is not None and profile.name == name:
-                lines.append(f"--- known at line {entry.line} ({entry.source}): {entry.reason}")
+            lines = side_by_side(program, engine, profile, timeout)  # type: ignore[arg-type]
+            if known and profile.name == engine_profile(name):
+                v = compare_program(program, engine, [profile], timeout)[profile.name]  # type: ignore[arg-type]
+                v, entry = apply_known(v, known)
+                if entry is not None:
+                    lines.append(f"--- known [{entry.name}] ({entry.source}): {entry.reason}")
             print("\n".join(lines) + "\n")
     finally:
         engine.close()

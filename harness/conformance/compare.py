@@ -18,7 +18,7 @@ names becomes *known* (:mod:`harness.conformance.known_differences`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from harness.conformance.engine import (
     COMPLETIONS,
@@ -66,6 +66,10 @@ class Verdict:
     upto: int = 0
     #: differ/known: the index of the first differing step.
     index: int = -1
+    #: differ/known: the facts (harness.conformance.conditions) just before that step.
+    facts: frozenset[str] = frozenset()
+    #: Threads of the real run still blocked when it ended.
+    blocked: int = 0
 
     def summary(self) -> str:
         if self.kind == AGREE:
@@ -122,6 +126,7 @@ def judge(
             return Verdict(
                 DIFFER, f"{where}: {diff}", detail, i + 1, step.line,
                 field=diff, call=call, index=i,
+                facts=model.facts[i] if i < len(model.facts) else frozenset(),
             )  # fmt: skip
         if _compared(step.op, want, got, observables):
             compared += 1
@@ -220,7 +225,10 @@ def compare_program(
     real = engine.run(program, limit, expectations(list(models.values())), timeout)
     return {
         p.name: failed.get(p.name)
-        or judge(program, p, engine.name, caps.observables, models[p.name], real, stop)
+        or replace(
+            judge(program, p, engine.name, caps.observables, models[p.name], real, stop),
+            blocked=real.blocked_threads,
+        )
         for p in profiles
     }
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.conformance.conditions import FactTracker
 from harness.conformance.engine import Capabilities, Observation
 from harness.lang.program import Program, Step, Var
 from harness.lang.render import format_step
@@ -67,6 +68,8 @@ class ModelRun:
     observations: tuple[Observation, ...]
     #: (step index, reason): compare only the steps before the index.
     cut: tuple[int, str] | None
+    #: Per step, the facts of harness.conformance.conditions that hold just before it.
+    facts: tuple[frozenset[str], ...] = ()
 
 
 def model_run(program: Program, profile: Profile, caps: Capabilities) -> ModelRun:
@@ -79,6 +82,10 @@ def model_run(program: Program, profile: Profile, caps: Capabilities) -> ModelRu
     saturated: set[int] = set()
     cut: tuple[int, str] | None = None
     before = _snapshot(engine.snapshot())
+    tracker = FactTracker()
+    facts: list[frozenset[str]] = (
+        [tracker.facts(program.steps[0], before, slots)] if program.steps else []
+    )
     for i, (step, record) in enumerate(stepwise(program, engine)):
         records.append(record)
         after = _snapshot(engine.snapshot())
@@ -89,9 +96,11 @@ def model_run(program: Program, profile: Profile, caps: Capabilities) -> ModelRu
         if step.bind is not None:
             slots[step.bind] = record[0]
         before = after
+        if i + 1 < len(program.steps):
+            facts.append(tracker.facts(program.steps[i + 1], before, slots))
     flat = [len(records)] + [v for r in records for v in r] + list(engine.snapshot())
     tr = trace.decode(flat)
-    return ModelRun(tr, tuple(project(program, tr)), cut)
+    return ModelRun(tr, tuple(project(program, tr)), cut, tuple(facts))
 
 
 def _snapshot(values: tuple[int, ...]) -> trace.Snapshot:

@@ -24,7 +24,7 @@ from harness.conformance.compare import (
     compare_program,
 )
 from harness.conformance.engine import ExternalEngine
-from harness.conformance.known_differences import KnownEntry, apply_known
+from harness.conformance.known_differences import KnownEntry, apply_known, stale_message
 from harness.lang.program import Program
 from harness.vocab.errors import HarnessError
 from harness.vocab.profiles import Profile
@@ -50,6 +50,12 @@ class Report:
     stale: tuple[str, ...] = ()
     #: Known entries whose program was not run (not a failure).
     unused: tuple[str, ...] = ()
+    #: Threads the engine left blocked in calls that never returned (all programs).
+    leaked_threads: int = 0
+
+    def blocked_at_end(self) -> int:
+        """Programs that ended with a thread still blocked in a call."""
+        return sum(1 for r in self.rows if any(v.blocked for v in r.verdicts.values()))
 
     def counts(self, profile: str) -> dict[str, int]:
         out = dict.fromkeys(VERDICTS, 0)
@@ -73,13 +79,34 @@ def judge_row(
     verdicts: dict[str, Verdict],
     measured: str | None,
     known: dict[str, KnownEntry],
-) -> tuple[Row, str | None]:
+) -> tuple[Row, KnownEntry | None]:
     """A program's row with the known list applied to the measured profile's
-    verdict, and the stale-entry message if its entry no longer matches."""
+    verdict, and the entry that matched (if one did)."""
     if measured is None or measured not in verdicts:
         return Row(name, verdicts), None
-    v, stale = apply_known(verdicts[measured], known.get(Path(name).name), measured)
-    return Row(name, {**verdicts, measured: v}), stale
+    v, entry = apply_known(verdicts[measured], known)
+    return Row(name, {**verdicts, measured: v}), entry
+
+
+def stale_entries(
+    rows: Iterable[Row], measured: str | None, known: dict[str, KnownEntry]
+) -> tuple[list[str], list[str]]:
+    """(stale, unused): entries a seen program run no longer shows (failures),
+    and entries none of whose seen programs was run (notes)."""
+    by_file = {Path(r.name).name: r for r in rows}
+    stale, unused = [], []
+    for entry in known.values():
+        ran = [p for p in entry.seen if p in by_file]
+        if not ran:
+            unused.append(f"{entry.source}: known entry [{entry.name}]: no seen program was run")
+            continue
+        for program in ran:
+            v = by_file[program].verdicts.get(measured or "")
+            if v is None:
+                continue
+            if v.kind != KNOWN or not v.note.startswith(f"[{entry.name}]"):
+                stale.append(stale_message(entry, program, v, measured or ""))
+    return stale, unused
 
 
 def collect(paths: Iterable[Path]) -> list[Path]:
@@ -106,26 +133,19 @@ def run_report(
     progress: Callable[[str], None] | None = None,
     known: dict[str, KnownEntry] | None = None,
     known_file: str | None = None,
+    timeout: float | None = None,
 ) -> Report:
     start = time.monotonic()
     known = known or {}
-    rows, stale = [], []
+    rows = []
     for program in programs:
-        verdicts = compare_program(program, engine, profiles)
-        row, message = judge_row(program.filename, verdicts, measured, known)
+        verdicts = compare_program(program, engine, profiles, timeout)
+        row, _ = judge_row(program.filename, verdicts, measured, known)
         rows.append(row)
-        if message:
-            stale.append(message)
         if progress:
             progress(_text_line(row, [p.name for p in profiles]))
-            if message:
-                progress(message)
-    run = {Path(p.filename).name for p in programs}
-    unused = [
-        f"{e.source}: known entry `{e.program}` matches no program run"
-        for e in known.values()
-        if e.program not in run
-    ]
+    stale, unused = stale_entries(rows, measured, known)
+    leaked = getattr(engine, "leaked_threads", None)
     return Report(
         engine.name,
         tuple(p.name for p in profiles),
@@ -135,6 +155,7 @@ def run_report(
         known_file,
         tuple(stale),
         tuple(unused),
+        leaked() if callable(leaked) else 0,
     )
 
 
@@ -194,6 +215,11 @@ def render_text(report: Report) -> str:
         lines.append(f"{report.engine} vs {p}{own}: {_count_line(report, p)}")
     if report.known_file:
         lines.append(f"known differences: {report.known_file}")
+    blocked = report.blocked_at_end()
+    lines.append(
+        f"threads left blocked: {blocked} program(s) ended with a thread blocked in a call; "
+        f"{report.leaked_threads} thread(s) never returned"
+    )
     lines += [*report.unused, *report.stale]
     lines.append(f"{len(report.rows)} program(s) in {report.seconds:.1f} s")
     return "\n".join(lines) + "\n"

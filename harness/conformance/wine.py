@@ -71,7 +71,7 @@ WINE_CAPABILITIES = Capabilities(
     max_sleep_ms=3000,
     saturation=32 << 20,
     block_wait=0.5,
-    settle=0.5,
+    settle=0.8,
     block_confirm=0.03,
     notes=(
         "duplicate S 0 is WSADuplicateSocketW(own pid) + WSASocketW(FROM_PROTOCOL_INFO)",

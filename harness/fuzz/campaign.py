@@ -40,9 +40,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 from harness.fuzz.policy import DEFAULT_POLICY, Checked
 from harness.fuzz.target import (
@@ -82,6 +83,9 @@ MAX_RESTARTS = 20
 #: libFuzzer's crash files, by prefix: the fault each one stands for
 ARTIFACTS = {"crash-": "crash", "timeout-": "hang", "oom-": "oom", "leak-": "crash"}
 LOCK_FILE = ".lock"
+#: seconds a stopped child has to end before it is killed
+KILL_AFTER = 10
+_T = TypeVar("_T")
 CAUSES_FILE = "causes.json"
 
 
@@ -137,6 +141,8 @@ class Summary:
     restarts: int = 0
     #: coverage of the final corpus replayed by one process (comparable across --jobs)
     replayed: tuple[int, int] | None = None
+    #: the write that failed and stopped the campaign ("PATH: No space left on device")
+    io_error: str | None = None
     #: how many inputs the reference checked during fuzzing, and why
     checked: Checked = field(default_factory=Checked)
     #: inputs of the final corpus replayed on both sides (core-led), or None
@@ -148,25 +154,43 @@ class Summary:
 
     @property
     def exit_code(self) -> int:
+        if self.io_error is not None:
+            return EXIT_FINDING  # a failure of the run
         if self.interrupted:
             return EXIT_INTERRUPTED
         return EXIT_FINDING if self.unexpected else EXIT_CLEAN
 
 
-def export_seeds(seeds: Path, corpus: Path, skipped: list[str] | None = None) -> int:
+def export_seeds(
+    seeds: Path, corpus: Path, skipped: list[str] | None = None, *, missing_only: bool = False
+) -> int:
     """Encode every representable seed program into ``corpus`` (as binary);
-    ``skipped`` collects ``NAME: reason`` for each one that has no binary form."""
+    ``skipped`` collects ``NAME: reason`` for each one that has no binary form.
+    With ``missing_only``, a seed already in the corpus (a non-empty
+    ``seed-NAME.bin``) is left alone: a seeding cut short (a full disk) is
+    finished by the next run.  A write that fails raises OSError naming the
+    file; what was written before it stays."""
     count = 0
     for path in sorted(seeds.glob("*.wsa")):
+        target = corpus / f"seed-{path.stem}.bin"
+        if missing_only and _size(target) > 0:
+            continue
         try:
             data = encode(parse_file(path))
         except (NotRepresentable, HarnessError) as exc:
             if skipped is not None:
                 skipped.append(f"{path.name}: {exc}")
             continue
-        write_atomic(corpus / f"seed-{path.stem}.bin", data)
+        write_atomic(target, data)
         count += 1
     return count
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return -1
 
 
 def _launcher(out: Path) -> Path:
@@ -225,6 +249,8 @@ class Campaign:
         self.done: set[str] = set()
         self.triaged: set[str] = set()
         self._last_print = 0.0
+        #: the first failed write ("PATH: No space left on device"), if any
+        self.io_error: str | None = None
 
     def say(self, text: str) -> None:
         print(text, file=self.stream, flush=True)
@@ -240,22 +266,54 @@ class Campaign:
         finally:
             lock.close()
 
-    def _run(self, corpus: Path) -> Summary:
+    def _seed(self, corpus: Path) -> bool:
+        """Seed an empty corpus, or finish a seeding cut short; False when a
+        write failed (the message names the file)."""
         cfg = self.cfg
-        if inputs := sum(1 for _ in corpus.iterdir()):
+        _drop_empty(corpus)
+        inputs = sum(1 for _ in corpus.iterdir())
+        if inputs:
             self.say(f"resuming from {inputs} inputs in {corpus}")
-        elif cfg.seeds is not None and cfg.seeds.is_dir():
-            skipped: list[str] = []
-            n = export_seeds(cfg.seeds, corpus, skipped)
-            self.say(
-                f"seeding {corpus} with {n} seed programs from {resources.describe(cfg.seeds)}"
-            )
+        if cfg.seeds is None or not cfg.seeds.is_dir():
+            if not inputs:
+                self.say(f"starting from an empty corpus in {corpus}: no seed programs given")
+            return True
+        skipped: list[str] = []
+        try:
+            n = export_seeds(cfg.seeds, corpus, skipped, missing_only=bool(inputs))
+        except OSError as exc:
+            self._io_failed(exc, "seeding the corpus")
+            done = sum(1 for _ in corpus.glob("seed-*.bin"))
+            self.say(f"  {done} seed(s) are in {corpus}; the next run writes the missing ones")
+            return False
+        where = resources.describe(cfg.seeds)
+        if not inputs:
+            self.say(f"seeding {corpus} with {n} seed programs from {where}")
             if skipped:
                 self.say(f"  {len(skipped)} seed(s) have no binary form and are not fuzzed:")
                 for line in skipped:
                     self.say(f"    {line}")
-        else:
-            self.say(f"starting from an empty corpus in {corpus}: no seed programs given")
+        elif n:
+            self.say(f"  reseeded {n} seed program(s) missing from it ({where})")
+        return True
+
+    def _io_failed(self, exc: OSError, doing: str) -> None:
+        """Record the first write that failed (a full disk, an I/O error) and say
+        so, naming the file; the campaign then stops the child and ends."""
+        if self.io_error is not None:
+            return
+        where = f"{exc.filename}: " if exc.filename else ""
+        self.io_error = f"{where}{exc.strerror or exc}"
+        if self.stream.isatty():
+            print(file=self.stream)
+        self.say(f"error while {doing}: {self.io_error}; stopping the campaign")
+
+    def _run(self, corpus: Path) -> Summary:
+        cfg = self.cfg
+        if not self._seed(corpus):
+            self.summary.io_error = self.io_error
+            self._print_summary()
+            return self.summary
         self._load_causes()
         self.done = {p.stem for p in self.findings.glob("*.done")}
         self.triaged = {p.name for p in self.crashes.iterdir()}
@@ -270,23 +328,29 @@ class Campaign:
         env[POLICY_ENV] = cfg.reference
         env[INITIAL_ENV] = str(sum(1 for _ in corpus.iterdir()) + 1)  # and libFuzzer's empty input
         for old in self.findings.glob("*.counted"):  # this run's counts only
-            old.unlink()
+            old.unlink(missing_ok=True)
         budget = f"{cfg.time} s" if cfg.runs is None else f"{cfg.runs} runs"
         self.say(
             f"fuzzing {a.label} vs {b.label} for {budget}, {cfg.jobs} job(s), "
             f"reference: {cfg.reference}; output in {cfg.out}"
         )
-        with (cfg.out / "libfuzzer.log").open("a") as log:
+        log = _Log(cfg.out / "libfuzzer.log")
+        try:
             self._fuzz(corpus, env, log)
-        self._minimize_new()
+        finally:
+            log.close()
+        if log.error is not None:
+            self._io_failed(log.error, "writing the libFuzzer log")
+        self._saving("saving findings", self._minimize_new)
         self.summary.corpus = max(self.summary.corpus, sum(1 for _ in corpus.iterdir()))
         self.summary.checked = self._read_checked()
         core_led = cfg.reference != "every" and self._has_leader()
-        if (core_led or cfg.jobs > 1) and not self.summary.interrupted:
+        if (core_led or cfg.jobs > 1) and not self.summary.interrupted and self.io_error is None:
             self.summary.replayed = self._replay(corpus, env)
             if core_led:
                 self.summary.final_checked = sum(1 for _ in corpus.iterdir())
-                self._minimize_new()
+                self._saving("saving findings", self._minimize_new)
+        self.summary.io_error = self.io_error
         self._print_summary()
         return self.summary
 
@@ -309,10 +373,12 @@ class Campaign:
                 pass
         return checked
 
-    def _fuzz(self, corpus: Path, env: dict[str, str], log: TextIO) -> None:
+    def _fuzz(self, corpus: Path, env: dict[str, str], log: _Log) -> None:
         """Run ``--jobs`` libFuzzer children on one corpus folder to the end of
         the budget (each job reloads the folder, so each sees the others'
-        finds); a job that ended on a crash file is restarted for the rest."""
+        finds); a job that ended on a crash file is restarted for the rest.
+        A failed write (the log, a finding, a reproducer) stops them all; one
+        that does not end within KILL_AFTER seconds of being stopped is killed."""
         cfg = self.cfg
         started = time.monotonic()
         lines: queue.Queue[tuple[int, str | None]] = queue.Queue()
@@ -320,14 +386,19 @@ class Campaign:
         stop = threading.Event()
         previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 
-        def on_signal(signum: int, frame: object) -> None:
-            self.summary.interrupted = True
+        def halt(sig: int = signal.SIGINT) -> None:
             stop.set()
             for job in jobs:
                 if job.child is not None:
-                    _signal_child(job.child, signal.SIGINT)
+                    _signal_child(job.child, sig)
 
-        def start(job: _Job) -> None:
+        def on_signal(signum: int, frame: object) -> None:
+            # a second signal does not wait for libFuzzer to finish cleanly
+            again = self.summary.interrupted
+            self.summary.interrupted = True
+            halt(signal.SIGKILL if again else signal.SIGINT)
+
+        def start(job: _Job) -> bool:
             share = _share(cfg)
             runs = None if share is None else share - job.done_execs
             seconds = None
@@ -338,7 +409,9 @@ class Campaign:
                 f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()} "
                 f"job {job.index}: {' '.join(cmd)}\n"
             )
-            log.flush()
+            if log.error is not None:
+                self._io_failed(log.error, "writing the libFuzzer log")
+                return False
             job_env = dict(env)
             job_env[JOB_ENV] = str(job.index)
             job.child = subprocess.Popen(
@@ -351,6 +424,7 @@ class Campaign:
             job.reader.start()
             if stop.is_set():
                 _signal_child(job.child, signal.SIGINT)
+            return True
 
         # The handlers come first: a signal while a child starts must stop it,
         # not leave it running in its own session after this process has gone.
@@ -358,8 +432,10 @@ class Campaign:
             signal.signal(sig, on_signal)
         try:
             for job in jobs:
-                start(job)
+                if not start(job):
+                    break
             next_scan = time.monotonic() + 2
+            stopped_at: float | None = None
             while any(job.child is not None for job in jobs):
                 try:
                     index, line = lines.get(timeout=0.5)
@@ -367,15 +443,23 @@ class Campaign:
                     index, line = -1, ""
                 if line is None:
                     job = jobs[index]
-                    if self._ended(job, started) and not stop.is_set():
+                    if self._ended(job, corpus, started) and not stop.is_set():
                         self.summary.restarts += 1
                         start(job)
                 elif line:
                     self._parse(jobs[index], line)
                     self._total(jobs)
+                if log.error is not None:
+                    self._io_failed(log.error, "writing the libFuzzer log")
                 if time.monotonic() >= next_scan and not stop.is_set():
-                    self._minimize_new()
+                    self._saving("saving findings", self._minimize_new)
                     next_scan = time.monotonic() + 2
+                if self.io_error is not None and not stop.is_set():
+                    halt(signal.SIGINT)
+                if stop.is_set():
+                    stopped_at = stopped_at or time.monotonic()
+                    if time.monotonic() - stopped_at > KILL_AFTER:
+                        halt(signal.SIGKILL)
                 self._progress()
         finally:
             for sig, handler in previous.items():
@@ -385,7 +469,7 @@ class Campaign:
                     _stop(job)
             self._total(jobs)
 
-    def _ended(self, job: _Job, started: float) -> bool:
+    def _ended(self, job: _Job, corpus: Path, started: float) -> bool:
         """A job's stderr has ended: reap it and triage its crash files; True
         when it should be restarted for the rest of the budget."""
         cfg = self.cfg
@@ -396,18 +480,29 @@ class Campaign:
         self.summary.child_status = status if status else self.summary.child_status
         job.done_execs += job.execs
         job.execs = 0
-        new_artifacts = self._triage()
+        _drop_empty(corpus)  # a write the child could not finish
+        new_artifacts = self._saving("recording crash files", self._triage) or []
         share = _share(cfg)
         left = (share is None or job.done_execs < share) and (
             cfg.time is None or time.monotonic() - started < cfg.time - 1
         )
-        if self.summary.interrupted or status == 0 or not new_artifacts or not left:
+        if self.io_error is not None or self.summary.interrupted:
+            return False
+        if status == 0 or not new_artifacts or not left:
             return False
         if self.summary.restarts >= MAX_RESTARTS:
             self.say(f"stopping job {job.index}: {MAX_RESTARTS} restarts after crash files")
             return False
         self.say(f"restarting libFuzzer (job {job.index}) after {', '.join(new_artifacts)}")
         return True
+
+    def _saving(self, doing: str, action: Callable[[], _T]) -> _T | None:
+        """Run ``action``; a failed write is recorded (the campaign stops), not raised."""
+        try:
+            return action()
+        except OSError as exc:
+            self._io_failed(exc, doing)
+            return None
 
     def _parse(self, job: _Job, line: str) -> None:
         if m := _STAT.search(line):
@@ -502,12 +597,16 @@ class Campaign:
             if path.name.startswith(COUNTS_FILE.partition(".")[0]):
                 for key, n in _read_counts(path).items():
                     counts[key] = counts.get(key, 0) + n
+
         for meta_path in sorted(self.findings.glob("*.json")):
             key = meta_path.stem
             if key in self.done:
                 continue
-            meta = json.loads(meta_path.read_text())
-            data = (self.findings / f"{key}.bin").read_bytes()
+            loaded = self._load_finding(meta_path)
+            if loaded is None:
+                self.done.add(key)  # warned once; the files stay for a look
+                continue
+            meta, data = loaded
             repro = self._reproducer(meta, data, key)
             self.done.add(key)
             write_atomic(self.findings / f"{key}.done", "")
@@ -520,6 +619,31 @@ class Campaign:
                     cause.signatures[sig], counts.get(signature_key(sig), 1)
                 )
         self._save_causes()
+
+    def _load_finding(self, meta_path: Path) -> tuple[dict[str, object], bytes] | None:
+        """A finding's record and input; None, with a warning naming the file,
+        when either is damaged (a resume goes on with the others)."""
+        bin_path = meta_path.with_suffix(".bin")
+        problem = ""
+        try:
+            meta = json.loads(meta_path.read_text())
+            if not isinstance(meta, dict) or not isinstance(meta.get("signature"), str):
+                problem = f"{meta_path}: not a finding record (no signature)"
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            problem = f"{meta_path}: unreadable ({getattr(exc, 'strerror', None) or exc})"
+        if not problem:
+            try:
+                data = bin_path.read_bytes()
+                if not data:
+                    problem = f"{bin_path}: empty input"
+            except OSError as exc:
+                problem = f"{bin_path}: {exc.strerror or exc}"
+        if problem:
+            if self.stream.isatty():
+                print(file=self.stream)
+            self.say(f"warning: damaged finding skipped: {problem}")
+            return None
+        return meta, data
 
     def _reproducer(
         self, meta: dict[str, object], data: bytes, key: str
@@ -608,9 +732,13 @@ class Campaign:
         except subprocess.TimeoutExpired:
             self.say("the final corpus's replay took over 600 s and was stopped")
             return None
-        with (cfg.out / "libfuzzer.log").open("a") as log:
-            log.write(f"\n=== replay of the final corpus: {' '.join(cmd)}\n{done.stderr}")
-        self._triage()
+        log = _Log(cfg.out / "libfuzzer.log")
+        log.write(f"\n=== replay of the final corpus: {' '.join(cmd)}\n{done.stderr}")
+        log.close()
+        if log.error is not None:
+            self._io_failed(log.error, "writing the libFuzzer log")
+        _drop_empty(corpus)
+        self._saving("recording crash files", self._triage)
         found = _INITED.findall(done.stderr)
         return (int(found[-1][0]), int(found[-1][1])) if found else None
 
@@ -620,7 +748,16 @@ class Campaign:
             print(file=self.stream)
         s = self.summary
         self.say("")
-        self.say("summary" + (" (interrupted)" if s.interrupted else ""))
+        note = (
+            " (stopped by a failed write)"
+            if s.io_error
+            else " (interrupted)"
+            if s.interrupted
+            else ""
+        )
+        self.say("summary" + note)
+        if s.io_error:
+            self.say(f"  failed write      {s.io_error}")
         self.say(f"  executions        {s.execs}")
         self.say(f"  exec/s (average)  {s.final.get('average_exec_per_sec', s.exec_per_sec)}")
         if self.cfg.jobs > 1:
@@ -635,6 +772,7 @@ class Campaign:
             self.say(f"  reference checked {s.checked.line()}")
         if s.final_checked is not None:
             self.say(f"  final corpus      {s.final_checked} inputs replayed on both sides")
+
         if s.restarts:
             self.say(f"  restarts          {s.restarts} (after crash files)")
         findings = sum(len(c.signatures) for c in s.causes.values())
@@ -751,14 +889,70 @@ def _read_counts(path: Path) -> dict[str, int]:
         return {}
 
 
+class _Log:
+    """``OUT/libfuzzer.log``, appended.  A write that fails (a full disk, an
+    I/O error) is kept in ``error`` instead of raised, so the thread that
+    copies the child's output never dies on it; the campaign sees it, stops
+    the child and ends."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.error: OSError | None = None
+        try:
+            self._file: TextIO | None = path.open("a")
+        except OSError as exc:
+            self._fail(exc)
+
+    def _fail(self, exc: OSError) -> None:
+        if self.error is None:
+            self.error = OSError(exc.errno, exc.strerror or str(exc), str(self.path))
+        self._file = None
+
+    def write(self, text: str) -> None:
+        if self._file is None:
+            return
+        try:
+            self._file.write(text)
+            self._file.flush()
+        except OSError as exc:
+            self._fail(exc)
+
+    def close(self) -> None:
+        f, self._file = self._file, None
+        if f is not None:
+            try:
+                f.close()
+            except OSError as exc:
+                self._fail(exc)
+
+
 def _pump(
-    stream: TextIO | None, lines: queue.Queue[tuple[int, str | None]], log: TextIO, job: int
+    stream: TextIO | None, lines: queue.Queue[tuple[int, str | None]], log: _Log, job: int
 ) -> None:
+    """Copy a job's output to the log (job N > 0's lines marked ``[job N]``)
+    and the queue; the queue always ends with the job's None, whatever happens."""
     assert stream is not None
-    for line in stream:
-        log.write(line if job == 0 else f"[job {job}] {line}")
-        lines.put((job, line.rstrip("\n")))
-    lines.put((job, None))
+    try:
+        for line in stream:
+            log.write(line if job == 0 else f"[job {job}] {line}")
+            lines.put((job, line.rstrip("\n")))
+    finally:
+        lines.put((job, None))
+
+
+def _drop_empty(corpus: Path) -> None:
+    """Remove zero-byte files from the corpus: what a write that failed for
+    the child leaves (libFuzzer never adds an empty input)."""
+    try:
+        entries = list(os.scandir(corpus))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if entry.is_file(follow_symlinks=False) and entry.stat().st_size == 0:
+                os.unlink(entry.path)
+        except OSError:
+            pass
 
 
 def _signal_child(child: subprocess.Popen[str], sig: int) -> None:

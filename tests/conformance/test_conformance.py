@@ -5,6 +5,7 @@ static support check and the verdicts."""
 from __future__ import annotations
 
 import errno
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,14 @@ from harness.conformance.protocol import (
     parse_response,
     request,
 )
-from harness.conformance.report import Report, judge_row, render_markdown, render_text, run_report
+from harness.conformance.report import (
+    Report,
+    judge_row,
+    render_markdown,
+    render_text,
+    run_report,
+    stale_entries,
+)
 from harness.conformance.session import render_call, unsupported
 from harness.conformance.wine import WINE_CAPABILITIES
 from harness.lang.parser import parse
@@ -298,116 +306,154 @@ def test_an_unsupported_step_ends_the_comparison_there() -> None:
 
 KNOWN_TEXT = """\
 # differences no switch expresses
-c08-close-wakes-blocked-send.wsa 8  Wine bug: a blocked send is not woken by closesocket
+[blocked-send]
+engine: wine
+call: send
+field: completions
+when: blocked_send !reset
+reason: engine bug: a blocked send is not woken by closesocket # not a comment
+seen: c08-close-wakes-blocked-send.wsa
 
-017-asyncselect.wsa   12 model restriction (connect completes at once) # not a comment
+[connect-nonblocking]
+engine: wine
+call: connect, recv
+field: result
+reason: model restriction: connect completes at once
+seen: 017-asyncselect.wsa c18.wsa
 """
 
 
 def test_known_file_entries_skip_comments_and_blank_lines() -> None:
-    entries = parse_known(KNOWN_TEXT, "wine.txt")
-    assert list(entries) == ["c08-close-wakes-blocked-send.wsa", "017-asyncselect.wsa"]
-    e = entries["c08-close-wakes-blocked-send.wsa"]
-    assert (e.line, e.reason, e.source) == (
-        8,
-        "Wine bug: a blocked send is not woken by closesocket",
+    entries = parse_known(KNOWN_TEXT, "wine.txt", "wine")
+    assert list(entries) == ["blocked-send", "connect-nonblocking"]
+    e = entries["blocked-send"]
+    assert (e.engine, e.calls, e.field, e.terms, e.source) == (
+        "wine",
+        frozenset({"send"}),
+        "completions",
+        (("blocked_send", True), ("reset", False)),
         "wine.txt:2",
     )
-    assert entries["017-asyncselect.wsa"].reason.endswith("# not a comment")
+    assert e.reason.endswith("# not a comment") and e.seen == ("c08-close-wakes-blocked-send.wsa",)
+    c = entries["connect-nonblocking"]
+    assert c.calls == frozenset({"connect", "recv"}) and c.terms == () and len(c.seen) == 2
     assert parse_known("", "empty.txt") == {}
 
 
+_GOOD = {
+    "engine": "wine",
+    "call": "send",
+    "field": "result",
+    "when": "connected",
+    "reason": "engine bug: x",
+    "seen": "a.wsa",
+}
+
+
+def _block(**change: str | None) -> str:
+    fields = {**_GOOD, **change}
+    return "[e]\n" + "".join(f"{k}: {v}\n" for k, v in fields.items() if v is not None)
+
+
 @pytest.mark.parametrize(
-    ("line", "message"),
+    ("text", "line", "message"),
     [
-        ("c08 8 reason", "'c08' is not a program's file name"),
-        ("conformance/programs/c08.wsa 8 reason", "no folder"),
-        ("c08.wsa", "missing the line number and the reason"),
-        ("c08.wsa 8", "missing the reason"),
-        ("c08.wsa eight reason", "the line must be a positive number, not 'eight'"),
-        ("c08.wsa 0 reason", "positive number"),
-        ("c08.wsa -3 reason", "positive number"),
-        ("c08.wsa ８ reason", "positive number"),
+        (_block(engine="linux"), 2, "[e] is about 'linux', this file is wine's"),
+        (_block(field="result2"), 4, "field must be one of result, completions, messages"),
+        (_block(when="twin_clsoed"), 5, "unknown fact 'twin_clsoed' (did you mean twin_closed?)"),
+        (_block(reason="a bug"), 6, "the reason must start with 'engine bug:'"),
+        (_block(seen="c08"), 7, "seen: the programs' file names (NAME.wsa, no folder)"),
+        (_block(seen="x/c08.wsa"), 7, "no folder"),
+        (_block(call=" , "), 3, "[e] names no call"),
+        (_block(reason=None), 1, "[e] has no reason:"),
+        (_block(seen=None), 1, "[e] has no seen:"),
+        ("call: send\n", 1, "'call: send' before the first [NAME]"),
+        ("[e]\nwhy: x\n", 2, "expected KEY: VALUE"),
+        ("[e f]\n", 1, "an entry starts with [NAME]"),
+        ("[e]\ncall: a\ncall: b\n", 3, "call given twice"),
+        (_block() + _block(), 8, "e is already an entry at k.txt:1"),
     ],
 )
-def test_malformed_known_lines_say_file_and_line(line: str, message: str) -> None:
+def test_malformed_known_entries_say_file_and_line(text: str, line: int, message: str) -> None:
     with pytest.raises(KnownFileError) as info:
-        parse_known("# head\n\n" + line + "\n", "known/wine.txt")
-    assert str(info.value).startswith("known/wine.txt:3: ")
+        parse_known(text, "k.txt", "wine")
+    assert str(info.value).startswith(f"k.txt:{line}: "), str(info.value)
     assert message in str(info.value)
 
 
-def test_a_program_listed_twice_is_malformed() -> None:
-    with pytest.raises(KnownFileError, match=r"^k.txt:2: a.wsa is already listed at k.txt:1$"):
-        parse_known("a.wsa 3 one\na.wsa 4 two\n", "k.txt")
-
-
-def test_the_repository_known_files_parse() -> None:
+def test_the_repository_known_files_parse_and_name_existing_programs() -> None:
     root = Path(__file__).resolve().parents[2]
+    folders = (root / "corpus" / "seeds", root / "conformance" / "programs")
     for engine in ("linux", "wine"):
-        entries = load_known(root / "conformance" / "known" / f"{engine}.txt")
+        entries = load_known(root / "conformance" / "known" / f"{engine}.txt", engine)
         for e in entries.values():
-            folders = (root / "corpus" / "seeds", root / "conformance" / "programs")
-            assert any((f / e.program).is_file() for f in folders), e
+            for program in e.seen:
+                assert any((f / program).is_file() for f in folders), (e.name, program)
 
 
 def test_unreadable_known_files_are_known_file_errors(tmp_path: Path) -> None:
     with pytest.raises(KnownFileError, match="missing.txt: "):
         load_known(tmp_path / "missing.txt")
     bad = tmp_path / "bad.txt"
-    bad.write_bytes(b"a.wsa 1 fine\nb.wsa 2 caf\xe9\n")
+    bad.write_bytes(b"# fine\n[caf\xe9]\n")
     with pytest.raises(KnownFileError, match=r"bad.txt:2: not UTF-8 text"):
         load_known(bad)
     good = tmp_path / "good.txt"
     good.write_text(KNOWN_TEXT)
-    assert load_known(good)["c08-close-wakes-blocked-send.wsa"].source == f"{good}:2"
+    assert load_known(good)["connect-nonblocking"].source == f"{good}:10"
 
 
-ENTRY = KnownEntry("p.wsa", 8, "a bug", "k.txt:1")
+ENTRY = parse_known(_block(), "k.txt")["e"]
 
 
-def _differ(line: int) -> Verdict:
-    return Verdict(DIFFER, f"line {line}: `t0: send s1 10`: result", ("a", "b", "c"), 5, line)
+def _differ(line: int, call: str = "send", facts: tuple[str, ...] = ("connected",)) -> Verdict:
+    return Verdict(
+        DIFFER,
+        f"line {line}: `t0: {call} s1 10`: result",
+        ("a", "b", "c"),
+        5,
+        line,
+        field="result",
+        call=call,
+        index=line - 1,
+        facts=frozenset(facts),
+    )
 
 
-def test_a_listed_difference_at_its_line_is_known() -> None:
-    v, stale = apply_known(_differ(8), ENTRY, "wine")
-    assert stale is None
-    assert (v.kind, v.note, v.line, v.detail) == (KNOWN, "a bug", 8, ("a", "b", "c"))
-    assert v.summary() == "known: line 8: `t0: send s1 10`: result (a bug)"
+def test_a_difference_where_the_condition_holds_is_known_in_any_program() -> None:
+    v, entry = apply_known(_differ(8), {"e": ENTRY})
+    assert entry is ENTRY
+    assert (v.kind, v.note, v.line, v.detail) == (KNOWN, "[e] engine bug: x", 8, ("a", "b", "c"))
+    assert v.summary() == "known: line 8: `t0: send s1 10`: result ([e] engine bug: x)"
+    assert apply_known(_differ(3, facts=("connected", "reset")), [ENTRY])[0].kind == KNOWN
 
 
 @pytest.mark.parametrize(
-    ("verdict", "now"),
+    "verdict",
     [
-        (Verdict(AGREE, compared=9), "the program now agrees with `wine`"),
-        (_differ(9), "the program now differs from `wine` at line 9, not 8"),
-        (Verdict(SKIPPED, "stopped before line 3"), "is skipped under `wine` (stopped before"),
+        _differ(8, facts=("stream",)),  # the condition does not hold
+        _differ(8, call="recv"),  # another call
+        replace(_differ(8), field="completions"),  # another field
+        Verdict(ERROR, "engine failed: x"),
+        Verdict(AGREE, compared=3),
     ],
 )
-def test_an_entry_that_no_longer_matches_is_stale(verdict: Verdict, now: str) -> None:
-    v, stale = apply_known(verdict, ENTRY, "wine")
-    assert v == verdict
-    assert stale is not None and stale.startswith("k.txt:1: stale known entry `p.wsa 8`: ")
-    assert now in stale
-
-
-def test_no_entry_or_an_error_leaves_the_verdict_alone() -> None:
-    assert apply_known(_differ(8), None, "wine") == (_differ(8), None)
-    err = Verdict(ERROR, "engine failed: x")
-    assert apply_known(err, ENTRY, "wine") == (err, None)
+def test_a_difference_the_entry_does_not_cover_stays(verdict: Verdict) -> None:
+    assert apply_known(verdict, [ENTRY]) == (verdict, None)
 
 
 def _report(rows: list[tuple[str, dict[str, Verdict]]], known: dict[str, KnownEntry]) -> Report:
-    judged = [judge_row(name, v, "wine", known) for name, v in rows]
+    judged = [judge_row(name, v, "wine", known)[0] for name, v in rows]
+    stale, unused = stale_entries(judged, "wine", known)
     return Report(
         "wine",
         ("documented", "windows", "wine"),
-        tuple(r for r, _ in judged),
+        tuple(judged),
         1.0,
         "wine",
         "conformance/known/wine.txt",
-        tuple(s for _, s in judged if s),
+        tuple(stale),
+        tuple(unused),
     )
 
 
@@ -416,16 +462,16 @@ def test_only_the_engines_own_profile_and_errors_fail_the_check() -> None:
     report = _report(
         [
             ("a/x.wsa", {"documented": _differ(8), "windows": _differ(8), "wine": agree}),
-            ("a/p.wsa", {"documented": _differ(8), "windows": agree, "wine": _differ(8)}),
-            ("a/q.wsa", {"documented": agree, "windows": agree, "wine": _differ(4)}),
+            ("a/a.wsa", {"documented": _differ(8), "windows": agree, "wine": _differ(8)}),
+            ("a/q.wsa", {"documented": agree, "windows": agree, "wine": _differ(4, "recv")}),
             ("a/r.wsa", {"documented": Verdict(ERROR, "boom"), "windows": agree, "wine": agree}),
         ],
-        {"p.wsa": ENTRY},
+        {"e": ENTRY},
     )
     assert report.rows[1].verdicts["wine"].kind == KNOWN
     assert report.rows[1].verdicts["documented"].kind == DIFFER  # the list is for `wine` only
     assert report.failures() == [
-        "a/q.wsa [wine]: differ: line 4: `t0: send s1 10`: result",
+        "a/q.wsa [wine]: differ: line 4: `t0: recv s1 10`: result",
         "a/r.wsa [documented]: error: boom",
     ]
     assert report.counts("wine") == {
@@ -438,38 +484,47 @@ def test_only_the_engines_own_profile_and_errors_fail_the_check() -> None:
     }
 
 
-def test_a_stale_entry_fails_the_check() -> None:
+@pytest.mark.parametrize(
+    ("verdict", "now"),
+    [
+        (Verdict(AGREE, compared=9), "a.wsa now agrees with `wine`"),
+        (
+            _differ(9, facts=("stream",)),
+            "a.wsa now differs from `wine` at line 9 in result of send, where `connected` "
+            "does not hold",
+        ),
+        (Verdict(PARTIAL, "stopped", compared=2, upto=3), "a.wsa now is partial under `wine`"),
+    ],
+)
+def test_an_entry_its_seen_program_no_longer_shows_is_stale(verdict: Verdict, now: str) -> None:
     agree = Verdict(AGREE, compared=3)
     report = _report(
-        [("a/p.wsa", {"documented": agree, "windows": agree, "wine": agree})], {"p.wsa": ENTRY}
+        [("a/a.wsa", {"documented": agree, "windows": agree, "wine": verdict})], {"e": ENTRY}
     )
-    assert report.failures() == [
-        "k.txt:1: stale known entry `p.wsa 8`: the program now agrees with `wine`"
-    ]
+    assert len(report.stale) == 1 and report.stale[0].startswith("k.txt:1: stale known entry [e]: ")
+    assert now in report.stale[0]
+    assert report.failures()[-1] == report.stale[0]
 
 
 def test_known_verdicts_show_in_the_tables_with_their_reason() -> None:
-    v = Verdict(
-        DIFFER,
-        "line 8: `t0: send s1 10`: result",
-        ("a/p.wsa:8: t0: send s1 10", "  model (wine): -> 10", "  wine: -> blocked"),
-        5,
-        8,
+    v = replace(
+        _differ(8),
+        detail=("a/a.wsa:8: t0: send s1 10", "  model (wine): -> 10", "  wine: -> blocked"),
     )
-    report = _report([("a/p.wsa", {"documented": v, "windows": v, "wine": v})], {"p.wsa": ENTRY})
+    report = _report([("a/a.wsa", {"documented": v, "windows": v, "wine": v})], {"e": ENTRY})
     text = render_text(report)
-    assert "a/p.wsa: documented=differ line 8  windows=differ line 8  wine=known line 8" in text
-    assert "  known (wine): a bug" in text
+    assert "a/a.wsa: documented=differ line 8  windows=differ line 8  wine=known line 8" in text
+    assert "  known (wine): [e] engine bug: x" in text
     assert (
         "wine vs wine (the engine's own profile): 0 agree, 0 agree up to a line, 0 differ, 1 known"
         in text
     )
     md = render_markdown(report, "wsa-harness conformance --engine wine a")
-    assert "| `p.wsa` | differ line 8 | differ line 8 | known line 8 |" in md
+    assert "| `a.wsa` | differ line 8 | differ line 8 | known line 8 |" in md
     assert "- known differences: `conformance/known/wine.txt`" in md
     assert (
-        "- `p.wsa` line 8: `t0: send s1 10`: model (wine): -> 10; model (wine): -> 10; "
-        "model (wine): -> 10; wine: -> blocked (known (wine): a bug)"
+        "- `a.wsa` line 8: `t0: send s1 10`: model (wine): -> 10; model (wine): -> 10; "
+        "model (wine): -> 10; wine: -> blocked (known (wine): [e] engine bug: x)"
     ) in md
 
 
@@ -508,25 +563,27 @@ def test_run_report_applies_the_known_list_to_the_measured_profile() -> None:
             "d/new.wsa": (3, "SOCKET_ERROR WSAENOTSOCK"),
         }
     )
-    known = {
-        "listed.wsa": KnownEntry("listed.wsa", 4, "listed", "k:1"),
-        "moved.wsa": KnownEntry("moved.wsa", 4, "moved", "k:2"),
-        "gone.wsa": KnownEntry("gone.wsa", 4, "not run", "k:3"),
-    }
+    text = (
+        "[send]\nengine: fake\ncall: send\nfield: result\nwhen: connected !reset\n"
+        "reason: engine bug: s\nseen: listed.wsa\n"
+        "[peer]\nengine: fake\ncall: peer_recv\nfield: result\nwhen: reset\n"
+        "reason: open question: p\nseen: moved.wsa\n"
+        "[gone]\nengine: fake\ncall: recv\nfield: result\n"
+        "reason: engine bug: g\nseen: gone.wsa\n"
+    )
+    known = parse_known(text, "k", "fake")
     report = run_report(engine, programs, [DOCUMENTED, WINDOWS], "documented", None, known, "k")
     kinds = [r.verdicts["documented"].kind for r in report.rows]
-    assert kinds == [AGREE, KNOWN, DIFFER, DIFFER]
+    # the send entry matches wherever its condition holds: new.wsa too
+    assert kinds == [AGREE, KNOWN, DIFFER, KNOWN]
     assert [r.verdicts["windows"].kind for r in report.rows] == [AGREE, DIFFER, DIFFER, DIFFER]
     assert report.stale == (
-        "k:2: stale known entry `moved.wsa 4`: the program now differs from `documented` "
-        "at line 5, not 4",
+        "k:8: stale known entry [peer]: moved.wsa now differs from `documented` at line 5 in "
+        "result of peer_recv, where `reset` does not hold",
     )
-    assert report.unused == ("k:3: known entry `gone.wsa` matches no program run",)
-    assert [f.split(" [")[0] for f in report.failures()] == [
-        "d/moved.wsa",
-        "d/new.wsa",
-        report.stale[0],
-    ]
+    assert report.unused == ("k:15: known entry [gone]: no seen program was run",)
+    assert report.failures() == [report.failures()[0], report.stale[0]]
+    assert report.failures()[0].startswith("d/moved.wsa [documented]: differ")
 
 
 def test_a_malformed_known_file_exits_2_with_file_and_line(
@@ -535,7 +592,7 @@ def test_a_malformed_known_file_exits_2_with_file_and_line(
     from harness.cli.main import main
 
     bad = tmp_path / "linux.txt"
-    bad.write_text("# ok\nc08.wsa x reason\n")
+    bad.write_text("# ok\n[e]\nfield: results\n")
     assert main(["conformance", "--engine", "linux", "--known", str(bad), "--check"]) == 2
     err = capsys.readouterr().err
-    assert err == f"{bad}:2: c08.wsa: the line must be a positive number, not 'x'\n"
+    assert err == f"{bad}:2: [e] has no engine:\n"
