@@ -906,7 +906,12 @@ class _Log:
     def _fail(self, exc: OSError) -> None:
         if self.error is None:
             self.error = OSError(exc.errno, exc.strerror or str(exc), str(self.path))
-        self._file = None
+        f, self._file = self._file, None
+        if f is not None:
+            try:
+                f.close()
+            except OSError:
+                pass  # the buffered rest cannot be written either
 
     def write(self, text: str) -> None:
         if self._file is None:
