@@ -56,11 +56,13 @@ from harness.fuzz.target import (
     DEFAULT_MAX_STEPS,
     DEFAULT_SIDES,
     FINDINGS_ENV,
+    JOB_ENV,
     MAX_STEPS_ENV,
     SIDES_ENV,
     DifferentialTarget,
     DivergenceFound,
     Finding,
+    job_file,
     parse_sides,
     signature_key,
     target_from_env,
@@ -436,6 +438,7 @@ class RealTarget:
         findings: Path | None = None,
         max_steps: int = 20,
         engine: ExternalEngine | None = None,
+        job: str = "",
     ) -> None:
         check_real_sides(sides)
         pair = real_pair(sides)
@@ -448,6 +451,7 @@ class RealTarget:
         self.known = load_known_for(self.real.engine)
         self.findings = findings
         self.max_steps = max_steps
+        self.job = job
         self.seen: set[str] = set()
         self.counts: Counter[str] = Counter()
         self.reach: Counter[str] = Counter()
@@ -519,18 +523,29 @@ class RealTarget:
             return
         if self.counts:
             text = json.dumps(dict(sorted(self.counts.items())), indent=0) + "\n"
-            write_atomic(self.findings / COUNTS_FILE, text)
+            write_atomic(self.findings / job_file(COUNTS_FILE, self.job), text)
         if self.reach:
             reach = {"engine": self.real.engine, **dict(sorted(self.reach.items()))}
-            write_atomic(self.findings / REACH_FILE, json.dumps(reach, indent=0) + "\n")
+            text = json.dumps(reach, indent=0) + "\n"
+            write_atomic(self.findings / job_file(REACH_FILE, self.job), text)
 
 
 def read_reach(findings: Path) -> dict[str, int | str] | None:
-    try:
-        raw = json.loads((findings / REACH_FILE).read_text())
-        return dict(raw) if isinstance(raw, dict) else None
-    except (OSError, ValueError):
-        return None
+    """The reach counts of every job of a campaign, summed (None: none written)."""
+    total: dict[str, int | str] = {}
+    for path in sorted(findings.glob(job_file(REACH_FILE, "*"))) + [findings / REACH_FILE]:
+        try:
+            raw = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(raw, dict):
+            continue
+        for key, value in raw.items():
+            if isinstance(value, int):
+                total[key] = int(total.get(key, 0)) + value
+            else:
+                total[key] = str(value)
+    return total or None
 
 
 def reach_line(reach: dict[str, int | str]) -> str:
@@ -554,7 +569,8 @@ def make_target() -> DifferentialTarget | RealTarget:
         return target_from_env()
     findings = os.environ.get(FINDINGS_ENV)
     max_steps = int(os.environ.get(MAX_STEPS_ENV, DEFAULT_MAX_STEPS))
-    return RealTarget(sides, Path(findings) if findings else None, max_steps)
+    job = os.environ.get(JOB_ENV, "")
+    return RealTarget(sides, Path(findings) if findings else None, max_steps, job=job)
 
 
 # --- the campaign's side (the parent process) ------------------------------------------------
