@@ -137,7 +137,10 @@ bench: $(CORE_STAMP)
 # the seed corpus and conformance/programs, each also under its own measured profile
 # (docs/profiles.md).  --check fails on a difference from that profile unless
 # conformance/known/ENGINE.txt lists it, on a stale entry there, and on an error;
-# both engines run even when the first fails.  Installs wine64 and the MinGW compiler
+# both engines run even when the first fails.  Then a bounded fuzz campaign of each
+# engine against the model under its own profile (docs/campaigns.md), seeded afresh
+# from the same corpora, so the conformance corpus is replayed and mutated: it fails
+# on a new finding.  Installs wine64 and the MinGW compiler
 # with apt when they are missing (Debian, as root).  Build output and the private
 # WINEPREFIX live in build/conformance/.
 MINGW_CC ?= x86_64-w64-mingw32-gcc
@@ -145,6 +148,10 @@ CONFORMANCE_DRIVER = build/conformance/wsa-driver.exe
 CONFORMANCE_CORPORA ?= corpus/seeds conformance/programs
 CONFORMANCE_KNOWN ?= conformance/known
 CONFORMANCE_ARGS ?=
+# executions of each engine's bounded campaign (Linux runs ~100 programs a second,
+# Wine a few), with a fixed libFuzzer seed
+CONFORMANCE_FUZZ_RUNS_linux ?= 2000
+CONFORMANCE_FUZZ_RUNS_wine ?= 150
 .PHONY: conformance conformance-deps conformance-driver
 
 conformance-deps:
@@ -174,6 +181,15 @@ conformance: $(CORE_STAMP) conformance-deps
 		$(VENV)/bin/wsa-harness conformance --engine $$engine --check \
 			--known $(CONFORMANCE_KNOWN)/$$engine.txt --markdown build/conformance/$$engine.md \
 			$(CONFORMANCE_ARGS) $(CONFORMANCE_CORPORA) || status=$$?; \
+	done; \
+	for engine in linux wine; do \
+		runs=$$( [ $$engine = linux ] && echo $(CONFORMANCE_FUZZ_RUNS_linux) \
+			|| echo $(CONFORMANCE_FUZZ_RUNS_wine) ); \
+		rm -rf build/conformance/fuzz-$$engine; \
+		echo "$(VENV)/bin/wsa-harness fuzz --engines $$engine --runs $$runs" \
+			"--out build/conformance/fuzz-$$engine -- -seed=1"; \
+		$(VENV)/bin/wsa-harness fuzz --engines $$engine --runs $$runs \
+			--out build/conformance/fuzz-$$engine -- -seed=1 || status=$$?; \
 	done; \
 	exit $$status
 

@@ -193,7 +193,8 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         extra=[f for f in args.libfuzzer],
         strict=args.strict,
         timeout=args.timeout,
-        reference=args.reference,
+        # a real side is compared with the model on every input (no core leads)
+        reference="every" if real is not None else args.reference,
     )
     bad = [f for f in cfg.extra if not f.startswith("-")]
     if bad:

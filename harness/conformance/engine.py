@@ -70,6 +70,10 @@ class Capabilities:
     #: comparison where its buffers and the real ones part).  The fuzzer's
     #: grammar (harness/conformance/grammar.py) reads this with the above.
     limits: tuple[Limits, ...] | None = None
+    #: Bytes the peer may send toward the program's socket (unread ones included)
+    #: that a real stack is sure to buffer; past it a ``peer_send`` can be partial
+    #: there and never in the model, so the comparison stops (decision D71).
+    receive_capacity: int = 1 << 20
 
     def why_not(self, step: Step, dgram: frozenset[str] | set[str] = frozenset()) -> str | None:
         """Why the engine cannot run ``step`` (None: it can).

@@ -205,6 +205,8 @@ class LinuxBackend:
         return self._peers[peer - 1]
 
     def peer_recv(self, peer: int, n: int, wait: float) -> Raw:
+        if n == 0:  # the environment reads nothing (SEMANTICS.md; decision D70)
+            return (0, 0, 0, 0)
         fd = self._peer_fd(peer)
         select.select([fd], [], [], wait)
         ret, err = px.recv(fd, self._in.get(n), n, px.MSG_DONTWAIT)

@@ -147,6 +147,13 @@ def _gate(
             return f"a real stack's buffers are full on socket {sid}; the model's are not"
     op = step.op
     kind, r1 = record[1], record[2]
+    if op == Op.PEER_SEND and step.args and step.args[0] > 0:
+        queued = sum(s["recv_queue"] for s in before.sockets)
+        if queued + step.args[0] > caps.receive_capacity:
+            return (
+                f"{queued + step.args[0]} bytes to receive: more than a real stack is sure "
+                f"to buffer ({caps.receive_capacity}); the model's receive queue has no bound"
+            )
     if op == Op.PEER_RECV and isinstance(step.target, Var) and slots.get(step.target.name) in full:
         return "peer_recv reads a connection whose data the model's buffers hold back"
     if op in (Op.SEND, Op.WSASEND):

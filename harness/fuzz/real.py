@@ -87,6 +87,10 @@ KNOWN_DIR = Path(__file__).resolve().parents[2] / "conformance" / "known"
 #: next to the findings: how many inputs reached the engine (written by the target)
 REACH_FILE = "reach.counted"
 EXPLAINED, KNOWN_KIND, NEW = "explained", "known", "new"
+#: the note of a new finding the engine did not repeat while it was attributed
+FLAKY = "the engine did not repeat it while it was attributed (timing-dependent)"
+#: at most this many explanations name a root cause (the rest are counted)
+SHOWN_EXPLANATIONS = 3
 #: the filename a decoded program carries in reports
 FUZZ_FILE = "<fuzz>"
 #: seconds one program may take on a real engine in a campaign (past it: an error
@@ -246,6 +250,8 @@ class Attribution:
             return "explained by " + ", ".join(self.items)
         if self.kind == KNOWN_KIND:
             return "known: " + "; ".join(self.items)
+        if self.items:
+            return "new: " + "; ".join(self.items)
         return "new: no known entry, and no switch of a named profile removes it"
 
 
@@ -279,8 +285,13 @@ def attribute(outcome: Outcome, engine: ExternalEngine) -> Attribution:
                 entry[1].append(other.name)
         if not candidates:
             continue
-        tried = [p for p, _ in candidates.values()]
+        # the profile itself runs against the same real run: a control, so that a
+        # difference the engine does not repeat this time explains nothing
+        tried = [profile, *(p for p, _ in candidates.values())]
         verdicts = compare_program(outcome.program, engine, tried, PROGRAM_TIMEOUT)
+        control = dataclasses.replace(outcome, raw=verdicts[profile.name])
+        if not control.differs or control.signature != outcome.signature:
+            return Attribution(NEW, (FLAKY,))
         found = []
         line = outcome.program.steps[step].line
         for flipped, holders in candidates.values():
@@ -305,7 +316,10 @@ def root_cause(outcome: Outcome, attribution: Attribution) -> str:
     the rules the model applied there."""
     head = f"{outcome.engine} vs {outcome.profile.name}"
     if attribution.kind == EXPLAINED:
-        return f"{head}: switch {', '.join(attribution.items)}"
+        items = attribution.items
+        more = len(items) - SHOWN_EXPLANATIONS
+        shown = ", ".join(items[:SHOWN_EXPLANATIONS]) + (f" and {more} more" if more > 0 else "")
+        return f"{head}: switch {shown}"
     if attribution.kind == KNOWN_KIND:
         return f"{head}: known {attribution.items[0].split(']')[0]}]"
     if outcome.raw.kind == ERROR:
