@@ -258,9 +258,8 @@ class Session:
             return self._message(st, hint)
         handle = self._handle(step, st)
         if handle is None and step.target is not None:
-            # the variable's descriptor was closed and its number reused: the model's
-            # value reuse and the kernel's differ, so the two states part here (D74)
-            raise Stop(f"`{format_step(step)}` names a closed descriptor whose number was reused")
+            self._bind(step, st, -1 if op == Op.DUPLICATE else 0)
+            return None  # the variable's descriptor was closed and its number reused
         if handle is not None and handle != INVALID_HANDLE and self.backend.foreign(handle):
             self._bind(step, st, -1 if op == Op.DUPLICATE else 0)
             return None  # a released descriptor the harness process reused: not the program's

@@ -290,3 +290,17 @@ def test_a_wine_campaign_bounded_by_runs(tmp_path: Path) -> None:
         (corpus / f"{name}.bin").write_bytes(encode(program, engine_grammar("wine")))
     done = _campaign("wine", 30, tmp_path / "out", "--corpus", str(corpus))
     _check_campaign("wine", done, tmp_path / "out")
+
+
+def test_what_the_first_linux_campaign_found_in_the_harness(linux: LinuxEngine) -> None:
+    """A zero-length peer_recv reads nothing (D70); a peer_send past what a real
+    stack surely buffers ends the comparison there (D71)."""
+    head = "t0: s1 = socket stream\nt0: c1 = connect s1\n"
+    zero = real.compare(parse(head + "peer_recv c1 0\n", "zero.wsa"), linux, LINUX)
+    assert zero.verdict.kind == "agree", zero.render()
+    big = real.compare(parse(head + "peer_send c1 4194297\n", "big.wsa"), linux, LINUX)
+    assert big.verdict.kind == "partial" and "sure to buffer" in big.verdict.reason
+    small = real.compare(
+        parse(head + "peer_send c1 4096\nt0: recv s1 4096\n", "s.wsa"), linux, LINUX
+    )
+    assert small.verdict.kind == "agree", small.render()
