@@ -78,14 +78,14 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.slow
 @pytest.mark.fuzz
-def test_build_sh_lays_out_out_as_the_runners_expect(bundle: Path) -> None:
+def test_build_sh_lays_out_out_as_the_runners_expect(bundle: Path, tmp_path: Path) -> None:
     wrapper, package = bundle / TARGET, bundle / f"{TARGET}.pkg"
     assert os.access(wrapper, os.X_OK) and "LLVMFuzzerTestOneInput" in wrapper.read_text()
     assert package.is_file() and not os.access(package, os.X_OK)  # not taken for a target
     with zipfile.ZipFile(bundle / f"{TARGET}_seed_corpus.zip") as z:
         seeds = z.namelist()
     # the seeds that have a binary form, however many there are
-    assert len(seeds) == export_seeds(REPO / "corpus" / "seeds", bundle / "seeds-count")
+    assert len(seeds) == export_seeds(REPO / "corpus" / "seeds", tmp_path)
     dictionary = (bundle / f"{TARGET}.dict").read_text()
     assert dictionary == (REPO / "harness" / "fuzz" / f"{TARGET}.dict").read_text()
 
