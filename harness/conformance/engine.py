@@ -117,6 +117,11 @@ class Observation:
     completions: tuple[str, ...] = ()
     #: WSAAsyncSelect messages posted during the step (``FD_READ s1 0``), in order.
     messages: tuple[str, ...] = ()
+    #: The step's descriptor variable names a socket other than the one it was
+    #: bound to: its descriptor was closed and a later socket took its number.
+    #: The model and a real stack number descriptors differently, so where one
+    #: side reused the number and the other did not, the comparison ends.
+    reused: bool = False
 
 
 @dataclass(frozen=True)

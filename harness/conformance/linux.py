@@ -37,6 +37,7 @@ from __future__ import annotations
 import select
 import socket
 import threading
+import time
 
 from harness.conformance import posix as px
 from harness.conformance.engine import COMPLETIONS, PEER, RESULTS, Capabilities
@@ -49,6 +50,9 @@ from harness.vocab.constants import Op
 #: counterpart; the network cannot be taken down from a test.
 _UNSUPPORTED = {Op.CLEANUP, Op.WSASEND, Op.WSARECV, Op.OVL, Op.SLEEPEX, Op.ASYNCSELECT}
 _UNSUPPORTED |= {Op.GETMESSAGE, Op.CANCELBLOCKING, Op.NET_DOWN, Op.NET_UP}
+
+#: How long a peer_send waits for its data to be acknowledged by our socket.
+DELIVERY_WAIT = 0.05
 
 LINUX_CAPABILITIES = Capabilities(
     ops=frozenset(Op) - _UNSUPPORTED,
@@ -211,7 +215,13 @@ class LinuxBackend:
         return (ret, wsa_error(err), 0, 0)
 
     def peer_send(self, peer: int, n: int) -> Raw:
-        ret, err = px.send(self._peer_fd(peer), self._out.get(n), n, px.MSG_DONTWAIT)
+        fd = self._peer_fd(peer)
+        ret, err = px.send(fd, self._out.get(n), n, px.MSG_DONTWAIT)
+        # the model delivers at once: wait (briefly) until the program's socket has
+        # the data, so that the next recv finds it (loopback is fast, not instant)
+        deadline = time.monotonic() + DELIVERY_WAIT
+        while px.unacked(fd) > 0 and time.monotonic() < deadline:
+            time.sleep(0.0002)
         return (ret, wsa_error(err), 0, 0)
 
     def peer_close(self, peer: int, reset: bool) -> Raw:

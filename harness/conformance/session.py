@@ -161,9 +161,24 @@ class _State:
     #: real handle -> the variable last bound to it (how messages name descriptors)
     names: dict[int, str] = field(default_factory=dict)
     dgram: set[str] = field(default_factory=set)
+    #: threads whose last error the real side does not know: their last call was
+    #: not made (rejected, or on a descriptor that is not the program's)
+    unknown_error: set[int] = field(default_factory=set)
+    #: the current step's variable names a reused descriptor (Observation.reused)
+    reused: bool = False
 
 
 _NO_EXPECT = Observation(None)
+#: Steps that can wake a blocked call: after one, a call the model does not
+#: expect to complete still gets WAKE_GRACE seconds to show that it did, so a
+#: completion is reported at the step that caused it, not at the next one.
+WAKERS = frozenset(
+    {
+        Op.SHUTDOWN, Op.CLOSESOCKET, Op.CLEANUP, Op.CANCELBLOCKING, Op.PEER_SEND,
+        Op.PEER_RECV, Op.PEER_CLOSE, Op.PEER_RESET,
+    }
+)  # fmt: skip
+WAKE_GRACE = 0.02
 
 
 class Session:
@@ -217,6 +232,7 @@ class Session:
         if why is not None:
             raise Stop(f"unsupported step `{format_step(step)}`: {why}")
         track_datagrams(step, st.dgram)
+        st.reused = False
         want = hint or _NO_EXPECT
         if step.thread is not None:
             result = self._call(step, st, hint)
@@ -231,7 +247,7 @@ class Session:
         comps: list[str] = []
         if st.blocked:
             n = -1 if hint is None else len(want.completions)
-            wait = self.caps.settle if n != 0 else 0.0
+            wait = self.caps.settle if n != 0 else WAKE_GRACE if step.op in WAKERS else 0.0
             for thread, raw in self.backend.poll(wait, n):
                 call, count = st.blocked.pop(thread)
                 comps.append(completion_text(thread, call, raw[0], raw[1], {thread: count}))
@@ -239,7 +255,7 @@ class Session:
         if st.registered:
             got = self._drain(st, -1 if hint is None else len(want.messages))
             messages = tuple(self._message_name(m, st) for m in got)
-        return Observation(result, tuple(sorted(comps)), messages)
+        return Observation(result, tuple(sorted(comps)), messages, st.reused)
 
     def _drain(self, st: _State, want: int) -> list[Message]:
         got = self.backend.messages(self.caps.settle if want != 0 else 0.0, want)
@@ -253,16 +269,20 @@ class Session:
             if st.version == 1:
                 raise Stop(f"t{thread} calls while blocked under version 1 (blocking hooks)")
             self._bind(step, st, -1 if op in (Op.SOCKET, Op.DUPLICATE) else 0)
+            st.unknown_error.add(thread)
             return None
         if op == Op.GETMESSAGE:
             return self._message(st, hint)
+        if op == Op.GETLASTERROR and thread in st.unknown_error:
+            return None
         handle = self._handle(step, st)
-        if handle is None and step.target is not None:
-            self._bind(step, st, -1 if op == Op.DUPLICATE else 0)
-            return None  # the variable's descriptor was closed and its number reused
         if handle is not None and handle != INVALID_HANDLE and self.backend.foreign(handle):
             self._bind(step, st, -1 if op == Op.DUPLICATE else 0)
+            st.unknown_error.add(thread)
+            st.reused = True
             return None  # a released descriptor the harness process reused: not the program's
+        if op not in self.caps.synthesized:
+            st.unknown_error.discard(thread)
         args = (*step.args, 0, 0, 0)
         x = (args[0], args[1], args[2])
         if op == Op.BIND:
@@ -320,9 +340,9 @@ class Session:
         return message_text(event, st.names.get(handle, f"#{handle}"), err)
 
     def _handle(self, step: Step, st: _State) -> int | None:
-        """The real handle of the step's target; None for no target, and for a
-        variable whose descriptor was closed and whose number a later socket
-        took (the variable no longer names the socket it was bound to)."""
+        """The real handle of the step's target (None: no target).  A variable
+        whose descriptor was closed and whose number a later socket took names
+        that socket now, as in a real program; the step is marked reused."""
         t = step.target
         if isinstance(t, Var):
             bound = st.handles.get(t.name)
@@ -330,7 +350,7 @@ class Session:
                 return INVALID_HANDLE
             handle, gen = bound
             if handle != INVALID_HANDLE and st.generation.get(handle, 0) != gen:
-                return None
+                st.reused = True  # a later socket took the number: the call reaches it
             return handle
         if isinstance(t, Invalid):
             return INVALID_HANDLE
