@@ -8,12 +8,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.cli.common import load_program
+from harness.cli.common import UsageError, load_program
 from harness.conformance import engine_names
 from harness.vocab import resources
 
 if TYPE_CHECKING:
+    from harness.conformance.engine import ExternalEngine
     from harness.conformance.known_differences import KnownEntry
+    from harness.lang.program import Program
 
 REPO = Path(__file__).resolve().parents[2]
 _SEEDS = resources.seeds()
@@ -31,7 +33,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "corpora", nargs="*", type=Path, metavar="CORPUS",
         help="folders of .wsa programs, or files (default: the seed corpus, corpus/seeds)",
     )  # fmt: skip
-    p.add_argument("--engine", choices=engine_names(), required=True)
+    p.add_argument(
+        "--engine", choices=(*engine_names(), "windows"), required=True,
+        help="the real implementation; windows only with --import (traces of exported programs)",
+    )  # fmt: skip
+    p.add_argument(
+        "--import", dest="traces", type=Path, action="append", metavar="TRACE",
+        help="compare the traces that exported programs printed (wsa-harness export c) instead "
+        "of running an engine; may be repeated",
+    )  # fmt: skip
     p.add_argument(
         "--program-timeout", type=float, default=DEFAULT_PROGRAM_TIMEOUT, metavar="S",
         help="seconds one program may take on the engine before its run stops as an error "
@@ -77,7 +87,7 @@ def cmd_conformance(args: argparse.Namespace) -> int:
     from harness.vocab.fsutil import write_atomic
     from harness.vocab.profiles import DOCUMENTED, PROFILES, WINDOWS
 
-    own = engine_profile(args.engine)
+    own = "windows" if args.engine == "windows" else engine_profile(args.engine)
     measured = own if own in PROFILES else None
     known_path: Path | None = args.known
     if known_path is None and (REPO_KNOWN / f"{args.engine}.txt").is_file():
@@ -87,12 +97,31 @@ def cmd_conformance(args: argparse.Namespace) -> int:
     except KnownFileError as exc:
         print(exc, file=sys.stderr)
         return 2
-    files = collect(args.corpora or [REPO_SEEDS])
-    programs = [load_program(str(f)) for f in files]
-    if args.steps:
-        return _steps(args.engine, programs, args.profile or measured, known, args.program_timeout)
-    profiles = [DOCUMENTED, WINDOWS] + ([PROFILES[measured]] if measured else [])
-    engine = open_engine(args.engine)
+    engine: ExternalEngine
+    if args.traces:
+        if args.corpora or args.steps:
+            raise UsageError("--import TRACE compares the traced programs: no CORPUS, no --steps")
+        programs, engine = _replay(args.engine, args.traces)
+    else:
+        if args.engine == "windows":
+            raise UsageError(
+                "--engine windows needs --import TRACE: run programs exported with "
+                "`wsa-harness export c` on Windows and import what they print"
+            )
+        files = collect(args.corpora or [REPO_SEEDS])
+        programs = [load_program(str(f)) for f in files]  # type: ignore[misc]
+        if args.steps:
+            return _steps(
+                args.engine,
+                programs,  # type: ignore[arg-type]
+                args.profile or measured,
+                known,
+                args.program_timeout,
+            )
+        engine = open_engine(args.engine)
+    profiles = [DOCUMENTED, WINDOWS] + (
+        [PROFILES[measured]] if measured and measured != "windows" else []
+    )
     try:
 
         def progress(line: str) -> None:
@@ -100,7 +129,7 @@ def cmd_conformance(args: argparse.Namespace) -> int:
 
         report = run_report(
             engine,
-            programs,  # type: ignore[arg-type]
+            programs,
             profiles,
             measured,
             None if args.quiet else progress,
@@ -111,7 +140,8 @@ def cmd_conformance(args: argparse.Namespace) -> int:
     finally:
         engine.close()
     print(render_text(report), end="")
-    shown = ["--engine", args.engine, *(str(c) for c in args.corpora)]
+    imported = [w for t in args.traces or () for w in ("--import", str(t))]
+    shown = [*imported, "--engine", args.engine, *(str(c) for c in args.corpora)]
     command = "wsa-harness conformance " + " ".join(shlex.quote(w) for w in shown)
     table = render_markdown(report, command)
     if args.markdown:
@@ -124,6 +154,16 @@ def cmd_conformance(args: argparse.Namespace) -> int:
     if args.check and failures:
         return 1
     return 0
+
+
+def _replay(name: str, traces: list[Path]) -> tuple[list[Program], ExternalEngine]:
+    """The traced programs and an engine that replays their runs."""
+    from harness.conformance import capabilities_of
+    from harness.conformance.replay import ReplayEngine, load_traces
+
+    runs = load_traces(traces)
+    engine = ReplayEngine(name, capabilities_of(name), {p.filename: r for p, r in runs})
+    return [p for p, _ in runs], engine
 
 
 def _shown(path: Path) -> str:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from harness import __version__
-from harness.cli import bench, conformance, fuzz, run
+from harness.cli import bench, conformance, export, fuzz, run
 from harness.cli.common import (
     EXIT_FAIL,
     EXIT_INTERRUPTED,
@@ -74,7 +74,14 @@ COMMANDS = (
     Command(
         "conformance", "run programs against a real implementation (wine, linux)",
         conformance.add_arguments, conformance.cmd_conformance,
-        ("wsa-harness conformance --engine linux --check corpus/seeds",),
+        ("wsa-harness conformance --engine linux --check corpus/seeds",
+         "wsa-harness conformance --import windows.trace --engine windows"),
+    ),
+    Command(
+        "export", "write programs as standalone Winsock C tests for real Windows",
+        export.add_arguments, export.cmd_export,
+        ("wsa-harness export c conformance/programs/c03-close-wakes-blocked-recv.wsa -o c03.c",
+         "wsa-harness export c --all exported"),
     ),
     Command(
         "bench", "bug-finding benchmark: planted mutants, time to find", bench.add_arguments,

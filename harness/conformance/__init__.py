@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from harness.conformance.engine import ExternalEngine
+from harness.conformance.engine import Capabilities, ExternalEngine
 
 #: name -> (a function that starts the engine, its measured profile or None)
 _REGISTRY: dict[str, tuple[Callable[[], ExternalEngine], str | None]] = {}
@@ -86,3 +86,19 @@ def open_engine(name: str) -> ExternalEngine:
         known = ", ".join(_REGISTRY)
         raise HarnessError(f"unknown external engine {name!r} (known: {known})")
     return _REGISTRY[name][0]()
+
+
+def capabilities_of(name: str) -> Capabilities:
+    """What the engine ``name`` declares, without starting it (``windows``: what the
+    programs exported by ``wsa-harness export c`` run, the Wine engine's steps)."""
+    from harness.vocab.errors import HarnessError
+
+    if name == "linux":
+        from harness.conformance.linux import LINUX_CAPABILITIES
+
+        return LINUX_CAPABILITIES
+    if name in ("wine", "windows"):
+        from harness.conformance.wine import WINE_CAPABILITIES
+
+        return WINE_CAPABILITIES
+    raise HarnessError(f"unknown external engine {name!r} (known: {', '.join(EXTERNAL_ENGINES)})")

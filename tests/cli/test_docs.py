@@ -213,6 +213,9 @@ def test_shown_command_is_current(
     elif program.startswith("./"):
         assert (REPO / program).is_file(), f"{page}: {line}: {program} does not exist"
         _check_paths(words[1:])
+    elif program == "x86_64-w64-mingw32-gcc":  # building an exported program
+        assert "-lws2_32" in words, f"{page}: {line}: an exported program links ws2_32"
+        _check_paths(words[1:])
     elif program in ("python", "python3"):
         assert words[1] == "-m" and words[2] in ("build", "pip", "venv"), line
     else:
