@@ -31,7 +31,7 @@ from harness.conformance.engine import (
     RealRun,
 )
 from harness.conformance.model import ModelRun, model_run
-from harness.conformance.session import first_unsupported
+from harness.conformance.session import SessionEngine, first_unsupported
 from harness.lang.program import Program, Step, Var
 from harness.lang.render import format_step
 from harness.lang.syntax import OP_NAMES
@@ -202,7 +202,7 @@ def expectations(runs: list[ModelRun]) -> list[Observation]:
         result = results.pop() if len(results) == 1 else None
         comps = max((o.completions for o in step), key=len)
         msgs = max((o.messages for o in step), key=len)
-        out.append(Observation(result, comps, msgs))
+        out.append(Observation(result, comps, msgs, all(o.reused for o in step)))
     return out
 
 
@@ -234,7 +234,12 @@ def compare_program(
     limit = max(m.cut[0] if m.cut else len(program.steps) for m in models.values())
     if stop is not None:
         limit = min(limit, stop[0])
-    real = engine.run(program, limit, expectations(list(models.values())), timeout)
+    # with one profile, the engine can stop at the first difference from it
+    expect = expectations(list(models.values()))
+    if len(models) == 1 and len(profiles) == 1 and isinstance(engine, SessionEngine):
+        real = engine.run(program, limit, expect, timeout, exact=True)
+    else:
+        real = engine.run(program, limit, expect, timeout)
     return {
         p.name: failed.get(p.name)
         or replace(

@@ -156,6 +156,9 @@ class ExternalEngine(Protocol):
         choose how long to wait (decision D56); the run reports what the
         engine did whatever they say.  ``timeout``: seconds the whole program
         may take; past it the run stops with an engine failure naming the step.
+        (A :class:`~harness.conformance.session.SessionEngine` also takes
+        ``exact=True``: ``expect`` is one model's run, so the run may stop after
+        the first step that differs from it.)
         """
         ...
 

@@ -75,6 +75,11 @@ def last_errno() -> int:
     return ctypes.get_errno()
 
 
+def clear_errno() -> int:
+    """Set this thread's errno to 0 (a worker starting a new program)."""
+    return ctypes.set_errno(0)
+
+
 def loopback(port: int) -> SockaddrIn:
     return SockaddrIn(AF_INET, socket.htons(port), socket.htonl(LOOPBACK), b"")
 

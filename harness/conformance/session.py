@@ -25,7 +25,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from harness.conformance.engine import Capabilities, Observation, RealRun
+from harness.conformance.engine import (
+    COMPLETIONS,
+    MESSAGES,
+    OVERLAPPED,
+    PEER,
+    RESULTS,
+    Capabilities,
+    Observation,
+    RealRun,
+)
 from harness.conformance.errnomap import error_text
 from harness.conformance.model import (
     ROUTINE_NOT_RAN,
@@ -37,7 +46,7 @@ from harness.conformance.model import (
 from harness.lang.program import Invalid, Program, Step, Var
 from harness.lang.render import format_step
 from harness.lang.syntax import OP_NAMES
-from harness.vocab.constants import WSA_IO_PENDING, Mode, Op
+from harness.vocab.constants import WSA_IO_PENDING, WSAEWOULDBLOCK, Mode, Op
 
 #: The handle an INVALID_SOCKET argument passes (the backend encodes it).
 INVALID_HANDLE = -1
@@ -166,6 +175,8 @@ class _State:
     unknown_error: set[int] = field(default_factory=set)
     #: the current step's variable names a reused descriptor (Observation.reused)
     reused: bool = False
+    #: real handles whose connection has its peer accepted
+    connected: set[int] = field(default_factory=set)
 
 
 _NO_EXPECT = Observation(None)
@@ -194,6 +205,7 @@ class Session:
         limit: int,
         expect: Sequence[Observation] | None = None,
         timeout: float | None = None,
+        exact: bool = False,
     ) -> RealRun:
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
@@ -216,6 +228,16 @@ class Session:
             hint = expect[i] if expect is not None and i < len(expect) else None
             try:
                 observations.append(self._step(step, state, hint))
+                if (
+                    exact
+                    and hint is not None
+                    and differs(step.op, hint, observations[-1], self.caps)
+                ):
+                    stopped = (
+                        i + 1,
+                        f"the run stopped after the first difference (line {step.line})",
+                    )
+                    break
             except Stop as exc:
                 stopped = (i, f"{exc} (line {step.line})")
                 break
@@ -313,14 +335,24 @@ class Session:
         if op in (Op.SOCKET, Op.DUPLICATE):
             if ret != -1:
                 st.generation[ret] = st.generation.get(ret, 0) + 1
+                st.connected.discard(ret)
                 if step.bind is not None:
                     st.names[ret] = step.bind
             self._bind(step, st, ret)
         elif op == Op.BIND and ret == 0 and step.args[0] not in st.ports:
             st.ports[step.args[0]] = e1
         elif op == Op.CONNECT:
-            wait = self.caps.block_wait if ret == 0 else 0.0
-            self._bind(step, st, self.backend.peer_accept(wait))
+            # a new connection: accept its peer (a nonblocking connect's handshake
+            # completes on loopback at once); a connect that fails, or one on a
+            # socket that already has its peer, makes none
+            handle = self._handle(step, st)
+            new = ret == 0 or (ret == -1 and err == WSAEWOULDBLOCK)
+            peer = 0
+            if new and handle is not None and handle not in st.connected:
+                peer = self.backend.peer_accept(self.caps.block_wait)
+                if peer:
+                    st.connected.add(handle)
+            self._bind(step, st, peer)
         elif op in (Op.WSASEND, Op.WSARECV):
             ok = ret == 0 or (ret == -1 and err == WSA_IO_PENDING)
             assert step.bind is not None
@@ -417,6 +449,23 @@ class Session:
         return None
 
 
+_PEER_OPS = frozenset({Op.PEER_RECV, Op.PEER_SEND, Op.PEER_CLOSE, Op.PEER_RESET})
+
+
+def differs(op: Op, want: Observation, got: Observation, caps: Capabilities) -> bool:
+    """Whether a step's observation differs from the model's on what the engine
+    compares (the same test as harness.conformance.compare)."""
+    category = PEER if op in _PEER_OPS else OVERLAPPED if op in (Op.OVL, Op.SLEEPEX) else RESULTS
+    if category in caps.observables and None not in (want.result, got.result):
+        if want.result != got.result:
+            return True
+    if COMPLETIONS in caps.observables and want.completions != got.completions:
+        return True
+    if MESSAGES in caps.observables and want.messages != got.messages:
+        return True
+    return want.reused != got.reused
+
+
 def unsupported(program: Program, caps: Capabilities) -> tuple[Step, str] | None:
     """The first step the engine cannot run, with the reason (None if all can run)."""
     found = first_unsupported(program, caps)
@@ -462,8 +511,9 @@ class SessionEngine:
         limit: int,
         expect: Sequence[Observation] | None = None,
         timeout: float | None = None,
+        exact: bool = False,
     ) -> RealRun:
-        return self._session.run(program, limit, expect, timeout)
+        return self._session.run(program, limit, expect, timeout, exact)
 
     def leaked_threads(self) -> int:
         """Threads of earlier programs still blocked in a call that never returned."""
