@@ -210,3 +210,25 @@ def test_a_hung_wine_driver_is_replaced_and_the_step_named(wine: ExternalEngine)
     restarts = backend.restarts
     assert compare_program(program, wine, [WINE])["wine"].kind == AGREE
     assert backend.restarts == restarts + 1
+
+
+@pytest.mark.slow
+def test_a_crashed_wine_driver_is_replaced_and_the_step_named(wine: ExternalEngine) -> None:
+    backend = wine._backend  # type: ignore[attr-defined]
+    call = backend.call
+
+    def crash(thread: int, name: str, handle: int, x: tuple[int, int, int], wait: float) -> object:
+        if name == "recv":
+            backend._main._proc.kill()  # the driver dies in the middle of the program
+            backend._main._proc.wait()
+        return call(thread, name, handle, x, wait)
+
+    backend.call = crash
+    program = parse_file(REPO / "conformance/programs/c16-recv-after-shutdown-receive.wsa")
+    try:
+        run = wine.run(program, len(program.steps))
+    finally:
+        backend.call = call
+    assert run.failed and run.stopped is not None
+    assert run.stopped[1].startswith("engine failed at line 8 (`t0: recv s1 100`): ")
+    assert compare_program(program, wine, [WINE])["wine"].kind == AGREE
