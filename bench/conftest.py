@@ -90,7 +90,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         for line in config.stash[REAL]:
             terminalreporter.write_line(line)
     speed = config.stash[SPEED]
-    if not speed.rows and not speed.not_run:
+    if not speed.rows and not speed.not_run and not speed.notes:
         return
     tr = terminalreporter
     tr.section("core vs reference: best round per unit, speed-up = reference / core")
