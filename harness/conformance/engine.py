@@ -10,6 +10,7 @@ from typing import Protocol
 
 from harness.lang.program import Invalid, Program, Step, Var
 from harness.vocab.constants import Op
+from harness.vocab.profiles import Limits
 
 #: Results of calls made by threads (socket, send, closesocket, ...).
 RESULTS = "results"
@@ -65,6 +66,10 @@ class Capabilities:
     #: model says it blocks (``block_wait`` applies when the model says it
     #: returns; decision D56).
     block_confirm: float = 0.02
+    #: The ``@limits`` a program may have (None: any; the model's cut stops the
+    #: comparison where its buffers and the real ones part).  The fuzzer's
+    #: grammar (harness/conformance/grammar.py) reads this with the above.
+    limits: tuple[Limits, ...] | None = None
 
     def why_not(self, step: Step, dgram: frozenset[str] | set[str] = frozenset()) -> str | None:
         """Why the engine cannot run ``step`` (None: it can).
