@@ -34,6 +34,7 @@ fact                holds when
 ``pending_ovl``     an overlapped operation on it is pending
 ``destroyed``       it was destroyed (every descriptor closed, the close finished)
 ``discarded``       peer data that arrived after it was closed was dropped
+``closed_unread``   its last descriptor was closed while received data was unread
 ==================  =========================================================
 
 Program facts: ``version1`` (the last startup asked for version 1.x),
@@ -56,7 +57,7 @@ SOCKET_FACTS = (
     "stream", "dgram", "nonblocking", "registered", "connected", "reset", "reset_reported",
     "peer_fin", "fin_sent", "sd_send", "sd_recv", "close_seen", "unsent", "unread", "linger",
     "linger_zero", "duplicated", "twin_closed", "closing", "blocked_send", "blocked_recv",
-    "blocked_close", "pending_ovl", "destroyed", "discarded",
+    "blocked_close", "pending_ovl", "destroyed", "discarded", "closed_unread",
 )  # fmt: skip
 PROGRAM_FACTS = ("version1", "uninitialised")
 STEP_FACTS = tuple(f"on_{name}" for name in OP_NAMES.values()) + ("on_shutdown_receive",)
@@ -109,6 +110,10 @@ class FactTracker:
         self._version1 = False
         #: thread -> the name of the last call it made
         self._last_call: dict[int, str] = {}
+        #: socket id -> its unread bytes while it was open; the sockets closed so
+        #: (their last descriptor) with data unread
+        self._unread: dict[int, int] = {}
+        self._closed_unread: set[int] = set()
 
     def facts(self, step: Step, before: trace.Snapshot, slots: dict[str, int]) -> frozenset[str]:
         out: set[str] = {f"on_{OP_NAMES[step.op]}"}
@@ -120,6 +125,10 @@ class FactTracker:
             out.add("uninitialised")
         for s in before.sockets:
             self._most_refs[s["id"]] = max(self._most_refs.get(s["id"], 0), s["refs"])
+            if s["lifecycle"] == Lifecycle.OPEN:
+                self._unread[s["id"]] = s["recv_queue"]
+            elif self._unread.get(s["id"], 0) > 0:
+                self._closed_unread.add(s["id"])
         subject = _subject(step, before, slots)
         if subject is not None:
             out |= self._socket_facts(subject, before)
@@ -160,6 +169,8 @@ class FactTracker:
             out.add("destroyed")
         if sock["discarded"] > 0:
             out.add("discarded")
+        if sid in self._closed_unread:
+            out.add("closed_unread")
         for o in snap.ops:
             if o["socket"] != sid or o["status"] != Status.PENDING:
                 continue
