@@ -149,10 +149,12 @@ CONFORMANCE_CORPORA ?= corpus/seeds conformance/programs
 CONFORMANCE_KNOWN ?= conformance/known
 CONFORMANCE_ARGS ?=
 # executions of each engine's bounded campaign (Linux runs ~100 programs a second,
-# Wine a few), with a fixed libFuzzer seed
+# Wine ~20), with a fixed libFuzzer seed
 CONFORMANCE_FUZZ_RUNS_linux ?= 2000
-CONFORMANCE_FUZZ_RUNS_wine ?= 150
-.PHONY: conformance conformance-deps conformance-driver
+CONFORMANCE_FUZZ_RUNS_wine ?= 300
+#: apt-get waits this long (s) for another apt/dpkg to release its lock
+DPKG_LOCK_TIMEOUT ?= 300
+.PHONY: conformance conformance-deps conformance-driver conformance-fuzz
 
 conformance-deps:
 	@missing=""; \
@@ -161,8 +163,9 @@ conformance-deps:
 		|| missing="$$missing wine64"; \
 	if [ -n "$$missing" ]; then \
 		echo "apt-get install$$missing"; \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive \
-			apt-get install -y -q --no-install-recommends $$missing; \
+		apt-get -o DPkg::Lock::Timeout=$(DPKG_LOCK_TIMEOUT) update -q && \
+			DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=$(DPKG_LOCK_TIMEOUT) \
+			install -y -q --no-install-recommends $$missing; \
 	fi
 
 conformance-driver: $(CONFORMANCE_DRIVER)
@@ -182,13 +185,22 @@ conformance: $(CORE_STAMP) conformance-deps
 			--known $(CONFORMANCE_KNOWN)/$$engine.txt --markdown build/conformance/$$engine.md \
 			$(CONFORMANCE_ARGS) $(CONFORMANCE_CORPORA) || status=$$?; \
 	done; \
+	$(MAKE) -s conformance-fuzz || status=$$?; \
+	exit $$status
+
+# A bounded fuzz campaign of each engine against the model under its own profile
+# (docs/campaigns.md, "A real engine as a side"), seeded afresh from corpus/seeds and
+# conformance/programs, so CI replays and mutates the conformance corpus; it fails on
+# a new finding (part of `make conformance`).
+conformance-fuzz: $(CORE_STAMP)
+	@status=0; \
 	for engine in linux wine; do \
 		runs=$$( [ $$engine = linux ] && echo $(CONFORMANCE_FUZZ_RUNS_linux) \
 			|| echo $(CONFORMANCE_FUZZ_RUNS_wine) ); \
 		rm -rf build/conformance/fuzz-$$engine; \
-		echo "$(VENV)/bin/wsa-harness fuzz --engines $$engine --runs $$runs" \
+		echo "$(VENV)/bin/wsa-harness fuzz --engines $$engine,reference --runs $$runs" \
 			"--out build/conformance/fuzz-$$engine -- -seed=1"; \
-		$(VENV)/bin/wsa-harness fuzz --engines $$engine --runs $$runs \
+		$(VENV)/bin/wsa-harness fuzz --engines $$engine,reference --runs $$runs \
 			--out build/conformance/fuzz-$$engine -- -seed=1 || status=$$?; \
 	done; \
 	exit $$status

@@ -126,6 +126,11 @@ class Observation:
     completions: tuple[str, ...] = ()
     #: WSAAsyncSelect messages posted during the step (``FD_READ s1 0``), in order.
     messages: tuple[str, ...] = ()
+    #: The step's descriptor variable names a socket other than the one it was
+    #: bound to: its descriptor was closed and a later socket took its number.
+    #: The model and a real stack number descriptors differently, so where one
+    #: side reused the number and the other did not, the comparison ends.
+    reused: bool = False
 
 
 @dataclass(frozen=True)
@@ -160,6 +165,9 @@ class ExternalEngine(Protocol):
         choose how long to wait (decision D56); the run reports what the
         engine did whatever they say.  ``timeout``: seconds the whole program
         may take; past it the run stops with an engine failure naming the step.
+        (A :class:`~harness.conformance.session.SessionEngine` also takes
+        ``exact=True``: ``expect`` is one model's run, so the run may stop after
+        the first step that differs from it.)
         """
         ...
 
