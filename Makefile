@@ -136,13 +136,15 @@ CONFORMANCE_DRIVER = build/conformance/wsa-driver.exe
 CONFORMANCE_CORPORA ?= corpus/seeds conformance/programs
 CONFORMANCE_KNOWN ?= conformance/known
 CONFORMANCE_ARGS ?=
-.PHONY: conformance conformance-deps conformance-driver
+LWIP_DRIVER = build/conformance/lwip-driver
+.PHONY: conformance conformance-deps conformance-driver conformance-lwip
 
 conformance-deps:
 	@missing=""; \
 	command -v $(MINGW_CC) >/dev/null || missing="$$missing gcc-mingw-w64-x86-64"; \
 	{ command -v wine64 || command -v wine || test -x /usr/lib/wine/wine64; } >/dev/null \
 		|| missing="$$missing wine64"; \
+	test -f /usr/include/lwip/lwip/sockets.h || missing="$$missing liblwip-dev"; \
 	if [ -n "$$missing" ]; then \
 		echo "apt-get install$$missing"; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive \
@@ -151,14 +153,21 @@ conformance-deps:
 
 conformance-driver: $(CONFORMANCE_DRIVER)
 
+# The lwIP engine's driver: Debian's liblwip (liblwip-dev), the unix port.
+conformance-lwip: $(LWIP_DRIVER)
+
+$(LWIP_DRIVER): conformance/lwip/driver.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -Wall -Wextra -I/usr/include/lwip -o $@ $< -llwip -lpthread
+
 $(CONFORMANCE_DRIVER): conformance/wine/driver.c
 	@mkdir -p $(@D)
 	$(MINGW_CC) -O2 -Wall -Wextra -o $@ $< -lws2_32
 
 conformance: $(CORE_STAMP) conformance-deps
-	$(MAKE) conformance-driver
+	$(MAKE) conformance-driver conformance-lwip
 	@status=0; \
-	for engine in linux wine; do \
+	for engine in linux wine lwip; do \
 		echo "$(VENV)/bin/wsa-harness conformance --engine $$engine --check" \
 			"--known $(CONFORMANCE_KNOWN)/$$engine.txt --markdown build/conformance/$$engine.md" \
 			"$(CONFORMANCE_ARGS) $(CONFORMANCE_CORPORA)"; \
