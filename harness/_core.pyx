@@ -18,10 +18,23 @@ from libc.string cimport memset, memcpy, memmove
 from cpython cimport array as carray
 import array as _pyarray
 
+from cpython.bool cimport PyBool_Check
+from cpython.long cimport PyLong_Check
+
 from harness.vocab.errors import WorkLimitExceeded
+from harness.vocab.ranges import STEP_RANGES as _STEP_RANGES
+from harness.vocab.ranges import check_limits as _check_limits
+from harness.vocab.ranges import check_step as _check_step
+
 
 ctypedef long long i64
 ctypedef unsigned char flag
+
+cdef extern from "Python.h":
+    long long PyLong_AsLongLongAndOverflow(object o, int* overflow) except? -1
+
+cdef extern from "<stdint.h>":
+    const i64 I64_MAX "INT64_MAX"
 
 # setup.py defines the C macro WSA_DEBUG=1 for debug builds
 # (WSA_HARNESS_CORE_DEBUG=1): every step then checks the invariants.
@@ -337,6 +350,7 @@ cdef struct Sock:
     # flags, one byte each (keeps the record small)
     flag nonblocking, connected, sd_send, sd_recv, fin_sent, peer_fin, reset
     flag write_blocked, close_seen, close_posted, dirty
+    flag netheld                      # marked while the network was down
     flag has_peer, p_fin, p_reset, p_closed
     flag reset_reported, p_reset_reported     # PF-5 (reset_reporting = once)
     flag fin_held                             # PF-10: a recorded SD_SEND sends no FIN
@@ -386,7 +400,7 @@ cdef class Engine:
         i64 gp_head, gp_tail
         unsigned char* ports              # bitmap of held ports: 2 x NPORTS bits (PF-8)
         I64Buf ev, dirty, scratch, dl     # events, dirty sockets, temp, lingering sockets
-        I64Buf conn                       # connected sockets, pruned of destroyed ones at net_up
+        I64Buf netheld                    # sockets marked while the network is down
         I64Buf held                       # op ids with holds (PF-12; a handful at most)
         bint fdread_posted
         bint full_settle
@@ -408,8 +422,9 @@ cdef class Engine:
             raise MemoryError()
 
     def __init__(self, profile, limits):
-        self._configure(profile, int(limits.sockets), int(limits.descriptors),
-                        int(limits.sndbuf), int(limits.window))
+        # the ranges both engines share (harness/vocab/ranges.py)
+        _check_limits(limits.sockets, limits.descriptors, limits.sndbuf, limits.window)
+        self._configure(profile, limits.sockets, limits.descriptors, limits.sndbuf, limits.window)
 
     cdef int _configure(self, profile, i64 sockets, i64 descriptors, i64 sndbuf,
                         i64 window) except -1:
@@ -465,7 +480,7 @@ cdef class Engine:
         buf_free(&self.dirty)
         buf_free(&self.scratch)
         buf_free(&self.dl)
-        buf_free(&self.conn)
+        buf_free(&self.netheld)
         buf_free(&self.held)
         free(self.socks)
         free(self.ops)
@@ -476,8 +491,13 @@ cdef class Engine:
     def step(self, op, thread, target, x1, x2, x3):
         """Run one step; returns (bound, rkind, r1, r2, r3, nevents, *events)."""
         cdef i64 i
-        _validate(op, thread, x1, x2)
-        self._step(op, thread, target, x1, x2, x3)
+        cdef i64 a[6]
+        memset(a, 0, sizeof(a))
+        if not (_as_i64(op, &a[0]) and _as_i64(thread, &a[1]) and _as_i64(target, &a[2])
+                and _as_i64(x1, &a[3]) and _as_i64(x2, &a[4]) and _as_i64(x3, &a[5])):
+            _refuse(op, thread, target, x1, x2, x3)     # a non-int, or beyond int64
+        _validate(a[0], a[1], a[2], a[3], a[4], a[5])
+        self._step(a[0], a[1], a[2], a[3], a[4], a[5])
         out = [self.r_bound, self.r_kind, self.r1, self.r2, self.r3, self.ev.n // EVENT_WIDTH]
         for i in range(self.ev.n):
             out.append(self.ev.p[i])
@@ -523,9 +543,14 @@ cdef class Engine:
         return 0
 
     cdef inline int _mark(self, i64 sid) except -1:
-        if not self.socks[sid].dirty:
-            self.socks[sid].dirty = True
+        cdef Sock* s = &self.socks[sid]
+        if not s.dirty:
+            s.dirty = True
             buf_push(&self.dirty, sid)
+        if not self.net_up and not s.netheld:
+            # its settling may have waited for the network: again at net_up
+            s.netheld = True
+            buf_push(&self.netheld, sid)
         return 0
 
     cdef inline int _ok(self, int th, i64 v) except -1:
@@ -776,7 +801,7 @@ cdef class Engine:
         cdef Sock* s = &self.socks[sid]
         cdef i64 oid, nxt, i
         s.lifecycle = LC_DESTROYED              # [CS-D]
-        if s.deadline >= 0:
+        if s.deadline != -1:
             s.deadline = -1
             for i in range(self.dl.n):
                 if self.dl.p[i] == sid:
@@ -1097,27 +1122,52 @@ include "_core_env.pxi"
 include "_core_snapshot.pxi"
 
 
-cdef int _validate(i64 op, i64 thread, i64 x1, i64 x2) except -1:
-    if op < OP_STARTUP or op > OP_OVL:
-        raise ValueError(f"unknown op {op}")
-    if op < OP_ADVANCE:
-        if thread < 0 or thread >= THREADS:
-            raise ValueError(f"op {op} needs a thread 0..3, got {thread}")
-    elif thread != -1:
-        raise ValueError(f"op {op} takes no thread, got {thread}")
-    if op == OP_SOCKET and x1 != T_STREAM and x1 != T_DGRAM:
-        raise ValueError(f"bad socket type {x1}")
-    if op == OP_BIND and (x1 < 1 or x1 > PORT_MAX):
-        raise ValueError(f"bad port {x1}")
-    if ((op == OP_SEND or op == OP_RECV or op == OP_WSASEND or op == OP_WSARECV
-            or op == OP_PEER_RECV or op == OP_PEER_SEND or op == OP_ADVANCE) and x1 < 0):
-        raise ValueError(f"op {op}: negative count {x1}")
-    if op == OP_CONNECT and x1 < -1:
-        raise ValueError(f"bad window {x1}")
-    if op == OP_SETSOCKOPT_LINGER and not (0 <= x1 <= LINGER_MAX and 0 <= x2 <= LINGER_MAX):
-        raise ValueError(f"bad linger {x1} {x2}")
-    if (op == OP_WSASEND or op == OP_WSARECV) and x2 != M_EVENT and x2 != M_ROUTINE:
-        raise ValueError(f"bad overlapped mode {x2}")
+# The argument ranges of every op, (thread, target, x1, x2, x3) each, copied
+# from harness/vocab/ranges.py at import; _refuse raises that module's error.
+cdef i64 _RANGE_LO[OP_OVL + 1][5]
+cdef i64 _RANGE_HI[OP_OVL + 1][5]
+
+
+cdef int _load_ranges() except -1:
+    cdef int op, k
+    memset(_RANGE_LO, 0, sizeof(_RANGE_LO))
+    memset(_RANGE_HI, 0, sizeof(_RANGE_HI))
+    for op_obj, spans in _STEP_RANGES.items():
+        op = op_obj
+        if op < OP_STARTUP or op > OP_OVL or len(spans) != 5:
+            raise ImportError(f"harness/vocab/ranges.py: op {op} does not fit the core")
+        for k in range(5):
+            _RANGE_LO[op][k] = spans[k][0]
+            _RANGE_HI[op][k] = spans[k][1]
+    return 0
+
+
+_load_ranges()
+
+
+cdef inline bint _as_i64(object v, i64* out) except -1:
+    """An int (not a bool) that fits int64 into ``out``; False otherwise."""
+    cdef int overflow = 0
+    if not PyLong_Check(v) or PyBool_Check(v):
+        return False
+    out[0] = PyLong_AsLongLongAndOverflow(v, &overflow)
+    return overflow == 0
+
+
+cdef int _refuse(op, thread, target, x1, x2, x3) except -1:
+    _check_step(op, thread, target, x1, x2, x3)
+    raise AssertionError(f"harness/vocab/ranges.py accepts a step the core refuses: "
+                         f"{(op, thread, target, x1, x2, x3)}")
+
+
+cdef inline int _validate(i64 op, i64 thread, i64 target, i64 x1, i64 x2, i64 x3) except -1:
+    if (op < OP_STARTUP or op > OP_OVL
+            or thread < _RANGE_LO[op][0] or thread > _RANGE_HI[op][0]
+            or target < _RANGE_LO[op][1] or target > _RANGE_HI[op][1]
+            or x1 < _RANGE_LO[op][2] or x1 > _RANGE_HI[op][2]
+            or x2 < _RANGE_LO[op][3] or x2 > _RANGE_HI[op][3]
+            or x3 < _RANGE_LO[op][4] or x3 > _RANGE_HI[op][4]):
+        _refuse(op, thread, target, x1, x2, x3)
     return 0
 
 
@@ -1189,7 +1239,7 @@ cdef carray.array _run_records(Engine e, const i64* prog, i64 nsteps):
                 tv = INVALID_DESCRIPTOR
             elif tk == TARGET_NONE:
                 tv = 0
-            _validate(op, thread, x1, x2)
+            _validate(op, thread, tv, x1, x2, x3)
             e._step(op, thread, tv, x1, x2, x3)
             if bind >= 0:
                 if bind >= nslots:

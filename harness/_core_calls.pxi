@@ -123,7 +123,6 @@ cdef int _call_naming(Engine e, i64 op, int th, i64 sid, i64 x1) except -1:
             s.has_peer = True
             s.p_window = window if window >= 0 else e.lim_window
             s.p_reset_code = WSAECONNRESET
-            buf_push(&e.conn, sid)
             e._ok(th, 0)
             e.r_bound = sid
             e._post(sid, FD_WRITE, 0)
@@ -582,7 +581,9 @@ cdef int _closesocket(Engine e, int th, int p, i64 value, i64 idx, i64 sid) exce
     if _last_close(e, sid, th, bsd or not s.nonblocking):         # [CS-9e]
         s = &e.socks[sid]
         s.lifecycle = LC_CLOSING
-        s.deadline = e.clock + 1000 * s.secs
+        # saturates like the clock (D38); secs <= LINGER_MAX, so 1000 * secs fits
+        s.deadline = (e.clock + 1000 * s.secs if e.clock <= I64_MAX - 1000 * s.secs
+                      else I64_MAX)
         buf_push(&e.dl, sid)
         oid = e._new_op(K_LINGER, M_BLOCKING, th, p, value, serial, sid, 0)
         e.socks[sid].linger_op = oid

@@ -1,9 +1,10 @@
 # Environment steps: SEMANTICS.md section 7.  Included by _core.pyx.
 
 cdef int _env(Engine e, i64 op, i64 target, i64 x1) except -1:
-    cdef i64 sid, i, kept
+    cdef i64 sid, i
     if op == OP_ADVANCE:                        # [ENV-1]
-        e.clock += x1
+        # the clock saturates at INT64_MAX (D38); x1 and the clock are >= 0
+        e.clock = e.clock + x1 if x1 <= I64_MAX - e.clock else I64_MAX
         e.r_kind = R_OK
     elif op == OP_NET_DOWN:                     # [ENV-1]
         # nothing settling does can newly apply while down (steps 1 and 4 need
@@ -13,16 +14,18 @@ cdef int _env(Engine e, i64 op, i64 target, i64 x1) except -1:
     elif op == OP_NET_UP:                       # [ENV-1]
         if not e.net_up:
             e.net_up = True
-            # every connected socket that is not destroyed may now deliver or
-            # send FIN; destroyed ones leave the list for good
-            kept = 0
-            for i in range(e.conn.n):
-                sid = e.conn.p[i]
+            # Only a socket marked while the network was down may now deliver
+            # or send FIN: every other one was at its fixpoint with the network
+            # up before net_down, and nothing has changed it since (peer steps
+            # and calls fail while the network is down; deadlines are settled
+            # on their own).  Touching every connection ever made instead made
+            # each net_up cost O(all connections) (issue 17, point 11).
+            for i in range(e.netheld.n):
+                sid = e.netheld.p[i]
+                e.socks[sid].netheld = False
                 if e.socks[sid].lifecycle != LC_DESTROYED:
-                    e.conn.p[kept] = sid
-                    kept += 1
                     e._mark(sid)
-            e.conn.n = kept
+            e.netheld.n = 0
         e.r_kind = R_OK
     else:
         _peer_step(e, op, target, x1)

@@ -36,12 +36,7 @@ def read_program(path: str | os.PathLike[str]) -> Program:
     """Read and parse a program file.  Problems with the file itself (missing,
     a directory, unreadable) are HarnessErrors naming it; bad text is a
     ProgramError ``FILE:LINE: message``."""
-    try:
-        return parse_file(path)
-    except IsADirectoryError:
-        raise HarnessError(f"{os.fspath(path)}: is a directory") from None
-    except OSError as exc:
-        raise HarnessError(f"{os.fspath(path)}: {exc.strerror or exc}") from None
+    return parse_file(path)
 
 
 def parse(source: str | os.PathLike[str], filename: str | None = None) -> Program:
@@ -53,7 +48,7 @@ def parse(source: str | os.PathLike[str], filename: str | None = None) -> Progra
     """
     if not isinstance(source, str):
         return read_program(source)
-    if "\n" not in source and source.strip().endswith(PROGRAM_SUFFIX):
+    if "\n" not in source and "\r" not in source and source.strip().endswith(PROGRAM_SUFFIX):
         # No step name ends in ".wsa", so such a string can only mean a file.
         return read_program(source.strip())
     return _parse_text(source, filename or "<program>")

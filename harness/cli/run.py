@@ -76,8 +76,8 @@ def _timeout_arg(p: argparse.ArgumentParser) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from harness.api import run
-    from harness.lang.render import format_program, with_expectations
-    from harness.oracle.run import check
+    from harness.lang.render import format_program, update_text, with_expectations
+    from harness.oracle.run import NOTHING_CHECKED, check, nothing_checked
     from harness.vocab.fsutil import write_atomic
 
     engine = args.engine or default_engine()
@@ -98,7 +98,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"{name}: {exc}")
             failures += 1
             continue
-        if args.check:
+        if args.check and nothing_checked(program):  # type: ignore[arg-type]
+            print(f"{name}: {NOTHING_CHECKED}; `wsa-harness run --update` fills them in")
+            failures += 1
+        elif args.check:
             mismatches = check(program, result)  # type: ignore[arg-type]
             for m in mismatches:
                 print(m.render(name))
@@ -106,7 +109,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             failures += bool(mismatches)
         filled = with_expectations(program, result)  # type: ignore[arg-type]
         if args.update:
-            write_atomic(name, format_program(filled))
+            try:
+                text = update_text(program, filled)  # type: ignore[arg-type]
+            except HarnessError as exc:
+                print(exc, file=sys.stderr)
+                failures += 1
+                continue
+            write_atomic(name, text)
             print(f"{name}: updated")
         elif not (args.check or args.explain or args.invariants):
             if len(programs) > 1:

@@ -40,9 +40,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 from harness.fuzz.target import (
     COUNTS_FILE,
@@ -76,6 +77,9 @@ MAX_RESTARTS = 20
 #: libFuzzer's crash files, by prefix: the fault each one stands for
 ARTIFACTS = {"crash-": "crash", "timeout-": "hang", "oom-": "oom", "leak-": "crash"}
 LOCK_FILE = ".lock"
+#: seconds a stopped child has to end before it is killed
+KILL_AFTER = 10
+_T = TypeVar("_T")
 CAUSES_FILE = "causes.json"
 
 
@@ -129,6 +133,8 @@ class Summary:
     restarts: int = 0
     #: coverage of the final corpus replayed by one process (comparable across --jobs)
     replayed: tuple[int, int] | None = None
+    #: the write that failed and stopped the campaign ("PATH: No space left on device")
+    io_error: str | None = None
 
     @property
     def unexpected(self) -> list[Cause]:
@@ -136,25 +142,43 @@ class Summary:
 
     @property
     def exit_code(self) -> int:
+        if self.io_error is not None:
+            return EXIT_FINDING  # a failure of the run
         if self.interrupted:
             return EXIT_INTERRUPTED
         return EXIT_FINDING if self.unexpected else EXIT_CLEAN
 
 
-def export_seeds(seeds: Path, corpus: Path, skipped: list[str] | None = None) -> int:
+def export_seeds(
+    seeds: Path, corpus: Path, skipped: list[str] | None = None, *, missing_only: bool = False
+) -> int:
     """Encode every representable seed program into ``corpus`` (as binary);
-    ``skipped`` collects ``NAME: reason`` for each one that has no binary form."""
+    ``skipped`` collects ``NAME: reason`` for each one that has no binary form.
+    With ``missing_only``, a seed already in the corpus (a non-empty
+    ``seed-NAME.bin``) is left alone: a seeding cut short (a full disk) is
+    finished by the next run.  A write that fails raises OSError naming the
+    file; what was written before it stays."""
     count = 0
     for path in sorted(seeds.glob("*.wsa")):
+        target = corpus / f"seed-{path.stem}.bin"
+        if missing_only and _size(target) > 0:
+            continue
         try:
             data = encode(parse_file(path))
         except (NotRepresentable, HarnessError) as exc:
             if skipped is not None:
                 skipped.append(f"{path.name}: {exc}")
             continue
-        write_atomic(corpus / f"seed-{path.stem}.bin", data)
+        write_atomic(target, data)
         count += 1
     return count
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return -1
 
 
 def _launcher(out: Path) -> Path:
@@ -206,6 +230,8 @@ class Campaign:
         self.done: set[str] = set()
         self.triaged: set[str] = set()
         self._last_print = 0.0
+        #: the first failed write ("PATH: No space left on device"), if any
+        self.io_error: str | None = None
 
     def say(self, text: str) -> None:
         print(text, file=self.stream, flush=True)
@@ -221,22 +247,54 @@ class Campaign:
         finally:
             lock.close()
 
-    def _run(self, corpus: Path) -> Summary:
+    def _seed(self, corpus: Path) -> bool:
+        """Seed an empty corpus, or finish a seeding cut short; False when a
+        write failed (the message names the file)."""
         cfg = self.cfg
-        if inputs := sum(1 for _ in corpus.iterdir()):
+        _drop_empty(corpus)
+        inputs = sum(1 for _ in corpus.iterdir())
+        if inputs:
             self.say(f"resuming from {inputs} inputs in {corpus}")
-        elif cfg.seeds is not None and cfg.seeds.is_dir():
-            skipped: list[str] = []
-            n = export_seeds(cfg.seeds, corpus, skipped)
-            self.say(
-                f"seeding {corpus} with {n} seed programs from {resources.describe(cfg.seeds)}"
-            )
+        if cfg.seeds is None or not cfg.seeds.is_dir():
+            if not inputs:
+                self.say(f"starting from an empty corpus in {corpus}: no seed programs given")
+            return True
+        skipped: list[str] = []
+        try:
+            n = export_seeds(cfg.seeds, corpus, skipped, missing_only=bool(inputs))
+        except OSError as exc:
+            self._io_failed(exc, "seeding the corpus")
+            done = sum(1 for _ in corpus.glob("seed-*.bin"))
+            self.say(f"  {done} seed(s) are in {corpus}; the next run writes the missing ones")
+            return False
+        where = resources.describe(cfg.seeds)
+        if not inputs:
+            self.say(f"seeding {corpus} with {n} seed programs from {where}")
             if skipped:
                 self.say(f"  {len(skipped)} seed(s) have no binary form and are not fuzzed:")
                 for line in skipped:
                     self.say(f"    {line}")
-        else:
-            self.say(f"starting from an empty corpus in {corpus}: no seed programs given")
+        elif n:
+            self.say(f"  reseeded {n} seed program(s) missing from it ({where})")
+        return True
+
+    def _io_failed(self, exc: OSError, doing: str) -> None:
+        """Record the first write that failed (a full disk, an I/O error) and say
+        so, naming the file; the campaign then stops the child and ends."""
+        if self.io_error is not None:
+            return
+        where = f"{exc.filename}: " if exc.filename else ""
+        self.io_error = f"{where}{exc.strerror or exc}"
+        if self.stream.isatty():
+            print(file=self.stream)
+        self.say(f"error while {doing}: {self.io_error}; stopping the campaign")
+
+    def _run(self, corpus: Path) -> Summary:
+        cfg = self.cfg
+        if not self._seed(corpus):
+            self.summary.io_error = self.io_error
+            self._print_summary()
+            return self.summary
         self._load_causes()
         self.done = {p.stem for p in self.findings.glob("*.done")}
         self.triaged = {p.name for p in self.crashes.iterdir()}
@@ -254,7 +312,8 @@ class Campaign:
         )
         started = time.monotonic()
         execs_before = 0
-        with (cfg.out / "libfuzzer.log").open("a") as log:
+        log = _Log(cfg.out / "libfuzzer.log")
+        try:
             while True:
                 runs = None if cfg.runs is None else cfg.runs - execs_before
                 seconds = None
@@ -265,14 +324,19 @@ class Campaign:
                     f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()}: "
                     f"{' '.join(cmd)}\n"
                 )
-                log.flush()
+                if log.error is not None:
+                    self._io_failed(log.error, "writing the libFuzzer log")
+                    break
                 status = self._child(cmd, env, log)
                 self.summary.child_status = status
-                new_artifacts = self._triage()
+                _drop_empty(corpus)  # a write the child could not finish
+                new_artifacts = self._saving("recording crash files", self._triage) or []
                 execs_before = self.summary.execs
                 left = (cfg.runs is None or execs_before < cfg.runs) and (
                     cfg.time is None or time.monotonic() - started < cfg.time - 1
                 )
+                if self.io_error is not None:
+                    break
                 if self.summary.interrupted or status == 0 or not new_artifacts or not left:
                     break
                 if self.summary.restarts >= MAX_RESTARTS:
@@ -280,25 +344,35 @@ class Campaign:
                     break
                 self.summary.restarts += 1
                 self.say(f"restarting libFuzzer after {', '.join(new_artifacts)}")
-        self._minimize_new()
+        finally:
+            log.close()
+        if log.error is not None:
+            self._io_failed(log.error, "writing the libFuzzer log")
+        self._saving("saving findings", self._minimize_new)
+        self.summary.io_error = self.io_error
         self.summary.corpus = max(self.summary.corpus, sum(1 for _ in corpus.iterdir()))
-        if cfg.jobs > 1 and not self.summary.interrupted:
+        if cfg.jobs > 1 and not self.summary.interrupted and self.io_error is None:
             self.summary.replayed = self._replay(corpus, env)
         self._print_summary()
         return self.summary
 
-    def _child(self, cmd: list[str], env: dict[str, str], log: TextIO) -> int:
+    def _child(self, cmd: list[str], env: dict[str, str], log: _Log) -> int:
         """Run one libFuzzer child to its end (or to a signal); its status."""
         lines: queue.Queue[str | None] = queue.Queue()
         previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
         stop = threading.Event()
         started: list[subprocess.Popen[str]] = []
 
-        def on_signal(signum: int, frame: object) -> None:
-            self.summary.interrupted = True
+        def halt(sig: int = signal.SIGINT) -> None:
             stop.set()
             for c in started:
-                _signal_child(c, signal.SIGINT)
+                _signal_child(c, sig)
+
+        def on_signal(signum: int, frame: object) -> None:
+            # a second signal does not wait for libFuzzer to finish cleanly
+            again = self.summary.interrupted
+            self.summary.interrupted = True
+            halt(signal.SIGKILL if again else signal.SIGINT)
 
         # The handlers come first: a signal while the child starts must stop it,
         # not leave it running in its own session after this process has gone.
@@ -316,7 +390,7 @@ class Campaign:
                 _signal_child(child, signal.SIGINT)
             reader = threading.Thread(target=_pump, args=(child.stderr, lines, log), daemon=True)
             reader.start()
-            self._watch(lines, stop)
+            self._watch(lines, stop, halt, log)
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
@@ -335,8 +409,18 @@ class Campaign:
                     c.stderr.close()
         return child.returncode if child is not None else 0
 
-    def _watch(self, lines: queue.Queue[str | None], stop: threading.Event) -> None:
+    def _watch(
+        self,
+        lines: queue.Queue[str | None],
+        stop: threading.Event,
+        halt: Callable[[int], None],
+        log: _Log,
+    ) -> None:
+        """Follow the child's output to its end.  A failed write (the log, a
+        finding, a reproducer) stops the child; one that does not end within
+        KILL_AFTER seconds of being stopped is killed."""
         next_scan = time.monotonic() + 2
+        stopped_at: float | None = None
         while True:
             try:
                 line = lines.get(timeout=0.5)
@@ -346,10 +430,26 @@ class Campaign:
                 break
             if line:
                 self._parse(line)
+            if log.error is not None:
+                self._io_failed(log.error, "writing the libFuzzer log")
             if time.monotonic() >= next_scan and not stop.is_set():
-                self._minimize_new()
+                self._saving("saving findings", self._minimize_new)
                 next_scan = time.monotonic() + 2
+            if self.io_error is not None and not stop.is_set():
+                halt(signal.SIGINT)
+            if stop.is_set():
+                stopped_at = stopped_at or time.monotonic()
+                if time.monotonic() - stopped_at > KILL_AFTER:
+                    halt(signal.SIGKILL)
             self._progress()
+
+    def _saving(self, doing: str, action: Callable[[], _T]) -> _T | None:
+        """Run ``action``; a failed write is recorded (the campaign stops), not raised."""
+        try:
+            return action()
+        except OSError as exc:
+            self._io_failed(exc, doing)
+            return None
 
     def _parse(self, line: str) -> None:
         s = self.summary
@@ -426,20 +526,48 @@ class Campaign:
             key = meta_path.stem
             if key in self.done:
                 continue
-            meta = json.loads(meta_path.read_text())
-            data = (self.findings / f"{key}.bin").read_bytes()
+            loaded = self._load_finding(meta_path)
+            if loaded is None:
+                self.done.add(key)  # warned once; the files stay for a look
+                continue
+            meta, data = loaded
             repro = self._reproducer(meta, data, key)
             self.done.add(key)
             write_atomic(self.findings / f"{key}.done", "")
             if repro is None:
                 continue
-            self._add_cause(repro, meta["signature"], counts.get(key, 1), data, key)
+            self._add_cause(repro, str(meta["signature"]), counts.get(key, 1), data, key)
         for cause in self.summary.causes.values():
             for sig in cause.signatures:
                 cause.signatures[sig] = max(
                     cause.signatures[sig], counts.get(signature_key(sig), 1)
                 )
         self._save_causes()
+
+    def _load_finding(self, meta_path: Path) -> tuple[dict[str, object], bytes] | None:
+        """A finding's record and input; None, with a warning naming the file,
+        when either is damaged (a resume goes on with the others)."""
+        bin_path = meta_path.with_suffix(".bin")
+        problem = ""
+        try:
+            meta = json.loads(meta_path.read_text())
+            if not isinstance(meta, dict) or not isinstance(meta.get("signature"), str):
+                problem = f"{meta_path}: not a finding record (no signature)"
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            problem = f"{meta_path}: unreadable ({getattr(exc, 'strerror', None) or exc})"
+        if not problem:
+            try:
+                data = bin_path.read_bytes()
+                if not data:
+                    problem = f"{bin_path}: empty input"
+            except OSError as exc:
+                problem = f"{bin_path}: {exc.strerror or exc}"
+        if problem:
+            if self.stream.isatty():
+                print(file=self.stream)
+            self.say(f"warning: damaged finding skipped: {problem}")
+            return None
+        return meta, data
 
     def _reproducer(
         self, meta: dict[str, object], data: bytes, key: str
@@ -526,7 +654,16 @@ class Campaign:
             print(file=self.stream)
         s = self.summary
         self.say("")
-        self.say("summary" + (" (interrupted)" if s.interrupted else ""))
+        note = (
+            " (stopped by a failed write)"
+            if s.io_error
+            else " (interrupted)"
+            if s.interrupted
+            else ""
+        )
+        self.say("summary" + note)
+        if s.io_error:
+            self.say(f"  failed write      {s.io_error}")
         self.say(f"  executions        {s.execs}")
         self.say(f"  exec/s (average)  {s.final.get('average_exec_per_sec', s.exec_per_sec)}")
         if self.cfg.jobs > 1:
@@ -614,12 +751,68 @@ def _read_counts(path: Path) -> dict[str, int]:
         return {}
 
 
-def _pump(stream: TextIO | None, lines: queue.Queue[str | None], log: TextIO) -> None:
+class _Log:
+    """``OUT/libfuzzer.log``, appended.  A write that fails (a full disk, an
+    I/O error) is kept in ``error`` instead of raised, so the thread that
+    copies the child's output never dies on it; the campaign sees it, stops
+    the child and ends."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.error: OSError | None = None
+        try:
+            self._file: TextIO | None = path.open("a")
+        except OSError as exc:
+            self._fail(exc)
+
+    def _fail(self, exc: OSError) -> None:
+        if self.error is None:
+            self.error = OSError(exc.errno, exc.strerror or str(exc), str(self.path))
+        self._file = None
+
+    def write(self, text: str) -> None:
+        if self._file is None:
+            return
+        try:
+            self._file.write(text)
+            self._file.flush()
+        except OSError as exc:
+            self._fail(exc)
+
+    def close(self) -> None:
+        f, self._file = self._file, None
+        if f is not None:
+            try:
+                f.close()
+            except OSError as exc:
+                self._fail(exc)
+
+
+def _pump(stream: TextIO | None, lines: queue.Queue[str | None], log: _Log) -> None:
+    """Copy the child's output to the log and the queue; the queue always ends
+    with None, whatever happens."""
     assert stream is not None
-    for line in stream:
-        log.write(line)
-        lines.put(line.rstrip("\n"))
-    lines.put(None)
+    try:
+        for line in stream:
+            log.write(line)
+            lines.put(line.rstrip("\n"))
+    finally:
+        lines.put(None)
+
+
+def _drop_empty(corpus: Path) -> None:
+    """Remove zero-byte files from the corpus: what a write that failed for
+    the child leaves (libFuzzer never adds an empty input)."""
+    try:
+        entries = list(os.scandir(corpus))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if entry.is_file(follow_symlinks=False) and entry.stat().st_size == 0:
+                os.unlink(entry.path)
+        except OSError:
+            pass
 
 
 def _signal_child(child: subprocess.Popen[str], sig: int) -> None:

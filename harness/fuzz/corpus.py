@@ -8,10 +8,10 @@ from pathlib import Path
 
 from harness.lang.encoding import NotRepresentable, encode
 from harness.lang.parser import parse_file
-from harness.lang.render import format_program, with_expectations
+from harness.lang.render import update_text, with_expectations
 from harness.oracle.diff import Side, diff
+from harness.oracle.run import NOTHING_CHECKED, nothing_checked, run
 from harness.oracle.run import check as check_program
-from harness.oracle.run import run
 from harness.vocab.errors import HarnessError
 from harness.vocab.fsutil import write_atomic
 
@@ -26,11 +26,17 @@ def _files(folder: Path) -> list[Path]:
 def check(folder: Path, engines: list[str]) -> int:
     """Every file passes --check on every engine, and the engines agree."""
     failures = 0
-    for path in _files(folder):
+    files = _files(folder)
+    for path in files:
         try:
             program = parse_file(path)
-        except HarnessError as exc:
+        except HarnessError as exc:  # bad text, or a file that cannot be read: go on
             print(exc)
+            failures += 1
+            continue
+        if nothing_checked(program):
+            print(f"{path}: FAIL")
+            print(f"{path}: {NOTHING_CHECKED}; `wsa-harness corpus update` fills them in")
             failures += 1
             continue
         problems = []
@@ -44,7 +50,7 @@ def check(folder: Path, engines: list[str]) -> int:
         for p in problems:
             print(p)
         failures += bool(problems)
-    print(f"{len(_files(folder))} file(s), {failures} failing, engines {','.join(engines)}")
+    print(f"{len(files)} file(s), {failures} failing, engines {','.join(engines)}")
     return 1 if failures else 0
 
 
@@ -53,7 +59,7 @@ def update(folder: Path) -> int:
     for path in _files(folder):
         program = parse_file(path)
         filled = with_expectations(program, run(program, "reference"))
-        write_atomic(path, format_program(filled))
+        write_atomic(path, update_text(program, filled))
         print(f"{path}: updated")
     return 0
 

@@ -11,6 +11,7 @@ import dataclasses
 import difflib
 import os
 import re
+import stat
 
 from harness.lang.expectations import normalize_event, normalize_result
 from harness.lang.program import Expect, Invalid, Program, Raw, Step, Target, Var, variable_slots
@@ -36,7 +37,7 @@ from harness.lang.syntax import (
     usage_words,
 )
 from harness.vocab.constants import FD_BITS, MAX_U32, SD_NAMES, Mode, Op, SockType
-from harness.vocab.errors import ProgramError
+from harness.vocab.errors import HarnessError, ProgramError
 from harness.vocab.profiles import DEFAULT_LIMITS, DOCUMENTED, LIMIT_RANGES, Limits, get_profile
 
 __all__ = ["StepParser", "parse", "parse_file"]
@@ -48,26 +49,66 @@ _MODES = {"event": Mode.EVENT, "routine": Mode.ROUTINE}
 _HEADERS = ("@profile", "@limits")
 
 
+#: A line ends at LF, CRLF or a lone CR (decision D39): old Mac files keep their steps.
+_LINE_END_RE = re.compile(r"\r\n|\r|\n")
+_BOM = "\ufeff"
+
+
+def lines(text: str) -> list[str]:
+    """The lines of program text: a leading byte order mark is dropped, and
+    LF, CRLF and a lone CR all end a line (decision D39)."""
+    return _LINE_END_RE.split(text.removeprefix(_BOM))
+
+
 def parse(text: str, filename: str = "<program>") -> Program:
     """Parse program text.  Raises ProgramError on the first bad line."""
     parser = _Parser(filename)
-    for number, line in enumerate(text.split("\n"), 1):
+    for number, line in enumerate(lines(text), 1):
         try:
-            parser.line(number, line.removesuffix("\r"))
+            parser.line(number, line)
         except LineError as exc:
             raise ProgramError(filename, number, exc.message) from None
     return parser.finish()
 
 
-def parse_file(path: str | os.PathLike[str]) -> Program:
-    """Read and parse a program file (UTF-8)."""
+def read_bytes(path: str | os.PathLike[str]) -> bytes:
+    """A program file's bytes.  Only a regular file is read: a fifo, a device
+    or a directory is refused without being opened for blocking reads (a fifo
+    would wait for a writer forever).  Problems are HarnessErrors naming the
+    path."""
     filename = os.fspath(path)
-    with open(path, "rb") as f:
-        data = f.read()
+    try:
+        fd = os.open(filename, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise HarnessError(f"{filename}: {exc.strerror or exc}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise HarnessError(f"{filename}: is a directory")
+        if not stat.S_ISREG(mode):
+            kind = "a fifo" if stat.S_ISFIFO(mode) else "a device or socket"
+            raise HarnessError(f"{filename}: not a regular file ({kind})")
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb") as f:
+            fd = -1
+            return f.read()
+    except OSError as exc:
+        raise HarnessError(f"{filename}: {exc.strerror or exc}") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def parse_file(path: str | os.PathLike[str]) -> Program:
+    """Read and parse a program file (UTF-8).  Bad text is a ProgramError
+    ``FILE:LINE: message``; a file that cannot be read is a HarnessError."""
+    filename = os.fspath(path)
+    data = read_bytes(path)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
+        before = data[: exc.start].decode("utf-8").removeprefix(_BOM)
+        line = len(lines(before))
         raise ProgramError(filename, line, "invalid UTF-8") from None
     return parse(text, filename)
 

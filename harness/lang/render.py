@@ -13,6 +13,7 @@ import dataclasses
 from harness.lang.program import Expect, Invalid, Program, Raw, Step, Target, Var
 from harness.lang.syntax import OP_NAMES, comment_text, is_literal, usage_words
 from harness.vocab.constants import FD_NAMES, Mode, SockType
+from harness.vocab.errors import HarnessError
 from harness.vocab.profiles import DEFAULT_LIMITS, DOCUMENTED, Limits
 from harness.vocab.trace import Trace, render_event, render_result
 
@@ -163,3 +164,21 @@ def with_expectations(program: Program, trace: Trace) -> Program:
         for step, outcome in zip(program.steps, trace.steps, strict=True)
     )
     return dataclasses.replace(program, steps=steps)
+
+
+def update_text(read: Program, filled: Program) -> str:
+    """The text an ``--update`` writes for ``filled`` (``read`` with its
+    expectations), parsed back first: an update never writes fewer steps than
+    it read, whatever the text held (a ProgramError or a HarnessError naming
+    the file otherwise, and the file is left alone)."""
+    from harness.lang.parser import parse  # the parser does not import the printer
+
+    text = format_program(filled)
+    name = read.filename or "<program>"
+    again = parse(text, name)
+    if len(again.steps) != len(read.steps):
+        raise HarnessError(
+            f"{name}: an update would write {len(again.steps)} step(s) of the "
+            f"{len(read.steps)} read; the file is left as it was"
+        )
+    return text

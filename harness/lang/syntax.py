@@ -109,9 +109,18 @@ class LineError(Exception):
         self.message = message
 
 
+def visible(text: str) -> str:
+    """``text`` with every invisible or control character escaped as repr does
+    (``\\x00``, ``\\ufeff``, ``\\t``): a message never echoes a NUL, a BOM or
+    an escape sequence raw."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def q(token: str) -> str:
-    """Quote a token for an error message."""
-    return f"'{token}'"
+    """Quote a token for an error message (invisible characters escaped)."""
+    return f"'{visible(token)}'"
 
 
 # --- comments ----------------------------------------------------------------

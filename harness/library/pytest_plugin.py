@@ -37,9 +37,9 @@ from harness.api import run as run_program
 from harness.engines import ENGINES, NO_CORE_ENV, no_core
 from harness.lang.parser import parse
 from harness.lang.program import Program
-from harness.lang.render import format_program, format_step, with_expectations
+from harness.lang.render import format_step, update_text, with_expectations
 from harness.oracle.diff import CONTEXT_STEPS
-from harness.oracle.run import Mismatch, check
+from harness.oracle.run import NOTHING_CHECKED, Mismatch, check, nothing_checked
 from harness.vocab.errors import HarnessError, ProgramError
 from harness.vocab.fsutil import write_atomic
 
@@ -151,7 +151,10 @@ class WsaFile(pytest.File):
         if self.config.getoption("wsa_update") and not self._updated:
             self._updated = True
             filled = with_expectations(self.program, run_program(self.program, "reference"))
-            text = format_program(filled)
+            try:
+                text = update_text(self.program, filled)
+            except HarnessError as exc:
+                raise WsaFailure(str(exc)) from None
             if self.path.read_bytes() != text.encode("utf-8"):
                 write_atomic(self.path, text)
                 self.config.stash[UPDATED_KEY].append(self.display_name)
@@ -178,11 +181,8 @@ class WsaItem(pytest.Item):
     def runtest(self) -> None:
         program = self.file.checked_program()
         name = self.file.display_name
-        if all(step.expect is None for step in program.steps):
-            raise WsaFailure(
-                f"{name}: no step carries an expectation ('->'), so nothing is checked; "
-                "`pytest --wsa-update` fills them in"
-            )
+        if nothing_checked(program):
+            raise WsaFailure(f"{name}: {NOTHING_CHECKED}; `pytest --wsa-update` fills them in")
         mismatches = check(program, run_program(program, self.engine))
         if mismatches:
             raise WsaFailure(self._report(program, name, mismatches))

@@ -90,6 +90,17 @@ def _lines(result: str, events: tuple[str, ...]) -> tuple[str, ...]:
     return (f"-> {result}", *(f"! {e}" for e in events))
 
 
+#: What every checker says of a file none of whose steps has an expectation
+#: (an empty file, comments only, a regression cut down to its header): it
+#: fails, since passing would say nothing (the CLI, corpus check, the plugin).
+NOTHING_CHECKED = "no step carries an expectation ('->'), so nothing is checked"
+
+
+def nothing_checked(program: Program) -> bool:
+    """Whether no step of ``program`` carries an expectation."""
+    return all(step.expect is None for step in program.steps)
+
+
 def check(program: Program, result: trace.Trace) -> list[Mismatch]:
     """Compare every checked step with the trace; [] when the program passes."""
     from harness.lang.render import with_expectations

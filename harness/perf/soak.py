@@ -1,18 +1,23 @@
-"""Soak: millions of steps of mixed churn on one long-lived engine, RSS sampled.
+"""Soak: millions of steps of mixed churn, RSS and throughput sampled.
 
-One ``Engine`` (the compiled core by default) runs a seeded, endless mix of
+An ``Engine`` (the compiled core by default) runs a seeded, endless mix of
 socket / connect / linger options / send / recv / overlapped operations /
 duplicates into the other process / shutdowns / all kinds of close / peer
 traffic, closes and resets / messages / routines / time / net down and up,
 with an occasional cleanup and startup, through the stepwise API.  Every
-``--every`` steps it prints the resident set size next to the number of
-sockets and operations created so far, and checks the SEMANTICS.md
+``--every`` steps it prints the resident set size, the steps per second and
+the settling passes per step of the interval just ended, next to the number
+of sockets and operations created so far, and checks the SEMANTICS.md
 section 11 invariants.
 
-The model keeps every socket and operation for the final snapshot (destroyed
-ones included, SEMANTICS.md section 11), so memory grows with what was
-created; the report gives that growth in bytes per created record.  Anything
-much beyond a few hundred bytes per record is a leak.
+The model keeps every socket and operation for the snapshot (destroyed ones
+included, SEMANTICS.md section 11), so one world's memory grows with what it
+created, a few hundred bytes per record, by design.  The soak therefore
+starts a fresh world every ``--world-steps`` steps (default 10**6): after the
+first world RSS must stay flat (at most +10%), and the last interval's
+throughput must be at least 80% of the first's; ``main`` prints both and
+exits 1 when either fails.  ``--world-steps 0`` keeps one world (growth then
+shows in bytes per created record).
 
     python -m harness.perf.soak                 # 10**7 steps on the core
     python -m harness.perf.soak --steps 200000 --engine reference
@@ -253,6 +258,13 @@ class Churn:
         self.pools[p].clear()
 
 
+#: one sample: steps, seconds, rss bytes, sockets and operations created, settling passes
+Sample = tuple[int, float, int, int, int, int]
+#: the soak's bounds (issue 17): RSS after the first world, throughput of the last interval
+RSS_GROWTH_MAX = 0.10
+THROUGHPUT_MIN = 0.80
+
+
 def soak(
     module: ModuleType,
     steps: int,
@@ -261,12 +273,13 @@ def soak(
     report: Callable[[str], None] | None = print,
     profile_name: str = "documented",
     world_steps: int = 0,
-) -> list[tuple[int, float, int, int, int]]:
-    """Run the churn; returns samples (steps, seconds, rss, sockets, ops).
+) -> list[Sample]:
+    """Run the churn; returns samples (steps, seconds, rss, sockets, ops, passes).
 
     With ``world_steps`` > 0 the engine is replaced by a fresh one every that
     many steps (the old world and its records are dropped), so RSS must stay
-    flat: any growth is a leak."""
+    flat: any growth is a leak.  ``passes`` counts settling passes over all
+    worlds (``Engine.work``)."""
     limits = Limits(sockets=1 << 20, descriptors=1 << 20)
 
     def new_world(old: Churn | None) -> Churn:
@@ -281,16 +294,17 @@ def soak(
     churn = new_world(None)
     engine = churn.engine
     world_start = 0
-    samples = []
+    passes_before = 0  # the passes of the worlds dropped so far
+    samples: list[Sample] = []
     start = time.perf_counter()
     next_sample = 0
     while True:
         if churn.steps >= next_sample:
             sample = (churn.steps, time.perf_counter() - start, rss_bytes(), churn.sockets,
-                      churn.ops)  # fmt: skip
+                      churn.ops, passes_before + engine.work)  # type: ignore[attr-defined]  # fmt: skip
             samples.append(sample)
             if report:
-                report(_row(sample, samples[0]))
+                report(_row(sample, samples[0], samples[-2] if len(samples) > 1 else None))
             bad = engine.check_invariants()  # type: ignore[attr-defined]
             if bad:
                 raise AssertionError(f"invariants broken after {churn.steps} steps: {bad[:5]}")
@@ -298,6 +312,7 @@ def soak(
         if churn.steps >= steps:
             break
         if world_steps and churn.steps - world_start >= world_steps:
+            passes_before += engine.work  # type: ignore[attr-defined]
             churn = new_world(churn)
             engine = churn.engine
             world_start = churn.steps
@@ -305,41 +320,79 @@ def soak(
     return samples
 
 
-def _row(s: tuple[int, float, int, int, int], first: tuple[int, float, int, int, int]) -> str:
-    n, secs, rss, socks, ops = s
+def interval(a: Sample, b: Sample) -> tuple[float, float]:
+    """Steps per second and settling passes per step from sample ``a`` to ``b``."""
+    n = max(1, b[0] - a[0])
+    return n / max(b[1] - a[1], 1e-9), (b[5] - a[5]) / n
+
+
+def _row(s: Sample, first: Sample, before: Sample | None) -> str:
+    n, secs, rss, socks, ops, _ = s
     per = (rss - first[2]) / max(1, socks + ops - first[3] - first[4])
-    rate = n / secs if secs else 0.0
-    return (f"{n:>10} steps {secs:8.1f} s {rate:>9.0f} steps/s  rss {rss / 2**20:8.1f} MiB  "
-            f"sockets {socks:>8} ops {ops:>8}  +{per:6.0f} B/record")  # fmt: skip
+    rate, passes = interval(before, s) if before is not None else (0.0, 0.0)
+    return (f"{n:>10} steps {secs:8.1f} s {rate:>9.0f} steps/s {passes:5.2f} passes/step  "
+            f"rss {rss / 2**20:7.1f} MiB  sockets {socks:>8} ops {ops:>8}  "
+            f"+{per:5.0f} B/record")  # fmt: skip
 
 
-def growth_per_record(samples: list[tuple[int, float, int, int, int]]) -> float:
+def growth_per_record(samples: list[Sample]) -> float:
     """RSS growth from the second sample to the last, per socket or operation created."""
     a, b = samples[1], samples[-1]
     return (b[2] - a[2]) / max(1, (b[3] + b[4]) - (a[3] + a[4]))
 
 
+def verdict(samples: list[Sample], warmup: int) -> tuple[list[str], bool]:
+    """The soak's figures and whether they keep the bounds: RSS from the first
+    sample at or after ``warmup`` steps to the last grows at most 10%, and the
+    last interval's throughput is at least 80% of the first's."""
+    after = next((s for s in samples if s[0] >= warmup), samples[-1])
+    growth = samples[-1][2] / after[2] - 1
+    first_rate, first_passes = interval(samples[0], samples[1])
+    last_rate, last_passes = interval(samples[-2], samples[-1])
+    ratio = last_rate / first_rate
+    ok = growth <= RSS_GROWTH_MAX and ratio >= THROUGHPUT_MIN
+    mib = 2**20
+    lines = [
+        f"RSS after warm-up ({after[0]} steps) {after[2] / mib:.1f} MiB, at the end "
+        f"{samples[-1][2] / mib:.1f} MiB: {growth:+.1%} (bound +{RSS_GROWTH_MAX:.0%})",
+        f"throughput first interval {first_rate:.0f} steps/s ({first_passes:.2f} passes/step), "
+        f"last {last_rate:.0f} steps/s ({last_passes:.2f} passes/step): {ratio:.0%} of the "
+        f"first (bound {THROUGHPUT_MIN:.0%})",
+        f"soak {'ok' if ok else 'FAILED'}",
+    ]
+    return lines, ok
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--steps", type=int, default=10**7)
-    ap.add_argument("--every", type=int, default=None, help="sample RSS every N steps")
+    ap.add_argument("--every", type=int, default=None, help="sample every N steps")
     ap.add_argument("--engine", choices=("core", "reference"), default="core")
     ap.add_argument("--profile", choices=sorted(PROFILES), default="documented")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument(
-        "--world-steps", type=int, default=0, help="a fresh engine every N steps (flat RSS)"
-    )
+        "--world-steps", type=int, default=10**6,
+        help="a fresh engine every N steps (0: one engine throughout)",
+    )  # fmt: skip
     args = ap.parse_args()
     every = args.every or max(1, args.steps // 20)
+    worlds = f"a fresh world every {args.world_steps}" if args.world_steps else "one world"
     print(
-        f"soak: {args.steps} steps on the {args.engine} engine ({args.profile}), seed {args.seed}"
+        f"soak: {args.steps} steps on the {args.engine} engine ({args.profile}), seed "
+        f"{args.seed}, {worlds}"
     )
     samples = soak(load_engine(args.engine), args.steps, every, args.seed,
                    profile_name=args.profile, world_steps=args.world_steps)  # fmt: skip
-    if len(samples) >= 3:
+    if len(samples) < 3:
+        return 0
+    if not args.world_steps:
         print(f"RSS growth after the first sample: {growth_per_record(samples):.0f} bytes per "
               f"socket or operation created")  # fmt: skip
-    return 0
+        return 0
+    lines, ok = verdict(samples, warmup=min(args.world_steps, args.steps // 2))
+    for line in lines:
+        print(line)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

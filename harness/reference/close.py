@@ -32,6 +32,7 @@ from harness.vocab.constants import (
     Status,
 )
 from harness.vocab.profiles import CancelScope, CleanupClose, LingerClose
+from harness.vocab.ranges import INT64_MAX
 
 Result = trace.Result
 
@@ -133,7 +134,7 @@ def _last_reference(w: World, t: Thread, entry: Entry, sock: Socket) -> Result:
         w.apply("PF-4a")  # blocks, nonblocking or not
     w.apply("CS-9e")
     _closing(w, sock)
-    sock.linger_deadline = w.clock + 1000 * sock.linger_secs
+    sock.linger_deadline = min(w.clock + 1000 * sock.linger_secs, INT64_MAX)  # D38
     w.lingering.add(sock.id)
     op = w.new_op(OpKind.LINGER_CLOSE, t.index, entry, sock, 0, Mode.BLOCKING)
     t.blocked_in = op.id

@@ -25,6 +25,7 @@ from harness.vocab.constants import (
     Op,
 )
 from harness.vocab.profiles import CancelBlocking, CheckOrder, Limits, Profile
+from harness.vocab.ranges import check_limits, check_step
 
 Result = trace.Result
 #: Calls that fail with INVALID_SOCKET rather than SOCKET_ERROR.
@@ -62,6 +63,7 @@ class Engine:
     """The reference model behind the engine interface."""
 
     def __init__(self, profile: Profile, limits: Limits) -> None:
+        check_limits(limits.sockets, limits.descriptors, limits.sndbuf, limits.window)
         self.world = World(profile, limits)
 
     # --- the interface ---------------------------------------------------------
@@ -93,6 +95,7 @@ class Engine:
         self, op: Op, thread: int, target: int, x1: int, x2: int, x3: int
     ) -> tuple[int, Result]:
         """Run one step; the rules stay in ``world.applied`` / ``world.events``."""
+        check_step(op, thread, target, x1, x2, x3)  # the engines' shared ranges
         w = self.world
         w.begin_step(_work_per_step)
         if op == Op.OVL:

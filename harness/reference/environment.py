@@ -16,6 +16,7 @@ from harness.vocab.constants import (
     Status,
 )
 from harness.vocab.profiles import DataAfterClose, PeerCloseUnread, ResetReporting
+from harness.vocab.ranges import INT64_MAX
 
 Result = trace.Result
 OK: Result = (trace.R_OK, 0, 0, 0)
@@ -31,7 +32,7 @@ def _error(err: int) -> Result:
 
 def advance(w: World, ms: int) -> Result:
     w.apply("ENV-1")
-    w.clock += ms
+    w.clock = min(w.clock + ms, INT64_MAX)  # the clock saturates (D38)
     return OK
 
 

@@ -14,13 +14,14 @@ from enum import IntEnum
 from harness.vocab.constants import (
     ERROR_CONNECTION_ABORTED,
     ERROR_HANDLES_CLOSED,
-    MAX_U31,
     WSA_OPERATION_ABORTED,
     WSAECONNABORTED,
     WSAECONNRESET,
     WSAEINTR,
     WSAEINVAL,
 )
+from harness.vocab.ranges import LIMIT_RANGES as LIMIT_RANGES  # the parser reads them here
+from harness.vocab.ranges import check_limits
 
 
 class CancelScope(IntEnum):
@@ -257,12 +258,9 @@ class Limits:
     sndbuf: int = 8192
     window: int = 65536
 
+    def __post_init__(self) -> None:
+        # both engines take their limits from here (harness/vocab/ranges.py)
+        check_limits(self.sockets, self.descriptors, self.sndbuf, self.window)
 
-#: limit name -> (minimum, maximum)
-LIMIT_RANGES: dict[str, tuple[int, int]] = {
-    "sockets": (0, 1048576),
-    "descriptors": (1, 1048576),
-    "sndbuf": (0, MAX_U31),
-    "window": (0, MAX_U31),
-}
+
 DEFAULT_LIMITS = Limits()

@@ -86,9 +86,9 @@ def test_file_problems(files: dict[str, Path], command: str) -> None:
     for key, message in [
         ("missing", "No such file or directory"),
         ("dir", "is a directory"),
-        ("binary", "2: invalid UTF-8"),  # byte 0x80 is on line 2 (0x0a ends line 1)
+        ("binary", "3: invalid UTF-8"),  # byte 0x80 is on line 3 (0x0a, 0x0d end lines, D39)
         ("utf8", "3: invalid UTF-8"),
-        ("nul", "1: unknown step '\x00\x01\x02\x7f'"),
+        ("nul", r"1: unknown step '\x00\x01\x02\x7f'"),  # escaped, never raw
         ("bad", BAD_LINE),
     ]:
         path = files[key]
@@ -104,6 +104,7 @@ def test_file_problems(files: dict[str, Path], command: str) -> None:
         sep = ": " if key in ("missing", "dir") else ":"
         assert f"{path}{sep}{message}\n" in out.stderr, out.stderr
         assert len(out.stderr.splitlines()) == 1, out.stderr
+        assert "\x00" not in out.stderr
 
 
 def test_corpus_check_reports_each_bad_file(files: dict[str, Path]) -> None:

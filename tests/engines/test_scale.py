@@ -55,6 +55,31 @@ def test_soak_core_memory_tracks_created_records() -> None:
     assert soak.growth_per_record(samples) < 1024, samples
 
 
+@pytest.mark.core
+@pytest.mark.slow
+def test_soak_settling_work_per_step_stays_flat() -> None:
+    """One world of 600,000 steps: the settling passes per step of the last
+    interval are those of the first (they grew from 2.2 to 8.6 when every
+    net_up settled every connection ever made, issue 17 point 11).  Passes,
+    not seconds: the figure does not depend on the machine's load."""
+    samples = soak.soak(core(), 600_000, 100_000, seed=1, report=None)
+    first = soak.interval(samples[1], samples[2])[1]
+    last = soak.interval(samples[-2], samples[-1])[1]
+    per_step = [soak.interval(a, b)[1] for a, b in zip(samples, samples[1:], strict=False)]
+    assert last <= 1.2 * first, per_step
+
+
+@pytest.mark.core
+@pytest.mark.slow
+def test_soak_rss_stays_flat_with_fresh_worlds() -> None:
+    """A fresh world every 100,000 steps: RSS after the first world grows at
+    most 10% over the next 300,000 steps."""
+    samples = soak.soak(core(), 400_000, 50_000, seed=3, report=None, world_steps=100_000)
+    lines, _ = soak.verdict(samples, warmup=100_000)
+    after = next(s for s in samples if s[0] >= 100_000)
+    assert samples[-1][2] <= 1.10 * after[2], lines
+
+
 @pytest.mark.parametrize("profile", ["documented", "windows"])
 def test_soak_churn_agrees_with_the_reference(profile: str) -> None:
     """The churn itself, replayed on both engines step by step, gives the same
