@@ -71,8 +71,7 @@ LWIP_CAPABILITIES = Capabilities(
     block_confirm=0.015,
     duplicate_pids=frozenset(),
     notes=(
-        "startup is not made (lwIP needs no initialisation per caller); its result is not "
-        "compared",
+        "startup is not made (lwIP needs no initialisation per caller); its result is not compared",
         "SO_DONTLINGER is composed from SO_LINGER (lwIP has no SO_DONTLINGER)",
         "getlasterror reads the thread's errno, which lwIP sets only on a failure",
         "errno maps to Winsock errors as harness/conformance/errnomap.py says",
