@@ -65,7 +65,9 @@ LWIP_CAPABILITIES = Capabilities(
     observables=frozenset({RESULTS, PEER, COMPLETIONS}),
     max_count=64 << 20,
     max_sleep_ms=3000,
-    saturation=32 << 20,
+    #: lwIP takes at most TCP_SND_BUF (65535) bytes in one send and buffers about
+    #: 128 KiB per connection: a single send of 64 KiB or more fills it
+    saturation=64 << 10,
     block_wait=0.3,
     settle=0.2,
     block_confirm=0.015,
