@@ -71,8 +71,17 @@ format: $(DEPS_STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# The core-led campaign (docs/campaigns.md): the core built with clang's
+# -fsanitize=fuzzer-no-link, so libFuzzer sees the core's edges.  Without clang it
+# says so and fuzzes the in-place core (the reference's Python coverage only).
+FUZZ_ARGS ?=
 fuzz: $(CORE_STAMP)
-	$(VENV)/bin/wsa-harness fuzz --time $(FUZZ_TIME) --engines core,reference --profiles any
+	@if command -v $${WSA_HARNESS_CLANG:-clang} >/dev/null 2>&1; then native=--native; else \
+		native=; echo "clang is not installed: fuzzing the in-place core without native" \
+			"coverage (libFuzzer sees the reference's branches only); make clang installs it"; \
+	fi; \
+	echo "$(VENV)/bin/wsa-harness fuzz $$native --time $(FUZZ_TIME) --engines core,reference --profiles any $(FUZZ_ARGS)"; \
+	$(VENV)/bin/wsa-harness fuzz $$native --time $(FUZZ_TIME) --engines core,reference --profiles any $(FUZZ_ARGS)
 
 # Instrumented builds of the core (harness/fuzz/native.py), each in build/native-*/ so the
 # in-place core stays as it is.  clang is Debian's, installed with apt-get if missing.

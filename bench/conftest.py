@@ -77,7 +77,7 @@ def pytest_sessionfinish(session: pytest.Session) -> Generator[None, None, None]
 @pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     speed = config.stash[SPEED]
-    if not speed.rows and not speed.not_run:
+    if not speed.rows and not speed.not_run and not speed.notes:
         return
     tr = terminalreporter
     tr.section("core vs reference: best round per unit, speed-up = reference / core")

@@ -1139,6 +1139,25 @@ cdef int _load_ranges() except -1:
         for k in range(5):
             _RANGE_LO[op][k] = spans[k][0]
             _RANGE_HI[op][k] = spans[k][1]
+    # the core's arrays are sized by these: a wider range would index past them
+    _fits(OP_BIND, 2, 1, PORT_MAX)
+    _fits(OP_SETSOCKOPT_LINGER, 2, 0, LINGER_MAX)
+    _fits(OP_SETSOCKOPT_LINGER, 3, 0, LINGER_MAX)
+    _fits(OP_SOCKET, 2, T_STREAM, T_DGRAM)
+    _fits(OP_WSASEND, 3, M_EVENT, M_ROUTINE)
+    _fits(OP_WSARECV, 3, M_EVENT, M_ROUTINE)
+    for op in range(OP_STARTUP, OP_ADVANCE):
+        _fits(op, 0, 0, THREADS - 1)
+    for op in range(OP_ADVANCE, OP_OVL + 1):
+        _fits(op, 0, -1, -1)
+    _fits(OP_ADVANCE, 2, 0, I64_MAX)
+    return 0
+
+
+cdef int _fits(int op, int k, i64 lo, i64 hi) except -1:
+    if _RANGE_LO[op][k] < lo or _RANGE_HI[op][k] > hi:
+        raise ImportError(f"harness/vocab/ranges.py: op {op} argument {k} range "
+                          f"{_RANGE_LO[op][k]}..{_RANGE_HI[op][k]} exceeds the core's {lo}..{hi}")
     return 0
 
 

@@ -30,6 +30,9 @@ CACHE_ENV = "WSA_BENCH_CACHE"
 #: -O1: a mutant builds in about half the time of -O3, and the campaign's
 #: speed is the reference model's anyway.
 CFLAGS = "-O1"
+#: a native-coverage build (clang): libFuzzer sees the core's edges, as in
+#: ``wsa-harness fuzz --native`` (harness.fuzz.native)
+NATIVE_CFLAGS = "-O1 -fsanitize=fuzzer-no-link"
 BUILD_TIMEOUT = 600
 
 _SCRIPT = """
@@ -37,7 +40,7 @@ import sys
 from setuptools import Extension, setup
 from Cython.Build import cythonize
 ext = Extension("harness._core", ["harness/_core.pyx"], define_macros=[("WSA_DEBUG", "0")],
-                extra_compile_args=[%(cflags)r])
+                extra_compile_args=%(cflags)r.split())
 mods = cythonize([ext], build_dir="cbuild", quiet=True,
                  compiler_directives={"language_level": 3}, compile_time_env={"WSA_DEBUG": 0})
 setup(ext_modules=mods, script_args=["build_ext", "--inplace", "-q", "--build-temp", "otmp"])
@@ -64,9 +67,10 @@ def cache_dir() -> Path:
     return Path(base) / "wsa-harness" / "mutants"
 
 
-def build_key(sources: dict[str, str]) -> str:
+def build_key(sources: dict[str, str], native: bool = False) -> str:
     cython = metadata.version("Cython")
-    tools = f"{sys.version}|{cython}|{CFLAGS}|{sysconfig.get_config_var('EXT_SUFFIX')}"
+    flags = NATIVE_CFLAGS if native else CFLAGS
+    tools = f"{sys.version}|{cython}|{flags}|{sysconfig.get_config_var('EXT_SUFFIX')}"
     return hashlib.sha256(f"{sources_hash(sources)}|{tools}".encode()).hexdigest()[:20]
 
 
@@ -86,11 +90,12 @@ def require_tools() -> None:
         )
 
 
-def build(sources: dict[str, str], cache: Path | None = None) -> Build:
-    """Compile ``sources`` (``harness/NAME`` -> text) once; later calls hit the cache."""
+def build(sources: dict[str, str], cache: Path | None = None, native: bool = False) -> Build:
+    """Compile ``sources`` (``harness/NAME`` -> text) once; later calls hit the cache.
+    ``native``: with clang and libFuzzer's coverage (NATIVE_CFLAGS)."""
     require_tools()
     cache = cache or cache_dir()
-    key = build_key(sources)
+    key = build_key(sources, native)
     entry = cache / key
     module = entry / f"_core{_suffix()}"
     failed = entry / "build-error.log"
@@ -104,9 +109,14 @@ def build(sources: dict[str, str], cache: Path | None = None) -> Build:
         (work / "harness" / "__init__.py").write_text("")
         env = dict(os.environ)
         env.pop("CFLAGS", None)
+        if native:
+            from harness.fuzz.native import clang
+
+            cc = clang()
+            env.update(CC=cc, LDSHARED=f"{cc} -shared")
         try:
             done = subprocess.run(
-                [sys.executable, "-c", _SCRIPT % {"cflags": CFLAGS}],
+                [sys.executable, "-c", _SCRIPT % {"cflags": NATIVE_CFLAGS if native else CFLAGS}],
                 cwd=work, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT,
                 check=False,
             )  # fmt: skip

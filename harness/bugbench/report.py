@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,6 +123,22 @@ def markdown(
             f"{_num(s.median_s)} | {_num(s.median_execs, '{:.0f}')} | {s.mean_rmst_s:.2f} | "
             f"{_num(ratio, '{:.1f}×')} |"
         )
+    reasons = {
+        tool: Counter(t.reason for t in trials if t.tool == tool and t.detected and t.reason)
+        for tool in tools
+    }
+    if any(reasons.values()):
+        lines += [
+            "",
+            "Why the reference ran on each detecting input (harness.fuzz.policy: start = the "
+            "initial corpus, new-step = a core step record not seen before, sample = the "
+            "1-in-16 CRC sample, core = the core alone faulted):",
+            "",
+        ]
+        for tool, got in reasons.items():
+            if got:
+                shown = ", ".join(f"{r} {n}" for r, n in sorted(got.items()))
+                lines.append(f"- {tool}: {shown}")
     if controls:
         by_tool = [f"{tool} {sum(t.detected for t in controls if t.tool == tool)}/"
                    f"{sum(t.tool == tool for t in controls)}" for tool in tools]  # fmt: skip

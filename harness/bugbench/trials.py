@@ -26,17 +26,34 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from harness.bugbench.mutants import REPO
-from harness.bugbench.worker import RESULT_ENV
+from harness.bugbench.worker import NATIVE_ENV, RESULT_ENV
 from harness.engines import CORE_DIR_ENV
-from harness.fuzz.target import DEFAULT_MAX_STEPS, MAX_STEPS_ENV, SIDES_ENV
+from harness.fuzz.target import (
+    DEFAULT_MAX_STEPS,
+    INITIAL_ENV,
+    MAX_STEPS_ENV,
+    POLICY_ENV,
+    SIDES_ENV,
+)
 from harness.oracle.diff import Side
 from harness.vocab import resources
 from harness.vocab.profiles import get_profile
 
-#: every tool, in report order; ``harness-noseeds`` is the campaign from an
-#: empty corpus (the generator's own power, without the seed programs)
-TOOLS = ("harness", "harness-noseeds", "random", "hypothesis")
-DEFAULT_TOOLS = ("harness", "random", "hypothesis")
+#: every tool, in report order.  ``harness`` is the core-led campaign (the
+#: default of ``wsa-harness fuzz``), ``harness-every`` the campaign with
+#: ``--reference every``; ``-noseeds`` is either from an empty corpus (the
+#: generator's own power, without the seed programs)
+TOOLS = (
+    "harness", "harness-every", "harness-noseeds", "harness-every-noseeds", "random", "hypothesis",
+)  # fmt: skip
+DEFAULT_TOOLS = ("harness", "harness-every", "random", "hypothesis")
+#: the campaign tools: (reference policy, seeded)
+CAMPAIGNS = {
+    "harness": ("core-led", True),
+    "harness-every": ("every", True),
+    "harness-noseeds": ("core-led", False),
+    "harness-every-noseeds": ("every", False),
+}
 _SEEDS = resources.seeds()
 #: the checkout's corpus/seeds, else the wheel's harness/data/seeds
 SEEDS = _SEEDS.path if _SEEDS is not None else REPO / "corpus" / "seeds"
@@ -59,6 +76,9 @@ class Trial:
     execs: int  # programs run by then (-1: unknown)
     kind: str  # divergence | exception | crash | timeout | censored
     signature: str
+    #: campaign tools: why the reference ran on the detecting input (start,
+    #: new-step, sample, every; core: the core alone faulted)
+    reason: str = ""
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -123,9 +143,11 @@ def run_trial(
     runs: int | None = None,
     max_steps: int = DEFAULT_MAX_STEPS,
     keep: Path | None = None,
+    native: bool = False,
 ) -> Trial:
     """Run one trial; ``runs`` bounds it by programs instead of time (tests).
-    ``keep`` names a folder to keep the trial's files in (else a temp one)."""
+    ``keep`` names a folder to keep the trial's files in (else a temp one).
+    ``native``: ``module`` is a native-coverage build (campaign tools only)."""
     work = keep or Path(tempfile.mkdtemp(prefix=f"wsa-trial-{tool}-"))
     work.mkdir(parents=True, exist_ok=True)
     result = work / "result.json"
@@ -133,10 +155,16 @@ def run_trial(
     env = _env(module, result)
     limit = (budget if runs is None else 3600.0) + GRACE
     try:
-        if tool in ("harness", "harness-noseeds"):
-            cmd = _harness_command(work, profile, seed, budget, runs, max_steps, tool == "harness")
+        if tool in CAMPAIGNS:
+            policy, seeded = CAMPAIGNS[tool]
+            cmd = _harness_command(work, profile, seed, budget, runs, max_steps, seeded)
             env[SIDES_ENV] = f"core/{profile},reference/{profile}"
             env[MAX_STEPS_ENV] = str(max_steps)
+            env[POLICY_ENV] = policy
+            # the initial corpus (and libFuzzer's empty input), as the campaign counts it
+            env[INITIAL_ENV] = str(sum(1 for _ in (work / "corpus").iterdir()) + 1)
+            if native:
+                env[NATIVE_ENV] = "1"
             env.pop("WSA_FUZZ_FINDINGS", None)
         elif tool in ("random", "hypothesis"):
             cmd = [sys.executable, "-m", "harness.bugbench.worker", tool, "--out", str(result),
@@ -182,6 +210,7 @@ def _outcome(
     work: Path,
 ) -> Trial:  # fmt: skip
     result = work / "result.json"
+    reason = ""
     log = (work / "log.txt").read_text(errors="replace")
     found = _FINAL.findall(log)
     fuzz_execs = int(found[-1]) if found else -1
@@ -189,6 +218,7 @@ def _outcome(
         data = json.loads(result.read_text())
         detected, seconds = bool(data["detected"]), float(data["seconds"])
         execs, kind, sig = int(data["execs"]), str(data["kind"]), str(data["signature"])
+        reason = str(data.get("reason", ""))
     elif status == -signal.SIGKILL:  # the parent's limit: the child hung past any budget
         detected, seconds, execs, kind, sig = False, elapsed, fuzz_execs, "censored", ""
     elif tool.startswith("harness") and status in (LIBFUZZER_CRASH, LIBFUZZER_HANG):
@@ -204,7 +234,9 @@ def _outcome(
         raise RuntimeError(f"{tool} trial ended with status {status} and no result:\n{tail}")
     if budget is not None and (not detected or seconds > budget):
         detected, seconds, kind = False, budget, "censored"
-    return Trial(tool, mutant, seed, detected, seconds, execs, kind, sig)
+    return Trial(
+        tool, mutant, seed, detected, seconds, execs, kind, sig, reason if detected else ""
+    )
 
 
 def _last_error_line(log: str) -> str:

@@ -28,6 +28,8 @@ from pathlib import Path  # noqa: E402
 from harness.oracle.diff import Side  # noqa: E402
 
 RESULT_ENV = "WSA_BENCH_RESULT"
+#: set when the trial's core is a native-coverage build (-fsanitize=fuzzer-no-link)
+NATIVE_ENV = "WSA_BENCH_NATIVE"
 #: the target's exit status once it has written its result (not one of libFuzzer's)
 DETECTED_EXIT = 42
 
@@ -39,6 +41,8 @@ class Outcome:
     execs: int
     kind: str = "censored"  # divergence, a fault kind (crash, cost, ...), timeout, censored
     signature: str = ""
+    #: why the reference ran on the detecting input (harness.fuzz.policy.REASONS)
+    reason: str = ""
 
     def write(self, path: Path) -> None:
         from harness.vocab.fsutil import write_atomic
@@ -58,8 +62,12 @@ def fuzz_main(t0: float) -> None:
     """The campaign target (harness.fuzz.entry) that stops at the first divergence."""
     import atheris
 
-    with atheris.instrument_imports(include=["harness.reference"]):
-        import harness.reference  # noqa: F401
+    from harness.fuzz.entry import instrument_reference, load_libfuzzer_globally
+
+    setup_options = {}
+    if os.environ.get(NATIVE_ENV):  # an instrumented mutant: libFuzzer first, globally
+        setup_options["internal_libfuzzer"] = load_libfuzzer_globally()
+    instrument_reference()
     from harness.fuzz.target import target_from_env
 
     target = target_from_env()
@@ -67,7 +75,8 @@ def fuzz_main(t0: float) -> None:
     execs = 0
 
     def stop(kind: str, signature: str) -> None:
-        Outcome(True, round(time.monotonic() - t0, 4), execs, kind, signature).write(out)
+        reason = target.policy.last or "core"  # None: the core alone faulted
+        Outcome(True, round(time.monotonic() - t0, 4), execs, kind, signature, reason).write(out)
         os._exit(DETECTED_EXIT)
 
     def one(data: bytes) -> None:
@@ -81,7 +90,7 @@ def fuzz_main(t0: float) -> None:
             if finding is not None:
                 stop(finding.kind, finding.signature)
 
-    atheris.Setup(list(sys.argv), one)
+    atheris.Setup(list(sys.argv), one, **setup_options)
     atheris.Fuzz()
 
 
@@ -90,7 +99,7 @@ def run_random(profile: str, budget: float, seed: int, runs: int | None, max_ste
     from harness.fuzz.target import DifferentialTarget
     from harness.lang.encoding import STEP_BYTES
 
-    target = DifferentialTarget(_sides(profile), None, max_steps)
+    target = DifferentialTarget(_sides(profile), None, max_steps)  # the reference on every input
     rng = random.Random(seed)
     deadline = T0 + budget
     execs = 0

@@ -21,6 +21,10 @@ from harness.vocab.errors import HarnessError
 #: so a run never rewrites the committed results (bench/results: give it as --out)
 DEFAULT_OUT = Path("bench-out")
 CONTROL = "00-control"
+NATIVE_HELP = (
+    "build the campaign tools' cores without clang's native coverage (by default they use "
+    "it when clang is installed, as make fuzz does)"
+)
 OUT_HELP = "results folder (the committed ones are in bench/results: name it to rewrite them)"
 
 
@@ -39,9 +43,11 @@ def add_arguments(bench: argparse.ArgumentParser) -> None:
     bugs.add_argument("--budget", type=positive_float, default=60.0, help="seconds per trial")
     bugs.add_argument("--runs", type=positive, help="bound each trial by programs, not --budget")
     bugs.add_argument(
-        "--tools", default="harness,random,hypothesis", help="comma-separated, of: "
-        "harness, harness-noseeds (the campaign from an empty corpus), random, hypothesis",
+        "--tools", default="harness,harness-every,random,hypothesis", help="comma-separated: "
+        "harness (core-led campaign), harness-every (--reference every), "
+        "harness-noseeds, harness-every-noseeds (empty corpus), random, hypothesis",
     )  # fmt: skip
+    bugs.add_argument("--no-native", action="store_true", help=NATIVE_HELP)
     bugs.add_argument(
         "--mutants", default="", help="names or numbers, comma-separated (default: all)"
     )
@@ -70,6 +76,11 @@ def add_arguments(bench: argparse.ArgumentParser) -> None:
     mut.add_argument("--sample", type=positive, default=20, help="mutants to draw")
     mut.add_argument("--budget", type=positive_float, default=60.0, help="seconds per trial")
     mut.add_argument("--trials", type=positive, default=1, help="trials per mutant")
+    mut.add_argument(
+        "--tools", default="harness", help="comma-separated campaign tools, of: harness, "
+        "harness-every, harness-noseeds, harness-every-noseeds",
+    )  # fmt: skip
+    mut.add_argument("--no-native", action="store_true", help=NATIVE_HELP)
     mut.add_argument("--seed", type=int, default=1, help="picks the sites; trial i: SEED + i")
     mut.add_argument("--out", type=Path, default=DEFAULT_OUT, help=OUT_HELP)
     mut.add_argument("--note", default="", help="a line for the results (e.g. machine load)")
@@ -97,7 +108,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 #: the module each tool's trials import
-TOOL_MODULES = {"harness": "atheris", "harness-noseeds": "atheris", "hypothesis": "hypothesis"}
+TOOL_MODULES = {
+    "harness": "atheris", "harness-every": "atheris", "harness-noseeds": "atheris",
+    "harness-every-noseeds": "atheris", "hypothesis": "hypothesis",
+}  # fmt: skip
+
+
+def _native(args: argparse.Namespace, tools: list[str]) -> bool:
+    """Whether the campaign tools get native-coverage cores: clang is there."""
+    import shutil
+
+    from harness.bugbench.trials import CAMPAIGNS
+
+    return not args.no_native and any(t in CAMPAIGNS for t in tools) and bool(shutil.which("clang"))
 
 
 def _require_modules(tools: list[str]) -> None:
@@ -114,7 +137,7 @@ def _require_modules(tools: list[str]) -> None:
         )
 
 
-def _build_all(mutants: list[Mutant]) -> dict[str, Path]:
+def _build_all(mutants: list[Mutant], native: bool = False) -> dict[str, Path]:
     from harness.bugbench.build import build
     from harness.bugbench.mutants import mutant_sources
 
@@ -122,19 +145,19 @@ def _build_all(mutants: list[Mutant]) -> dict[str, Path]:
     out: dict[str, Path] = {}
     for m in mutants:
         started = time.monotonic()
-        b = build(mutant_sources(m, base))
+        b = build(mutant_sources(m, base), native=native)
         how = "cached" if b.cached else f"built in {time.monotonic() - started:.0f} s"
         if b.module is None:
             last = b.log.strip().splitlines()[-1:] or ["?"]
             raise HarnessError(f"{m.path}:1: the mutant does not compile: {last[0]}")
-        _say(f"  {m.name}: {how}")
+        _say(f"  {m.name}{' (native coverage)' if native else ''}: {how}")
         out[m.name] = b.module
     return out
 
 
 def _bugs(args: argparse.Namespace) -> int:
     from harness.bugbench.report import summarize
-    from harness.bugbench.trials import TOOLS, Trial, run_trial
+    from harness.bugbench.trials import CAMPAIGNS, TOOLS, Trial, run_trial
 
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
     bad = [t for t in tools if t not in TOOLS]
@@ -145,15 +168,19 @@ def _bugs(args: argparse.Namespace) -> int:
     started = time.monotonic()
     control = Mutant(CONTROL, "-", "documented", "the unmodified core", sources=core_sources())
     runs = mutants + ([control] if args.control else [])
+    native = _native(args, tools)
     _say(f"building {len(runs)} core(s)")
-    modules = _build_all(runs)
+    plain = _build_all(runs) if any(t not in CAMPAIGNS for t in tools) or not native else {}
+    natives = _build_all(runs, native=True) if native else {}
     budget = float(args.budget)
     trials: list[Trial] = []
     for m in runs:
         for tool in tools:
+            use_native = native and tool in CAMPAIGNS
+            module = (natives if use_native else plain)[m.name]
             for i in range(args.trials):
-                t = run_trial(tool, m.name, modules[m.name], m.profile, args.seed + i, budget,
-                              runs=args.runs)  # fmt: skip
+                t = run_trial(tool, m.name, module, m.profile, args.seed + i, budget,
+                              runs=args.runs, native=use_native)  # fmt: skip
                 trials.append(t)
                 found = f"detected at {t.seconds:.2f} s, {t.execs} execs ({t.kind}: {t.signature})"
                 _say(f"{m.name} {tool} #{i + 1}: {found if t.detected else 'not detected'}")
@@ -168,9 +195,11 @@ def _bugs(args: argparse.Namespace) -> int:
         "budget": f"{args.runs} programs per trial" if args.runs else f"{budget:g} s per trial",
         "seeds": f"{args.seed}..{args.seed + args.trials - 1} (trial i: libFuzzer -seed, "
         "random and Hypothesis seeds)",
+        "campaign cores": "native coverage (clang -fsanitize=fuzzer-no-link)"
+        if native else "gcc, no native coverage",
         "machine": _machine(args.note),
         "wall time": f"{time.monotonic() - started:.0f} s",
-    }
+    }  # fmt: skip
     record = {"params": params, "budget": budget, "trials_per": args.trials,
               "mutants": [{"name": m.name, "rule": m.rule, "profile": m.profile,
                            "description": m.description} for m in mutants],
@@ -219,44 +248,38 @@ def _mutation(args: argparse.Namespace) -> int:
     from harness.bugbench.automut import sample
     from harness.bugbench.build import build
     from harness.bugbench.report import write_results
-    from harness.bugbench.trials import Trial, run_trial
+    from harness.bugbench.trials import CAMPAIGNS
 
+    tools = [t.strip() for t in args.tools.split(",") if t.strip()]
+    bad = [t for t in tools if t not in CAMPAIGNS]
+    if bad or not tools:
+        raise HarnessError(f"--tools: expected some of {', '.join(CAMPAIGNS)}, got {args.tools!r}")
+    _require_modules(tools)
+    native = _native(args, tools)
     started = time.monotonic()
     base = core_sources()
     chosen = sample(base, args.sample, args.seed)
     rows: list[dict[str, object]] = []
     for n, (site, mutant) in enumerate(chosen, 1):
-        b = build(mutant.sources or {})
+        b = build(mutant.sources or {}, native=native)
         row: dict[str, object] = {"site": site.name, "file": site.file, "line": site.line,
                                   "operator": site.operator, "original": site.original.strip(),
                                   "mutated": site.mutated.strip()}  # fmt: skip
+        rows.append(row)
         if b.module is None:
             row["result"] = "no-build"
             _say(f"[{n}/{len(chosen)}] {site.name}: does not compile")
-            rows.append(row)
             continue
-        trials: list[Trial] = []
-        try:
-            for i in range(args.trials):
-                trials.append(run_trial("harness", mutant.name, b.module, "documented",
-                                        args.seed + i, float(args.budget)))  # fmt: skip
-                if trials[-1].detected:
-                    break
-        except RuntimeError as exc:  # the trial, not the mutant, failed: list it apart
-            row["result"] = "error"
-            row["signature"] = str(exc).splitlines()[0]
-            _say(f"[{n}/{len(chosen)}] {site.name}: trial error: {row['signature']}")
-            rows.append(row)
-            continue
-        hit = next((t for t in trials if t.detected), None)
-        row["result"] = "killed" if hit else "survived"
-        row["seconds"] = hit.seconds if hit else None
-        row["kind"] = hit.kind if hit else ""
-        row["signature"] = hit.signature if hit else ""
-        rows.append(row)
-        _say(f"[{n}/{len(chosen)}] {site.name}: {row['result']}"
-             + (f" at {hit.seconds:.2f} s ({hit.kind})" if hit else ""))  # fmt: skip
-    text, params = _mutation_markdown(rows, args, time.monotonic() - started)
+        per_tool: dict[str, dict[str, object]] = {}
+        for tool in tools:
+            per_tool[tool] = _mutation_trials(args, tool, mutant.name, b.module, native)
+            shown = per_tool[tool]
+            _say(f"[{n}/{len(chosen)}] {site.name} {tool}: {shown['result']}"
+                 + (f" at {shown['seconds']:.2f} s ({shown['kind']})"
+                    if shown["result"] == "killed" else ""))  # fmt: skip
+        row["tools"] = per_tool
+        row.update(per_tool[tools[0]])  # the first tool's, for one-tool readers
+    text, params = _mutation_markdown(rows, args, tools, time.monotonic() - started, native)
     for path in write_results(
         args.out, "mutation", text, {"params": params, "mutants": rows}, None
     ):
@@ -264,35 +287,74 @@ def _mutation(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mutation_trials(
+    args: argparse.Namespace, tool: str, name: str, module: Path, native: bool
+) -> dict[str, object]:
+    """Up to ``--trials`` trials of one tool, to the first kill."""
+    from harness.bugbench.trials import Trial, run_trial
+
+    trials: list[Trial] = []
+    try:
+        for i in range(args.trials):
+            trials.append(run_trial(tool, name, module, "documented", args.seed + i,
+                                    float(args.budget), native=native))  # fmt: skip
+            if trials[-1].detected:
+                break
+    except RuntimeError as exc:  # the trial, not the mutant, failed: list it apart
+        return {"result": "error", "seconds": None, "kind": "",
+                "signature": str(exc).splitlines()[0]}  # fmt: skip
+    hit = next((t for t in trials if t.detected), None)
+    return {"result": "killed" if hit else "survived", "seconds": hit.seconds if hit else None,
+            "kind": hit.kind if hit else "", "signature": hit.signature if hit else ""}  # fmt: skip
+
+
 def _mutation_markdown(
-    rows: list[dict[str, object]], args: argparse.Namespace, wall: float
-) -> tuple[str, dict[str, object]]:
-    built = [r for r in rows if r["result"] in ("killed", "survived")]
-    errors = [r for r in rows if r["result"] == "error"]
-    killed = [r for r in built if r["result"] == "killed"]
-    survivors = [r for r in built if r["result"] == "survived"]
-    share = 100 * len(killed) / len(built) if built else 0.0
+    rows: list[dict[str, object]], args: argparse.Namespace, tools: list[str], wall: float,
+    native: bool,
+) -> tuple[str, dict[str, object]]:  # fmt: skip
+    def results(tool: str) -> list[tuple[dict[str, object], dict[str, object]]]:
+        return [(r, r["tools"][tool]) for r in rows if isinstance(r.get("tools"), dict)]  # type: ignore[index]
+
     params: dict[str, object] = {
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": "wsa-harness bench mutation " + shlex.join(sys.argv[3:]),
         "sampled": len(rows), "site seed": args.seed,
         "budget": f"{args.budget:g} s per trial, up to {args.trials} trial(s)",
+        "tools": ", ".join(tools),
+        "campaign cores": "native coverage (clang -fsanitize=fuzzer-no-link)"
+        if native else "gcc, no native coverage",
         "machine": _machine(args.note), "wall time": f"{wall:.0f} s",
     }  # fmt: skip
     lines = ["# Automatic mutation score of the harness campaign", ""]
     lines += [f"- {k}: {v}" for k, v in params.items()]
-    no_build = sum(r["result"] == "no-build" for r in rows)
-    lines += ["", f"**{len(killed)}/{len(built)} built mutants killed ({share:.0f}%)**; "
-              f"{no_build} did not compile and {len(errors)} had a trial error (not counted).", "",
-              "| site | operator | result | seconds | original | mutated |",
-              "|---|---|---|---|---|---|"]  # fmt: skip
-    for r in rows:
-        secs = r.get("seconds")
+    no_build = sum(r.get("result") == "no-build" for r in rows)
+    lines.append("")
+    for tool in tools:
+        got = results(tool)
+        built = [x for _, x in got if x["result"] in ("killed", "survived")]
+        killed = [x for x in built if x["result"] == "killed"]
+        errors = [x for _, x in got if x["result"] == "error"]
+        share = 100 * len(killed) / len(built) if built else 0.0
         lines.append(
-            f"| {r['site']} | {r['operator']} | {r['result']} | "
-            f"{'' if secs is None else f'{secs:.2f}'} | `{r['original']}` | `{r['mutated']}` |"
+            f"- **{tool}: {len(killed)}/{len(built)} built mutants killed ({share:.0f}%)**; "
+            f"{len(errors)} had a trial error (not counted)"
+        )
+    lines += ["", f"{no_build} mutant(s) did not compile.", ""]
+    head = " | ".join(f"{t} | {t} s" for t in tools)
+    lines += [f"| site | operator | {head} | original | mutated |",
+              "|---|---|" + "---|---|" * len(tools) + "---|---|"]  # fmt: skip
+    for r in rows:
+        cells = []
+        for tool in tools:
+            x = r["tools"][tool] if isinstance(r.get("tools"), dict) else {"result": r["result"]}  # type: ignore[index]
+            secs = x.get("seconds")
+            cells.append(f"{x['result']} | {'' if secs is None else f'{secs:.2f}'}")
+        lines.append(
+            f"| {r['site']} | {r['operator']} | {' | '.join(cells)} | "
+            f"`{r['original']}` | `{r['mutated']}` |"
         )
     lines += ["", "## Survivors (judge each: equivalent or a gap)", ""]
-    lines += [f"- `{r['file']}:{r['line']}` ({r['operator']}): `{r['original']}` → `{r['mutated']}`"
-              for r in survivors] or ["- none"]  # fmt: skip
+    survivors = [(r, t) for t in tools for r, x in results(t) if x["result"] == "survived"]
+    lines += [f"- {t}: `{r['file']}:{r['line']}` ({r['operator']}): `{r['original']}` → "
+              f"`{r['mutated']}`" for r, t in survivors] or ["- none"]  # fmt: skip
     return "\n".join(lines) + "\n", params

@@ -15,6 +15,7 @@ from harness.cli.common import (
     sides_from_args,
 )
 from harness.engines import CORE_DIR_ENV, ENGINES, default_engine
+from harness.fuzz.policy import DEFAULT_POLICY, POLICIES
 from harness.fuzz.target import DEFAULT_MAX_STEPS
 from harness.vocab import resources
 from harness.vocab.errors import HarnessError
@@ -54,7 +55,16 @@ def add_fuzz(fuzz: argparse.ArgumentParser) -> None:
         help="one or two profiles, or 'any': each input under the profile its first byte "
         "names (default: documented)",
     )
-    fuzz.add_argument("--jobs", type=positive, default=1, help="parallel workers (fork mode)")
+    fuzz.add_argument(
+        "--jobs", type=positive, default=1,
+        help="libFuzzer processes sharing the corpus folder (--runs is split between them)",
+    )  # fmt: skip
+    fuzz.add_argument(
+        "--reference", choices=POLICIES, default=DEFAULT_POLICY,
+        help="core-led: the core runs every input and the reference the initial corpus, "
+        "inputs with a new core trace, a 1-in-16 sample and the final corpus; "
+        "every: the reference runs every input too",
+    )  # fmt: skip
     fuzz.add_argument("--corpus", type=Path, help="corpus folder (default: OUT/corpus)")
     fuzz.add_argument(
         "--out", type=Path, default=Path("fuzz-out"),
@@ -169,6 +179,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         extra=[f for f in args.libfuzzer],
         strict=args.strict,
         timeout=args.timeout,
+        reference=args.reference,
     )
     bad = [f for f in cfg.extra if not f.startswith("-")]
     if bad:

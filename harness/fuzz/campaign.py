@@ -45,12 +45,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO, TypeVar
 
+from harness.fuzz.policy import DEFAULT_POLICY, Checked
 from harness.fuzz.target import (
+    CHECKED_FILE,
     COUNTS_FILE,
     DEFAULT_MAX_STEPS,
     FINDINGS_ENV,
+    INITIAL_ENV,
+    JOB_ENV,
     MAX_STEPS_ENV,
+    POLICY_ENV,
     SIDES_ENV,
+    job_file,
     resolve_sides,
     signature_key,
 )
@@ -102,6 +108,8 @@ class Config:
     timeout: float = DEFAULT_TIMEOUT
     #: libFuzzer's -rss_limit_mb (an oom finding past it)
     rss_limit_mb: int = 2048
+    #: when the reference runs (harness.fuzz.policy.POLICIES)
+    reference: str = DEFAULT_POLICY
 
 
 @dataclass
@@ -135,6 +143,10 @@ class Summary:
     replayed: tuple[int, int] | None = None
     #: the write that failed and stopped the campaign ("PATH: No space left on device")
     io_error: str | None = None
+    #: how many inputs the reference checked during fuzzing, and why
+    checked: Checked = field(default_factory=Checked)
+    #: inputs of the final corpus replayed on both sides (core-led), or None
+    final_checked: int | None = None
 
     @property
     def unexpected(self) -> list[Cause]:
@@ -214,9 +226,16 @@ def command(
     dictionary = PACKAGE / "fuzz_differential.dict"
     if dictionary.exists():
         cmd.append(f"-dict={dictionary}")
-    if cfg.jobs > 1:
-        cmd.append(f"-fork={cfg.jobs}")
     return cmd + cfg.extra
+
+
+def job_command(cmd: list[str], job: int) -> list[str]:
+    """Job ``job``'s command line: its own ``-seed`` (the given one plus
+    ``job``) when one is given, else libFuzzer picks one."""
+    seeds = [a for a in cmd if a.startswith("-seed=")]
+    if job == 0 or not seeds or not seeds[-1][6:].isdigit():
+        return cmd
+    return [*cmd, f"-seed={int(seeds[-1][6:]) + job}"]
 
 
 class Campaign:
@@ -306,67 +325,72 @@ class Campaign:
         env[MAX_STEPS_ENV] = str(cfg.max_steps)
         env.setdefault("PYTHONHASHSEED", "0")  # the same -seed gives the same findings
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+        env[POLICY_ENV] = cfg.reference
+        env[INITIAL_ENV] = str(sum(1 for _ in corpus.iterdir()) + 1)  # and libFuzzer's empty input
+        for old in self.findings.glob("*.counted"):  # this run's counts only
+            old.unlink(missing_ok=True)
         budget = f"{cfg.time} s" if cfg.runs is None else f"{cfg.runs} runs"
         self.say(
-            f"fuzzing {a.label} vs {b.label} for {budget}, {cfg.jobs} job(s); output in {cfg.out}"
+            f"fuzzing {a.label} vs {b.label} for {budget}, {cfg.jobs} job(s), "
+            f"reference: {cfg.reference}; output in {cfg.out}"
         )
-        started = time.monotonic()
-        execs_before = 0
         log = _Log(cfg.out / "libfuzzer.log")
         try:
-            while True:
-                runs = None if cfg.runs is None else cfg.runs - execs_before
-                seconds = None
-                if cfg.time is not None:
-                    seconds = max(1, round(cfg.time - (time.monotonic() - started)))
-                cmd = command(cfg, corpus, runs, seconds)
-                log.write(
-                    f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()}: "
-                    f"{' '.join(cmd)}\n"
-                )
-                if log.error is not None:
-                    self._io_failed(log.error, "writing the libFuzzer log")
-                    break
-                status = self._child(cmd, env, log)
-                self.summary.child_status = status
-                _drop_empty(corpus)  # a write the child could not finish
-                new_artifacts = self._saving("recording crash files", self._triage) or []
-                execs_before = self.summary.execs
-                left = (cfg.runs is None or execs_before < cfg.runs) and (
-                    cfg.time is None or time.monotonic() - started < cfg.time - 1
-                )
-                if self.io_error is not None:
-                    break
-                if self.summary.interrupted or status == 0 or not new_artifacts or not left:
-                    break
-                if self.summary.restarts >= MAX_RESTARTS:
-                    self.say(f"stopping: {MAX_RESTARTS} restarts after crash files")
-                    break
-                self.summary.restarts += 1
-                self.say(f"restarting libFuzzer after {', '.join(new_artifacts)}")
+            self._fuzz(corpus, env, log)
         finally:
             log.close()
         if log.error is not None:
             self._io_failed(log.error, "writing the libFuzzer log")
         self._saving("saving findings", self._minimize_new)
-        self.summary.io_error = self.io_error
         self.summary.corpus = max(self.summary.corpus, sum(1 for _ in corpus.iterdir()))
-        if cfg.jobs > 1 and not self.summary.interrupted and self.io_error is None:
+        self.summary.checked = self._read_checked()
+        core_led = cfg.reference != "every" and self._has_leader()
+        if (core_led or cfg.jobs > 1) and not self.summary.interrupted and self.io_error is None:
             self.summary.replayed = self._replay(corpus, env)
+            if core_led:
+                self.summary.final_checked = sum(1 for _ in corpus.iterdir())
+                self._saving("saving findings", self._minimize_new)
+        self.summary.io_error = self.io_error
         self._print_summary()
         return self.summary
 
-    def _child(self, cmd: list[str], env: dict[str, str], log: _Log) -> int:
-        """Run one libFuzzer child to its end (or to a signal); its status."""
-        lines: queue.Queue[str | None] = queue.Queue()
-        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    def _has_leader(self) -> bool:
+        a, b = self.cfg.sides
+        return (a.engine == "reference") != (b.engine == "reference")
+
+    def _read_checked(self) -> Checked:
+        checked = Checked()
+        for path in sorted(self.findings.glob(job_file(CHECKED_FILE, "*"))):
+            try:
+                checked.add(path.read_text())
+            except (OSError, ValueError):
+                continue
+        first = self.findings / CHECKED_FILE
+        if first.exists():
+            try:
+                checked.add(first.read_text())
+            except (OSError, ValueError):
+                pass
+        return checked
+
+    def _fuzz(self, corpus: Path, env: dict[str, str], log: _Log) -> None:
+        """Run ``--jobs`` libFuzzer children on one corpus folder to the end of
+        the budget (each job reloads the folder, so each sees the others'
+        finds); a job that ended on a crash file is restarted for the rest.
+        A failed write (the log, a finding, a reproducer) stops them all; one
+        that does not end within KILL_AFTER seconds of being stopped is killed."""
+        cfg = self.cfg
+        started = time.monotonic()
+        lines: queue.Queue[tuple[int, str | None]] = queue.Queue()
+        jobs = [_Job(k) for k in range(cfg.jobs)]
         stop = threading.Event()
-        started: list[subprocess.Popen[str]] = []
+        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 
         def halt(sig: int = signal.SIGINT) -> None:
             stop.set()
-            for c in started:
-                _signal_child(c, sig)
+            for job in jobs:
+                if job.child is not None:
+                    _signal_child(job.child, sig)
 
         def on_signal(signum: int, frame: object) -> None:
             # a second signal does not wait for libFuzzer to finish cleanly
@@ -374,74 +398,103 @@ class Campaign:
             self.summary.interrupted = True
             halt(signal.SIGKILL if again else signal.SIGINT)
 
-        # The handlers come first: a signal while the child starts must stop it,
-        # not leave it running in its own session after this process has gone.
-        for s in previous:
-            signal.signal(s, on_signal)
-        reader = None
-        child = None
-        try:
-            child = subprocess.Popen(
-                cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                errors="replace", start_new_session=True, preexec_fn=_child_setup,
-            )  # fmt: skip
-            started.append(child)
-            if stop.is_set():
-                _signal_child(child, signal.SIGINT)
-            reader = threading.Thread(target=_pump, args=(child.stderr, lines, log), daemon=True)
-            reader.start()
-            self._watch(lines, stop, halt, log)
-        finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
-            for c in started:
-                if c.poll() is None:
-                    _signal_child(c, signal.SIGINT)
-                    try:
-                        c.wait(timeout=10)
-                    except subprocess.TimeoutExpired:
-                        _signal_child(c, signal.SIGKILL)
-                        c.wait()
-            if reader is not None:
-                reader.join(timeout=5)
-            for c in started:  # the reader has seen the end of it
-                if c.stderr is not None and (reader is None or not reader.is_alive()):
-                    c.stderr.close()
-        return child.returncode if child is not None else 0
-
-    def _watch(
-        self,
-        lines: queue.Queue[str | None],
-        stop: threading.Event,
-        halt: Callable[[int], None],
-        log: _Log,
-    ) -> None:
-        """Follow the child's output to its end.  A failed write (the log, a
-        finding, a reproducer) stops the child; one that does not end within
-        KILL_AFTER seconds of being stopped is killed."""
-        next_scan = time.monotonic() + 2
-        stopped_at: float | None = None
-        while True:
-            try:
-                line = lines.get(timeout=0.5)
-            except queue.Empty:
-                line = ""
-            if line is None:
-                break
-            if line:
-                self._parse(line)
+        def start(job: _Job) -> bool:
+            share = _share(cfg)
+            runs = None if share is None else share - job.done_execs
+            seconds = None
+            if cfg.time is not None:
+                seconds = max(1, round(cfg.time - (time.monotonic() - started)))
+            cmd = job_command(command(cfg, corpus, runs, seconds), job.index)
+            log.write(
+                f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()} "
+                f"job {job.index}: {' '.join(cmd)}\n"
+            )
             if log.error is not None:
                 self._io_failed(log.error, "writing the libFuzzer log")
-            if time.monotonic() >= next_scan and not stop.is_set():
-                self._saving("saving findings", self._minimize_new)
-                next_scan = time.monotonic() + 2
-            if self.io_error is not None and not stop.is_set():
-                halt(signal.SIGINT)
+                return False
+            job_env = dict(env)
+            job_env[JOB_ENV] = str(job.index)
+            job.child = subprocess.Popen(
+                cmd, env=job_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                errors="replace", start_new_session=True, preexec_fn=_child_setup,
+            )  # fmt: skip
+            job.reader = threading.Thread(
+                target=_pump, args=(job.child.stderr, lines, log, job.index), daemon=True
+            )
+            job.reader.start()
             if stop.is_set():
-                stopped_at = stopped_at or time.monotonic()
-                if time.monotonic() - stopped_at > KILL_AFTER:
-                    halt(signal.SIGKILL)
-            self._progress()
+                _signal_child(job.child, signal.SIGINT)
+            return True
+
+        # The handlers come first: a signal while a child starts must stop it,
+        # not leave it running in its own session after this process has gone.
+        for sig in previous:
+            signal.signal(sig, on_signal)
+        try:
+            for job in jobs:
+                if not start(job):
+                    break
+            next_scan = time.monotonic() + 2
+            stopped_at: float | None = None
+            while any(job.child is not None for job in jobs):
+                try:
+                    index, line = lines.get(timeout=0.5)
+                except queue.Empty:
+                    index, line = -1, ""
+                if line is None:
+                    job = jobs[index]
+                    if self._ended(job, corpus, started) and not stop.is_set():
+                        self.summary.restarts += 1
+                        start(job)
+                elif line:
+                    self._parse(jobs[index], line)
+                    self._total(jobs)
+                if log.error is not None:
+                    self._io_failed(log.error, "writing the libFuzzer log")
+                if time.monotonic() >= next_scan and not stop.is_set():
+                    self._saving("saving findings", self._minimize_new)
+                    next_scan = time.monotonic() + 2
+                if self.io_error is not None and not stop.is_set():
+                    halt(signal.SIGINT)
+                if stop.is_set():
+                    stopped_at = stopped_at or time.monotonic()
+                    if time.monotonic() - stopped_at > KILL_AFTER:
+                        halt(signal.SIGKILL)
+                self._progress()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            for job in jobs:
+                if job.child is not None:
+                    _stop(job)
+            self._total(jobs)
+
+    def _ended(self, job: _Job, corpus: Path, started: float) -> bool:
+        """A job's stderr has ended: reap it and triage its crash files; True
+        when it should be restarted for the rest of the budget."""
+        cfg = self.cfg
+        assert job.child is not None
+        _stop(job)
+        status = job.child.returncode
+        job.child = None
+        self.summary.child_status = status if status else self.summary.child_status
+        job.done_execs += job.execs
+        job.execs = 0
+        _drop_empty(corpus)  # a write the child could not finish
+        new_artifacts = self._saving("recording crash files", self._triage) or []
+        share = _share(cfg)
+        left = (share is None or job.done_execs < share) and (
+            cfg.time is None or time.monotonic() - started < cfg.time - 1
+        )
+        if self.io_error is not None or self.summary.interrupted:
+            return False
+        if status == 0 or not new_artifacts or not left:
+            return False
+        if self.summary.restarts >= MAX_RESTARTS:
+            self.say(f"stopping job {job.index}: {MAX_RESTARTS} restarts after crash files")
+            return False
+        self.say(f"restarting libFuzzer (job {job.index}) after {', '.join(new_artifacts)}")
+        return True
 
     def _saving(self, doing: str, action: Callable[[], _T]) -> _T | None:
         """Run ``action``; a failed write is recorded (the campaign stops), not raised."""
@@ -451,16 +504,34 @@ class Campaign:
             self._io_failed(exc, doing)
             return None
 
-    def _parse(self, line: str) -> None:
-        s = self.summary
+    def _parse(self, job: _Job, line: str) -> None:
         if m := _STAT.search(line):
-            s.execs, s.cov, s.ft, s.corpus, s.exec_per_sec = map(int, m.groups())
+            job.execs, job.cov, job.ft, job.corpus, job.exec_per_sec = map(int, m.groups())
         elif m := _FINAL.search(line):
-            s.final[m.group(1)] = int(m.group(2))
+            job.final[m.group(1)] = int(m.group(2))
             if m.group(1) == "number_of_executed_units":
-                s.execs = int(m.group(2))
+                job.execs = int(m.group(2))
             if m.group(1) == "average_exec_per_sec":
-                s.exec_per_sec = int(m.group(2))
+                job.exec_per_sec = int(m.group(2))
+
+    def _total(self, jobs: list[_Job]) -> None:
+        """The summary's figures from the jobs': executions and exec/s added up,
+        coverage and corpus the largest one job saw."""
+        s = self.summary
+        s.execs = sum(j.done_execs + j.execs for j in jobs)
+        s.exec_per_sec = sum(j.exec_per_sec for j in jobs)
+        s.cov = max(s.cov, *(j.cov for j in jobs))
+        s.ft = max(s.ft, *(j.ft for j in jobs))
+        s.corpus = max(s.corpus, *(j.corpus for j in jobs))
+        final: dict[str, int] = {}
+        for j in jobs:
+            for key, value in j.final.items():
+                final[key] = (
+                    final.get(key, 0) + value
+                    if key != "peak_rss_mb"
+                    else max(final.get(key, 0), value)
+                )
+        s.final = final
 
     def _progress(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -521,7 +592,12 @@ class Campaign:
     # --- reproducers and root causes ------------------------------------------------------
 
     def _minimize_new(self) -> None:
-        counts = _read_counts(self.findings / COUNTS_FILE)
+        counts: dict[str, int] = {}
+        for path in self.findings.glob("*.counted"):
+            if path.name.startswith(COUNTS_FILE.partition(".")[0]):
+                for key, n in _read_counts(path).items():
+                    counts[key] = counts.get(key, 0) + n
+
         for meta_path in sorted(self.findings.glob("*.json")):
             key = meta_path.stem
             if key in self.done:
@@ -636,15 +712,33 @@ class Campaign:
     # --- coverage and summary ---------------------------------------------------------------
 
     def _replay(self, corpus: Path, env: dict[str, str]) -> tuple[int, int] | None:
-        """Coverage of the final corpus as one process sees it (``-runs=0``)."""
-        cmd = [str(_launcher(self.cfg.out)), str(corpus), "-runs=0",
-               f"-max_len={1 + 4 * self.cfg.max_steps}"]  # fmt: skip
+        """Replay the final corpus in one process (``-runs=0``) with the
+        reference on every input: a core-led campaign's last check, and the
+        coverage as one process sees it (comparable across ``--jobs``).  Its
+        findings and crash files are triaged like the fuzzing's."""
+        cfg = self.cfg
+        cmd = [str(_launcher(cfg.out)), str(corpus), "-runs=0",
+               f"-max_len={1 + 4 * cfg.max_steps}", f"-artifact_prefix={self.crashes}/",
+               f"-timeout={max(1, round(cfg.timeout))}",
+               f"-rss_limit_mb={cfg.rss_limit_mb}"]  # fmt: skip
+        replay_env = dict(env)
+        replay_env[POLICY_ENV] = "every"
+        replay_env[JOB_ENV] = "replay"
         try:
             done = subprocess.run(
-                cmd, env=env, capture_output=True, text=True, timeout=600, check=False
-            )
+                cmd, env=replay_env, capture_output=True, text=True, timeout=600, check=False,
+                preexec_fn=_child_setup,
+            )  # fmt: skip
         except subprocess.TimeoutExpired:
+            self.say("the final corpus's replay took over 600 s and was stopped")
             return None
+        log = _Log(cfg.out / "libfuzzer.log")
+        log.write(f"\n=== replay of the final corpus: {' '.join(cmd)}\n{done.stderr}")
+        log.close()
+        if log.error is not None:
+            self._io_failed(log.error, "writing the libFuzzer log")
+        _drop_empty(corpus)
+        self._saving("recording crash files", self._triage)
         found = _INITED.findall(done.stderr)
         return (int(found[-1][0]), int(found[-1][1])) if found else None
 
@@ -667,13 +761,18 @@ class Campaign:
         self.say(f"  executions        {s.execs}")
         self.say(f"  exec/s (average)  {s.final.get('average_exec_per_sec', s.exec_per_sec)}")
         if self.cfg.jobs > 1:
-            self.say(f"  coverage          cov {s.cov}, ft {s.ft} (libFuzzer's fork-mode merge)")
-            if s.replayed is not None:
-                cov, ft = s.replayed
-                self.say(f"  coverage, 1 job   cov {cov}, ft {ft} (the final corpus replayed)")
+            self.say(f"  coverage          cov {s.cov}, ft {s.ft} (the largest one job saw)")
         else:
             self.say(f"  coverage          cov {s.cov}, ft {s.ft}")
+        if s.replayed is not None:
+            cov, ft = s.replayed
+            self.say(f"  coverage, replay  cov {cov}, ft {ft} (the final corpus, one process)")
         self.say(f"  corpus            {s.corpus} inputs")
+        if s.checked.executions:
+            self.say(f"  reference checked {s.checked.line()}")
+        if s.final_checked is not None:
+            self.say(f"  final corpus      {s.final_checked} inputs replayed on both sides")
+
         if s.restarts:
             self.say(f"  restarts          {s.restarts} (after crash files)")
         findings = sum(len(c.signatures) for c in s.causes.values())
@@ -693,6 +792,45 @@ class Campaign:
             log = self.cfg.out / "libfuzzer.log"
             self.say(f"  libFuzzer exited with status {status}; see {log}")
         self.say(f"  exit status       {s.exit_code}")
+
+
+@dataclass
+class _Job:
+    """One libFuzzer child of a campaign and what its stderr said."""
+
+    index: int
+    child: subprocess.Popen[str] | None = None
+    reader: threading.Thread | None = None
+    #: executions of this job's earlier runs (before a restart)
+    done_execs: int = 0
+    execs: int = 0
+    exec_per_sec: int = 0
+    cov: int = 0
+    ft: int = 0
+    corpus: int = 0
+    final: dict[str, int] = field(default_factory=dict)
+
+
+def _share(cfg: Config) -> int | None:
+    """One job's share of a ``--runs`` budget."""
+    return None if cfg.runs is None else -(-cfg.runs // cfg.jobs)
+
+
+def _stop(job: _Job) -> None:
+    """Stop a job's child (if it still runs), reap it, close its stderr."""
+    child = job.child
+    assert child is not None
+    if child.poll() is None:
+        _signal_child(child, signal.SIGINT)
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            _signal_child(child, signal.SIGKILL)
+            child.wait()
+    if job.reader is not None:
+        job.reader.join(timeout=5)
+    if child.stderr is not None and (job.reader is None or not job.reader.is_alive()):
+        child.stderr.close()
 
 
 _PR_SET_PDEATHSIG = 1
@@ -768,7 +906,12 @@ class _Log:
     def _fail(self, exc: OSError) -> None:
         if self.error is None:
             self.error = OSError(exc.errno, exc.strerror or str(exc), str(self.path))
-        self._file = None
+        f, self._file = self._file, None
+        if f is not None:
+            try:
+                f.close()
+            except OSError:
+                pass  # the buffered rest cannot be written either
 
     def write(self, text: str) -> None:
         if self._file is None:
@@ -788,16 +931,18 @@ class _Log:
                 self._fail(exc)
 
 
-def _pump(stream: TextIO | None, lines: queue.Queue[str | None], log: _Log) -> None:
-    """Copy the child's output to the log and the queue; the queue always ends
-    with None, whatever happens."""
+def _pump(
+    stream: TextIO | None, lines: queue.Queue[tuple[int, str | None]], log: _Log, job: int
+) -> None:
+    """Copy a job's output to the log (job N > 0's lines marked ``[job N]``)
+    and the queue; the queue always ends with the job's None, whatever happens."""
     assert stream is not None
     try:
         for line in stream:
-            log.write(line)
-            lines.put(line.rstrip("\n"))
+            log.write(line if job == 0 else f"[job {job}] {line}")
+            lines.put((job, line.rstrip("\n")))
     finally:
-        lines.put(None)
+        lines.put((job, None))
 
 
 def _drop_empty(corpus: Path) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+from collections.abc import Callable
 
 #: write the hit counts every this many executions (and at exit)
 COUNTS_EVERY = 2048
@@ -41,6 +42,45 @@ def load_libfuzzer_globally() -> bool:
     return True
 
 
+#: the reference model's modules that are bookkeeping, not semantics: their
+#: branches (index upkeep, the snapshot, the invariant checks, result records)
+#: would only add noise to the coverage that guides the search
+NOT_INSTRUMENTED = (
+    "harness.reference.snapshot",
+    "harness.reference.world",
+    "harness.reference.results",
+)
+
+
+def instrument_reference() -> None:
+    """Import the reference model with atheris's coverage in the modules that
+    make its decisions (calls, close, effects, environment, settle and the
+    engine's common checks).  Its branches count only on the inputs the
+    reference runs on (a core-led campaign's policy, harness.fuzz.policy)."""
+    import atheris
+
+    with atheris.instrument_imports(include=["harness.reference"], exclude=list(NOT_INSTRUMENTED)):
+        import harness.reference  # noqa: F401
+
+
+_AT_EXIT: list[object] = []  # the callbacks, kept alive
+
+
+def at_c_exit(fn: Callable[[], None]) -> bool:
+    """Call ``fn`` when libFuzzer ends the process with C's ``exit()`` (the
+    end of a -runs or -max_total_time budget), which runs no Python exit
+    handler.  A signal (Ctrl-C) ends it with ``_Exit`` instead: the counts
+    written every COUNTS_EVERY executions are what is left then.  False
+    where the C library has no ``__cxa_atexit``."""
+    try:
+        register = ctypes.CDLL(None).__cxa_atexit
+    except (OSError, AttributeError):
+        return False
+    callback = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(lambda _: fn())
+    _AT_EXIT.append(callback)
+    return bool(register(callback, None, None) == 0)
+
+
 def main(argv: list[str] | None = None) -> None:
     setup_options = {}
     if os.environ.get("WSA_HARNESS_CORE_DIR"):
@@ -48,19 +88,12 @@ def main(argv: list[str] | None = None) -> None:
         setup_options["internal_libfuzzer"] = load_libfuzzer_globally()
     import atheris
 
-    # The reference model is instrumented, so its branches guide the search.
-    # Its snapshot and invariant checks are bookkeeping, not semantics: left out.
-    with atheris.instrument_imports(
-        include=["harness.reference"], exclude=["harness.reference.snapshot"]
-    ):
-        import harness.reference  # noqa: F401
+    instrument_reference()
     from harness.fuzz.target import target_from_env
 
     target = target_from_env()
     args = list(sys.argv if argv is None else argv)
-    # libFuzzer ends a -runs budget with C's exit(): the last run writes the counts
-    runs = [a[6:] for a in args if a.startswith("-runs=")]
-    last_run = int(runs[-1]) if runs and runs[-1].isdigit() else -1
+    at_c_exit(target.write_counts)
     executions = 0
 
     def one(data: bytes) -> None:
@@ -72,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
             # executions, not seconds: the child allocates the same way on
             # every run with the same -seed (its coverage depends on it).
             executions += 1
-            if executions % COUNTS_EVERY == 0 or executions == last_run:
+            if executions % COUNTS_EVERY == 0:
                 target.write_counts()
 
     atheris.Setup(args, one, **setup_options)

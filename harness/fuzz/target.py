@@ -20,11 +20,13 @@ import json
 import os
 from array import array
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
 from harness.engines import load_engine
+from harness.fuzz.policy import DEFAULT_POLICY, Policy
 from harness.lang.encoding import decode, decode_lowered, header_profile
 from harness.lang.program import Program
 from harness.lang.render import format_program
@@ -46,10 +48,26 @@ from harness.vocab.profiles import DOCUMENTED, Limits, Profile, get_profile
 SIDES_ENV = "WSA_FUZZ_SIDES"
 FINDINGS_ENV = "WSA_FUZZ_FINDINGS"
 MAX_STEPS_ENV = "WSA_FUZZ_MAX_STEPS"
+#: the reference policy (harness.fuzz.policy.POLICIES), the initial corpus's size,
+#: and the job's number (its counts files are its own)
+POLICY_ENV = "WSA_FUZZ_REFERENCE"
+INITIAL_ENV = "WSA_FUZZ_INITIAL"
+JOB_ENV = "WSA_FUZZ_JOB"
 DEFAULT_SIDES = "core/documented,reference/documented"
 DEFAULT_MAX_STEPS = 20
-#: the hits per signature key, next to the findings (written by the target)
+#: the hits per signature key, next to the findings (written by the target);
+#: job N > 0 writes hits-N.counted, the final replay hits-replay.counted
 COUNTS_FILE = "hits.counted"
+#: the policy's counts (harness.fuzz.policy.Policy.to_json), per job the same way
+CHECKED_FILE = "reference.counted"
+
+
+def job_file(name: str, job: str) -> str:
+    """``name`` for job ``job`` (``0`` or empty: ``name`` itself)."""
+    if job in ("", "0"):
+        return name
+    stem, _, ext = name.partition(".")
+    return f"{stem}-{job}.{ext}"
 
 
 class DivergenceFound(HarnessError):
@@ -112,7 +130,14 @@ class DifferentialTarget:
     raw traces (:func:`~harness.oracle.diff.signature_of`); the readable
     report is built only for a signature not seen before, so inputs that
     repeat a known finding cost little more than a run.  ``counts`` holds how
-    many inputs hit each signature."""
+    many inputs hit each signature.
+
+    When one side is the reference model and the other is not, the other is
+    the *leader*: it runs every input first, on the bytes (the core's
+    ``run_bytes``), and ``policy`` (:mod:`harness.fuzz.policy`) decides from
+    its trace whether the reference runs too; the Python decoder runs only
+    then.  Without a policy, or without a leader, both sides run on every
+    input."""
 
     def __init__(
         self,
@@ -120,6 +145,8 @@ class DifferentialTarget:
         findings: Path | None = None,
         max_steps: int = DEFAULT_MAX_STEPS,
         work_per_step: int = WORK_PER_STEP,
+        policy: Policy | None = None,
+        job: str = "",
     ) -> None:
         self.a, self.b = sides
         self.mod_a, self.mod_b = load_engine(self.a.engine), load_engine(self.b.engine)
@@ -134,19 +161,51 @@ class DifferentialTarget:
             self.seen = {p.stem for p in findings.glob("*.json")}
         ref = self.a if self.a.engine == "reference" else self.b
         self.invariant_side = ref if ref.engine == "reference" else None
+        self.job = job
+        #: 0 or 1: the index of the leading side, or None when both always run
+        self.leader: int | None = None
+        if (self.a.engine == "reference") != (self.b.engine == "reference"):
+            self.leader = 0 if self.b.engine == "reference" else 1
+        #: without a policy every input runs on both sides, as in a library call
+        self.policy = policy or Policy("every")
+        if self.leader is None:
+            self.policy = Policy("every", sample=self.policy.sample)
 
     def program(self, data: bytes) -> Program:
         return decode(data, resolve_sides((self.a, self.b), data)[0].profile, self.max_steps)
 
     def check(self, data: bytes) -> Finding | None:
-        """The finding for ``data``, or None when the invariant holds."""
-        code, limits = decode_lowered(data, self.max_steps)  # the Program only when needed
+        """The finding for ``data``, or None when the invariant holds (or
+        when the policy leaves the reference out and the leader ran cleanly)."""
         a, b = resolve_sides((self.a, self.b), data)
+        lead: array[int] | None = None
+        if self.leader is not None:
+            side, module = (a, self.mod_a) if self.leader == 0 else (b, self.mod_b)
+            try:
+                lead = self._run_lead(side, module, data)
+            except EngineFault as exc:
+                self.policy.last = None  # the leader alone decided
+                return self._fault(exc.fault, data)
+            if self.policy.consult(data, lead) is None:
+                return None
+        else:
+            self.policy.consult(data, ())
+        code, limits = decode_lowered(data, self.max_steps)  # the Program only when needed
         bad: list[str] = []
         try:
-            ca = self._run_side(a, self.mod_a, data, code, limits, bad)
-            cb = self._run_side(b, self.mod_b, data, code, limits, [] if bad else bad)
+            if lead is None:
+                ca = self._run_side(a, self.mod_a, data, code, limits, bad)
+                cb = self._run_side(b, self.mod_b, data, code, limits, [] if bad else bad)
+            elif self.leader == 0:
+                ca, cb = lead, self._run(b, self.mod_b, code, limits, bad)
+            else:
+                ca, cb = self._run(a, self.mod_a, code, limits, bad), lead
             if ca != cb:
+                # the cheap key first: a signature already recorded was checked
+                # on well-formed traces, so validating these again is skipped
+                known = self._known(signature_of, code, a, b, ca, cb)
+                if known is not None:
+                    return Finding(known, data, "")
                 check_trace(a.engine, code, ca)
                 check_trace(b.engine, code, cb)
         except EngineFault as exc:
@@ -170,6 +229,31 @@ class DifferentialTarget:
             return Finding(sig, data, f"{sig}\n{text}\n\nprogram:\n{shown}", "invariant")
         return None
 
+    def _run_lead(self, side: Side, module: ModuleType, data: bytes) -> array[int]:
+        """The leader's trace of ``data``: the core decodes and runs the bytes in
+        one C call; an engine without ``run_bytes`` runs the Python decoder's
+        program."""
+        if getattr(module, "run_bytes", None) is not None:
+            code: array[int] | None = None
+            limits: Limits | None = None
+        else:
+            code, limits = decode_lowered(data, self.max_steps)
+        return self._run_side(side, module, data, code, limits, [])
+
+    def _known(self, sign: Callable[..., str], *args: object) -> str | None:
+        """The divergence's signature when one of it is recorded already (a
+        hit is counted), else None, also when the traces are too malformed
+        to sign (their check then reports them)."""
+        try:
+            signature = sign(*args)
+        except (IndexError, KeyError, ValueError, TypeError, StopIteration):
+            return None
+        key = signature_key(signature)
+        if key not in self.seen:
+            return None
+        self.counts[key] += 1
+        return signature
+
     def _new(self, signature: str) -> bool:
         """Count a hit; True when no finding of this signature is recorded yet."""
         key = signature_key(signature)
@@ -189,20 +273,25 @@ class DifferentialTarget:
         side: Side,
         module: ModuleType,
         data: bytes,
-        code: array[int],
-        limits: Limits,
+        code: array[int] | None,
+        limits: Limits | None,
         bad: list[str],
     ) -> array[int]:
         """One side's canonical trace.  An engine with its own decoder (the
         core's run_bytes) decodes and runs the bytes in one C call; the
         reference runs the Python decoder's program, so a difference between
-        the two decoders shows as a divergence too."""
+        the two decoders shows as a divergence too.  ``code`` and ``limits``
+        (the Python decoder's) may be None for such an engine: they are
+        made only to locate a fault."""
         run_bytes = getattr(module, "run_bytes", None)
         if side.engine == "reference" or run_bytes is None:
+            assert code is not None and limits is not None
             return self._run(side, module, code, limits, bad)
         try:
             out: array[int] = run_bytes(data, side.profile, self.max_steps)
         except Exception as exc:
+            if code is None or limits is None:
+                code, limits = decode_lowered(data, self.max_steps)
             raise located(classify(side.engine, exc), module, code, side.profile, limits) from None
         return out
 
@@ -248,14 +337,26 @@ class DifferentialTarget:
         return True
 
     def write_counts(self) -> None:
-        """Save the hits per signature key (``counts.json``) for the campaign."""
-        if self.findings is not None and self.counts:
+        """Save the hits per signature key (``hits.counted``) and the policy's
+        counts (``reference.counted``) for the campaign."""
+        if self.findings is None:
+            return
+        if self.counts:
             text = json.dumps(dict(sorted(self.counts.items())), indent=0) + "\n"
-            write_atomic(self.findings / COUNTS_FILE, text)
+            write_atomic(self.findings / job_file(COUNTS_FILE, self.job), text)
+        write_atomic(self.findings / job_file(CHECKED_FILE, self.job), self.policy.to_json())
 
 
 def target_from_env() -> DifferentialTarget:
     sides = parse_sides(os.environ.get(SIDES_ENV, DEFAULT_SIDES))
     findings = os.environ.get(FINDINGS_ENV)
     max_steps = int(os.environ.get(MAX_STEPS_ENV, DEFAULT_MAX_STEPS))
-    return DifferentialTarget(sides, Path(findings) if findings else None, max_steps)
+    name = os.environ.get(POLICY_ENV, DEFAULT_POLICY)
+    try:
+        policy = Policy(name, initial=int(os.environ.get(INITIAL_ENV, "0") or 0))
+    except ValueError as exc:
+        raise HarnessError(f"{POLICY_ENV}={name!r}: {exc}") from None
+    job = os.environ.get(JOB_ENV, "")
+    return DifferentialTarget(
+        sides, Path(findings) if findings else None, max_steps, policy=policy, job=job
+    )

@@ -156,7 +156,10 @@ class WsaFile(pytest.File):
             except HarnessError as exc:
                 raise WsaFailure(str(exc)) from None
             if self.path.read_bytes() != text.encode("utf-8"):
-                write_atomic(self.path, text)
+                try:
+                    write_atomic(self.path, text)
+                except OSError as exc:  # a full disk: the file is left as it was
+                    raise WsaFailure(f"{self.display_name}: {exc.strerror or exc}") from None
                 self.config.stash[UPDATED_KEY].append(self.display_name)
             self.program = self._parse(text)
         return self.program

@@ -4,6 +4,7 @@ tool, a few hundred programs (never a wall-time budget)."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -41,14 +42,33 @@ def test_harness_trial_kills_the_quick_mutant(quick_module: Path, tmp_path: Path
 
 @pytest.mark.fuzz
 @pytest.mark.slow
+@pytest.mark.skipif(shutil.which("clang") is None, reason="clang is not installed")
+@pytest.mark.parametrize("tool", ["harness-noseeds", "harness-every-noseeds"])
+def test_campaign_tools_on_a_native_mutant_from_an_empty_corpus(tool: str, tmp_path: Path) -> None:
+    """The core-led and every-input campaigns, on the mutant built with native
+    coverage, from no seeds: both find it within a bounded number of runs."""
+    mutant = load_mutants(only=[QUICK])[0]
+    b = build(mutant_sources(mutant), native=True)
+    assert b.module is not None, b.log
+    t = run_trial(tool, mutant.name, b.module, mutant.profile, 1, 60.0, runs=200_000,
+                  keep=tmp_path, native=True)  # fmt: skip
+    log = (tmp_path / "log.txt").read_text()
+    assert t.detected, log[-2000:]
+    assert "inline 8-bit counters" in log  # libFuzzer saw the core's edges
+    assert t.kind == "divergence" and t.execs > 1
+
+
+@pytest.mark.fuzz
+@pytest.mark.slow
 def test_bench_bugs_command_end_to_end(quick_module: Path, tmp_path: Path) -> None:
     status = main(["bench", "bugs", "--mutants", QUICK, "--trials", "1", "--runs", "300",
-                   "--out", str(tmp_path)])  # fmt: skip
+                   "--no-native", "--out", str(tmp_path)])  # fmt: skip
     assert status == 0
     record = json.loads((tmp_path / "bugs.json").read_text())
     tools = {t["tool"]: t for t in record["trials"]}
-    assert set(tools) == {"harness", "random", "hypothesis"}
-    assert tools["harness"]["detected"]
+    assert set(tools) == {"harness", "harness-every", "random", "hypothesis"}
+    assert tools["harness"]["detected"] and tools["harness-every"]["detected"]
+    assert record["params"]["campaign cores"] == "gcc, no native coverage"
     text = (tmp_path / "bugs.md").read_text()
     assert "| 01-dup-close-keeps-ref | CS-8 | documented | 1/1 |" in text
     assert (tmp_path / "survival.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

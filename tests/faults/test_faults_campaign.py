@@ -252,3 +252,62 @@ def test_a_resume_skips_damaged_findings_and_goes_on(tmp_path: Path) -> None:
     assert f"{warn}{findings / empty}.bin: empty input" in text
     assert {p.stem for p in findings.glob("*.done")} == set(good)  # the others all done
     assert json.loads((out / "causes.json").read_text())  # with their root causes
+
+
+# --- a child that will not stop -------------------------------------------------------
+
+STUBBORN = (
+    "import signal, sys, time\n"
+    "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+    "while True:\n"
+    "    print('#100 NEW cov: 1 ft: 1 corp: 1/1b exec/s: 1', file=sys.stderr, flush=True)\n"
+    "    time.sleep(0.05)\n"
+)
+
+
+class _Quiet:
+    def write(self, text: str) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+@pytest.mark.parametrize("fault", ["sigterm", "full-log"])
+def test_a_child_that_ignores_sigint_is_killed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: str
+) -> None:
+    """A SIGTERM, or a log that cannot be written, stops the child; one that
+    ignores the SIGINT is killed KILL_AFTER seconds later (here 1), so the
+    campaign always ends."""
+    import threading
+
+    monkeypatch.setattr(campaign, "KILL_AFTER", 1)
+    monkeypatch.setattr(campaign, "command", lambda *a, **k: [sys.executable, "-c", STUBBORN])
+    out = tmp_path / "out"
+    cfg = Config(sides=(Side("reference", DOCUMENTED), Side("reference", WINDOWS)), out=out,
+                 time=600)  # fmt: skip
+    if fault == "sigterm":
+        threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGTERM)).start()
+    else:
+
+        def fail_after_a_while(self: campaign._Log, text: str) -> None:
+            if self.path.stat().st_size > 2000:
+                self._fail(OSError(errno.EIO, "Input/output error"))
+            elif self._file is not None:
+                self._file.write(text)
+                self._file.flush()
+
+        monkeypatch.setattr(campaign._Log, "write", fail_after_a_while)
+    started = time.monotonic()
+    summary = Campaign(cfg, stream=_Quiet()).run()  # type: ignore[arg-type]
+    assert time.monotonic() - started < 30
+    if fault == "sigterm":
+        assert summary.interrupted and summary.exit_code == 130
+    else:
+        assert summary.io_error == f"{out / 'libfuzzer.log'}: Input/output error"
+        assert summary.exit_code == 1
+    assert summary.child_status == -signal.SIGKILL  # it had to be killed

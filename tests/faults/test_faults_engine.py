@@ -218,3 +218,28 @@ def test_check_step_refuses_exactly_the_out_of_range(step: tuple[Any, ...]) -> N
         lo <= v <= hi for v, (lo, hi) in zip(step[1:], STEP_RANGES[Op(op)], strict=True)
     )
     assert (_outcome(lambda: check_step(*step))[0] == "ok") == fits
+
+
+@pytest.mark.core
+@needs_core
+def test_the_core_refuses_a_table_wider_than_its_arrays() -> None:
+    """The core's port bitmap and thread array are sized by PORT_MAX and
+    THREADS: a ranges table that let more through would not be memory-safe,
+    so the core refuses to import with it."""
+    import subprocess
+    import sys
+
+    script = (
+        "from harness.vocab import ranges\n"
+        "from harness.vocab.constants import Op\n"
+        "spans = list(ranges.STEP_RANGES[Op.BIND])\n"
+        "spans[2] = (1, 65536)\n"
+        "ranges.STEP_RANGES[Op.BIND] = tuple(spans)\n"
+        "try:\n"
+        "    import harness._core\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=True)  # fmt: skip
+    assert "op 4 argument 2 range 1..65536 exceeds the core's 1..65535" in done.stdout, done

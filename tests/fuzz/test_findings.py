@@ -301,5 +301,10 @@ def test_coverage_with_jobs_is_also_given_as_one_process_sees_it(tmp_path: Path)
     done = fuzz(tmp_path / "out", "--engines", "reference", "--profiles", "documented,windows",
                 "--runs", "2000", "--jobs", "2")  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "(libFuzzer's fork-mode merge)" in done.stdout, done.stdout
-    assert "coverage, 1 job   cov " in done.stdout, done.stdout
+    assert "(the largest one job saw)" in done.stdout, done.stdout
+    assert "coverage, replay  cov " in done.stdout, done.stdout
+    # two long-lived libFuzzer processes, each its share of the runs, one corpus
+    log = (tmp_path / "out" / "libfuzzer.log").read_text()
+    assert " job 0: " in log and " job 1: " in log and "[job 1] " in log
+    assert log.count("-runs=1000") == 2, log[:2000]
+    assert "executions        2000" in done.stdout, done.stdout

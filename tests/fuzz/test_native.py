@@ -110,3 +110,24 @@ def test_native_build_feeds_the_core_edges_to_libfuzzer(tmp_path: Path) -> None:
         capture_output=True, text=True, env=env, timeout=120,
     )  # fmt: skip
     assert probe.stdout.strip().startswith(str(folder)), probe.stderr
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+@pytest.mark.slow
+@pytest.mark.core
+def test_make_fuzz_without_clang_says_so_and_fuzzes_the_in_place_core(tmp_path: Path) -> None:
+    """`make fuzz` uses the native-coverage core when clang is there; without
+    it, one line says so and the campaign runs on the in-place core."""
+    if no_core():
+        pytest.skip("WSA_HARNESS_NO_CORE=1 asks for pure-Python mode")
+    make = str(shutil.which("make"))
+    args = f"--out {tmp_path / 'out'} -- -runs=300 -seed=1"
+    done = subprocess.run(
+        [make, "-s", "-C", str(REPO), "fuzz", "FUZZ_TIME=600", f"FUZZ_ARGS={args}",
+         "WSA_HARNESS_CLANG=no-such-clang"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "clang is not installed: fuzzing the in-place core" in done.stdout, done.stdout
+    assert "fuzz  --time 600" in done.stdout and "--native" not in done.stdout
+    assert "reference checked" in done.stdout and "exit status       0" in done.stdout
