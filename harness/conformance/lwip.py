@@ -69,7 +69,9 @@ LWIP_CAPABILITIES = Capabilities(
     #: 128 KiB per connection: a single send of 64 KiB or more fills it
     saturation=64 << 10,
     block_wait=0.3,
-    settle=0.2,
+    #: up to 1.2 s for what the models expect: lwIP checks a linger close's deadline
+    #: from its TCP poll timer, up to about a second after it passed (c19)
+    settle=1.2,
     block_confirm=0.015,
     duplicate_pids=frozenset(),
     notes=(
