@@ -145,7 +145,10 @@ CONFORMANCE_DRIVER = build/conformance/wsa-driver.exe
 CONFORMANCE_CORPORA ?= corpus/seeds conformance/programs
 CONFORMANCE_KNOWN ?= conformance/known
 CONFORMANCE_ARGS ?=
-.PHONY: conformance conformance-deps conformance-driver
+CONFORMANCE_FUZZ_RUNS ?= 500
+#: apt-get waits this long (s) for another apt/dpkg to release its lock
+DPKG_LOCK_TIMEOUT ?= 300
+.PHONY: conformance conformance-deps conformance-driver conformance-fuzz
 
 conformance-deps:
 	@missing=""; \
@@ -154,8 +157,9 @@ conformance-deps:
 		|| missing="$$missing wine64"; \
 	if [ -n "$$missing" ]; then \
 		echo "apt-get install$$missing"; \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive \
-			apt-get install -y -q --no-install-recommends $$missing; \
+		apt-get -o DPkg::Lock::Timeout=$(DPKG_LOCK_TIMEOUT) update -q && \
+			DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=$(DPKG_LOCK_TIMEOUT) \
+			install -y -q --no-install-recommends $$missing; \
 	fi
 
 conformance-driver: $(CONFORMANCE_DRIVER)
@@ -175,7 +179,26 @@ conformance: $(CORE_STAMP) conformance-deps
 			--known $(CONFORMANCE_KNOWN)/$$engine.txt --markdown build/conformance/$$engine.md \
 			$(CONFORMANCE_ARGS) $(CONFORMANCE_CORPORA) || status=$$?; \
 	done; \
+	$(MAKE) -s conformance-fuzz || status=$$?; \
 	exit $$status
+
+# The hook for the fuzz half of issue 15: once `wsa-harness fuzz` takes a real engine as
+# a side, the conformance campaigns' corpus lives in conformance/corpus/ENGINE/, and this
+# replays it through `fuzz --engines ENGINE,reference`, bounded by CONFORMANCE_FUZZ_RUNS
+# (part of `make conformance`, so of CI).  Until that folder exists it only says so.
+conformance-fuzz: $(CORE_STAMP)
+	@for engine in linux wine; do \
+		dir=conformance/corpus/$$engine; \
+		if [ -d $$dir ]; then \
+			echo "wsa-harness fuzz --engines $$engine,reference --runs $(CONFORMANCE_FUZZ_RUNS)" \
+				"--corpus $$dir --out build/conformance/fuzz-$$engine"; \
+			$(VENV)/bin/wsa-harness fuzz --engines $$engine,reference \
+				--runs $(CONFORMANCE_FUZZ_RUNS) --corpus $$dir \
+				--out build/conformance/fuzz-$$engine || exit $$?; \
+		else \
+			echo "conformance-fuzz: no $$dir yet (the fuzz side of issue 15 adds it)"; \
+		fi; \
+	done
 
 clean:
 	rm -rf build/ *.egg-info

@@ -55,10 +55,19 @@ def engine(request: pytest.FixtureRequest) -> tuple[str, ModuleType]:
 
 
 SPEED = pytest.StashKey[Speed]()
+#: Lines of bench/test_conformance_engines.py, printed in their own section.
+REAL = pytest.StashKey[list[str]]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[SPEED] = Speed()
+    config.stash[REAL] = []
+
+
+@pytest.fixture
+def real_lines(request: pytest.FixtureRequest) -> list[str]:
+    """Where the real-engine benchmarks put the lines they print at the end."""
+    return request.config.stash[REAL]
 
 
 @pytest.fixture
@@ -76,6 +85,10 @@ def pytest_sessionfinish(session: pytest.Session) -> Generator[None, None, None]
 
 @pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if config.stash[REAL]:
+        terminalreporter.section("real engines: programs/s, the engine's run against the model's")
+        for line in config.stash[REAL]:
+            terminalreporter.write_line(line)
     speed = config.stash[SPEED]
     if not speed.rows and not speed.not_run and not speed.notes:
         return

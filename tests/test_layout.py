@@ -31,7 +31,7 @@ ALLOWED: dict[str, set[str]] = {
     "library": {"vocab", "lang", "engines", "oracle", "api"},
     # fuzz and bugbench import the reference model by name only to have atheris
     # instrument it (coverage of its branches); they run it through engines.
-    "fuzz": {"vocab", "lang", "engines", "oracle", "reference"},
+    "fuzz": {"vocab", "lang", "engines", "oracle", "reference", "conformance"},
     "conformance": {"vocab", "lang", "engines", "oracle"},
     "bugbench": {"vocab", "lang", "engines", "oracle", "fuzz", "library", "reference"},
     "cli": {

@@ -133,3 +133,29 @@ def sides_from_args(
     e = engines * 2 if len(engines) == 1 else engines
     p = profiles * 2 if len(profiles) == 1 else profiles
     return (e[0], p[0]), (e[1], p[1])
+
+
+#: The real engines a diff, minimize or fuzz side may be (harness.conformance)
+REAL_ENGINES = ("linux", "wine")
+
+
+def real_side(engines: list[str] | None, profiles: list[str] | None) -> tuple[str, str] | None:
+    """(real engine, the model's profile) when ``--engines`` names a real engine.
+
+    A real engine is compared with the reference model, under one profile: the
+    engine's own unless ``--profiles`` names another."""
+    real = [e for e in engines or () if e in REAL_ENGINES]
+    if not real:
+        return None
+    others = [e for e in engines or () if e not in REAL_ENGINES]
+    if len(real) > 1 or any(e != "reference" for e in others):
+        raise UsageError(
+            f"--engines {','.join(engines or ())}: a real engine is compared with the "
+            f"reference model: give --engines {real[0]},reference"
+        )
+    if profiles and (len(profiles) > 1 or profiles[0] not in PROFILES):
+        raise UsageError(
+            f"--profiles {','.join(profiles)}: {real[0]} is compared with the model under "
+            f"one named profile (default: its own, {real[0]})"
+        )
+    return real[0], profiles[0] if profiles else real[0]

@@ -8,10 +8,12 @@ import sys
 from pathlib import Path
 
 from harness.cli.common import (
+    REAL_ENGINES,
     UsageError,
     list_arg,
     load_program,
     positive,
+    real_side,
     sides_from_args,
 )
 from harness.engines import CORE_DIR_ENV, ENGINES, default_engine
@@ -45,8 +47,9 @@ def add_fuzz(fuzz: argparse.ArgumentParser) -> None:
     )
     budget.add_argument("--runs", type=positive, help="number of executions instead of a time")
     fuzz.add_argument(
-        "--engines", type=list_arg(ENGINES, "engines"), default=None,
-        help="one or two engines (default: core,reference; reference alone for two profiles)",
+        "--engines", type=list_arg((*ENGINES, *REAL_ENGINES), "engines"), default=None,
+        help="one or two engines (default: core,reference; reference alone for two profiles); "
+        "a real engine (linux, wine) is compared with the reference under one profile",
     )  # fmt: skip
     fuzz.add_argument(
         "--profiles",
@@ -96,8 +99,9 @@ def add_fuzz(fuzz: argparse.ArgumentParser) -> None:
 def add_minimize(mini: argparse.ArgumentParser) -> None:
     mini.add_argument("file", metavar="FILE")
     mini.add_argument(
-        "--engines", type=list_arg(ENGINES, "engines"), default=None,
-        help="one or two engines (default: reference,core; reference alone for two profiles)",
+        "--engines", type=list_arg((*ENGINES, *REAL_ENGINES), "engines"), default=None,
+        help="one or two engines (default: reference,core; reference alone for two profiles); "
+        "with a real engine (linux, wine) every candidate is rerun on it",
     )  # fmt: skip
     mini.add_argument(
         "--profiles", type=list_arg(tuple(PROFILES), "profiles"), default=None,
@@ -156,6 +160,9 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         ) from None
     if args.profiles and "any" in args.profiles and len(args.profiles) > 1:
         raise HarnessError("--profiles any compares engines under one profile: give it alone")
+    real = real_side(args.engines, args.profiles)
+    if real is not None and args.native:
+        raise UsageError("--native instruments the core; a real engine has no core side")
     engines = args.engines or (
         [default_engine(), "reference"]
         if not args.profiles or len(args.profiles) == 1
@@ -163,7 +170,14 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     )
     if engines == ["reference", "reference"]:
         engines = ["reference"]
-    a, b = _fuzz_sides(engines, args.profiles)
+    if real is not None:
+        from harness.fuzz.target import side_profile
+        from harness.oracle.diff import Side
+
+        a: object = Side(real[0], side_profile(real[1]))
+        b: object = Side("reference", side_profile(real[1]))
+    else:
+        a, b = _fuzz_sides(engines, args.profiles)
     _out_folder("--out", args.out)
     _out_folder("--corpus", args.corpus)
     time_budget = None if args.runs else (args.time or DEFAULT_TIME)
@@ -202,6 +216,9 @@ def cmd_minimize(args: argparse.Namespace) -> int:
     from harness.oracle.reproducers import build, build_fault, write
 
     program = load_program(args.file)
+    real = real_side(args.engines, args.profiles)
+    if real is not None:
+        return _minimize_real(program, *real, args.output)
     engines = args.engines or (["reference"] if args.profiles and len(args.profiles) == 2 else None)
     a, b = _sides(engines, args.profiles or [program.profile.name])  # type: ignore[attr-defined]
     try:
@@ -222,6 +239,37 @@ def cmd_minimize(args: argparse.Namespace) -> int:
     if args.output:
         write(repro, args.output)
         print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        print(repro.text, end="")
+    return 0
+
+
+def _minimize_real(program: object, engine: str, profile_name: str, output: Path | None) -> int:
+    from harness.fuzz import real
+    from harness.vocab.profiles import get_profile
+
+    profile = get_profile(profile_name)
+    known = real.load_known_for(engine)
+    with real.opened(engine) as eng:
+        outcome = real.compare(program, eng, profile, known)  # type: ignore[arg-type]
+        if not outcome.differs:
+            raise HarnessError(
+                f"{program.filename}: {engine} and reference/{profile.name} do not differ "  # type: ignore[attr-defined]
+                f"({outcome.verdict.summary()}); there is nothing to minimize"
+            )
+        repro = real.minimize_real(program, eng, profile, outcome.signature, known)  # type: ignore[arg-type]
+    print(
+        f"{program.filename}: {len(program.steps)} -> {len(repro.program.steps)} steps "  # type: ignore[attr-defined]
+        f"(rerun on {engine} at every step), signature kept: {repro.signature}",
+        file=sys.stderr,
+    )
+    assert repro.real_attribution is not None
+    print(f"attribution: {repro.real_attribution.describe()}", file=sys.stderr)
+    if output:
+        from harness.vocab.fsutil import write_atomic
+
+        write_atomic(output, repro.text)
+        print(f"wrote {output}", file=sys.stderr)
     else:
         print(repro.text, end="")
     return 0

@@ -10,10 +10,12 @@ from pathlib import Path
 from harness.cli.common import (
     EXIT_FAIL,
     EXIT_OK,
+    REAL_ENGINES,
     list_arg,
     load_all,
     positive,
     profile_arg,
+    real_side,
     sides_from_args,
 )
 from harness.engines import ENGINES, default_engine
@@ -54,8 +56,10 @@ def add_rules(rules: argparse.ArgumentParser) -> None:
 def add_diff(diff: argparse.ArgumentParser) -> None:
     diff.add_argument("files", nargs="+", metavar="FILE")
     diff.add_argument(
-        "--engines", type=list_arg(ENGINES, "engines"), default=None,
-        help="one or two engines (default: reference,core; reference alone for two profiles)",
+        "--engines", type=list_arg((*ENGINES, *REAL_ENGINES), "engines"), default=None,
+        help="one or two engines (default: reference,core; reference alone for two profiles); "
+        "a real engine (linux, wine) is compared with the reference under its own profile "
+        "unless --profiles names one",
     )  # fmt: skip
     diff.add_argument(
         "--profiles", type=list_arg(tuple(PROFILES), "profiles"), default=None,
@@ -192,6 +196,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from harness.api import diff
 
     programs, failures = load_all(args.files)
+    real = real_side(args.engines, args.profiles)
+    if real is not None:
+        return _diff_real(programs, *real, failures)
     diverged = 0
     for program in programs:
         (ea, pa), (eb, pb) = sides_from_args(args.engines, args.profiles, program.profile.name)  # type: ignore[attr-defined]
@@ -209,4 +216,31 @@ def cmd_diff(args: argparse.Namespace) -> int:
             print(f"{name}: DIVERGE")
             print(d.render())
     print(f"{len(programs)} program(s), {diverged} divergent, {failures} unreadable")
+    return EXIT_FAIL if diverged or failures else EXIT_OK
+
+
+def _diff_real(programs: list[object], engine: str, profile_name: str, failures: int) -> int:
+    """Each program on a real engine and on the model: the first difference,
+    attributed (explained by a switch, known, or new)."""
+    from harness.fuzz import real
+
+    profile = get_profile(profile_name)
+    known = real.load_known_for(engine)
+    diverged = 0
+    with real.opened(engine) as eng:
+        for program in programs:
+            name = program.filename  # type: ignore[attr-defined]
+            outcome = real.compare(program, eng, profile, known)  # type: ignore[arg-type]
+            label = f"[{outcome.label}]"
+            if not outcome.differs:
+                print(f"{name}: {outcome.verdict.summary()} {label}")
+                continue
+            attribution = real.attribute(outcome, eng)
+            unexpected = not real.expected(attribution, outcome)
+            diverged += unexpected
+            print(f"{name}: {'DIVERGE' if unexpected else 'expected'} {label}")
+            print(outcome.render())
+            print(f"  signature: {outcome.signature}")
+            print(f"  attribution: {attribution.describe()}")
+    print(f"{len(programs)} program(s), {diverged} unexpectedly divergent, {failures} unreadable")
     return EXIT_FAIL if diverged or failures else EXIT_OK

@@ -31,8 +31,8 @@ from harness.conformance.engine import (
     RealRun,
 )
 from harness.conformance.model import ModelRun, model_run
-from harness.conformance.session import first_unsupported
-from harness.lang.program import Program, Step
+from harness.conformance.session import SessionEngine, first_unsupported
+from harness.lang.program import Program, Step, Var
 from harness.lang.render import format_step
 from harness.lang.syntax import OP_NAMES
 from harness.vocab.constants import Op
@@ -115,6 +115,9 @@ def judge(
     for i in range(limit):
         step = program.steps[i]
         want, got = model.observations[i], real.observations[i]
+        if want.reused != got.reused:
+            limit, why = i, _renumbered(step, want.reused, engine)
+            break
         diff, call = _differs(step, want, got, observables)
         if diff:
             where = f"line {step.line}: `{format_step(step)}`"
@@ -140,6 +143,15 @@ def judge(
     if compared == 0:
         return Verdict(SKIPPED, why, compared=0, upto=line)
     return Verdict(PARTIAL, why, compared=compared, upto=line)
+
+
+def _renumbered(step: Step, model_reused: bool, engine: str) -> str:
+    var = step.target.name if isinstance(step.target, Var) else "?"
+    who, other = ("the model", engine) if model_reused else (engine, "the model")
+    return (
+        f"descriptor numbers differ before line {step.line} (`{format_step(step)}`): "
+        f"{who} gave {var}'s closed number to a later socket, {other} did not"
+    )
 
 
 def _compared(op: Op, want: Observation, got: Observation, observables: frozenset[str]) -> bool:
@@ -190,7 +202,7 @@ def expectations(runs: list[ModelRun]) -> list[Observation]:
         result = results.pop() if len(results) == 1 else None
         comps = max((o.completions for o in step), key=len)
         msgs = max((o.messages for o in step), key=len)
-        out.append(Observation(result, comps, msgs))
+        out.append(Observation(result, comps, msgs, all(o.reused for o in step)))
     return out
 
 
@@ -222,7 +234,12 @@ def compare_program(
     limit = max(m.cut[0] if m.cut else len(program.steps) for m in models.values())
     if stop is not None:
         limit = min(limit, stop[0])
-    real = engine.run(program, limit, expectations(list(models.values())), timeout)
+    # with one profile, the engine can stop at the first difference from it
+    expect = expectations(list(models.values()))
+    if len(models) == 1 and len(profiles) == 1 and isinstance(engine, SessionEngine):
+        real = engine.run(program, limit, expect, timeout, exact=True)
+    else:
+        real = engine.run(program, limit, expect, timeout)
     return {
         p.name: failed.get(p.name)
         or replace(

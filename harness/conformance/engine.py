@@ -10,6 +10,7 @@ from typing import Protocol
 
 from harness.lang.program import Invalid, Program, Step, Var
 from harness.vocab.constants import Op
+from harness.vocab.profiles import Limits
 
 #: Results of calls made by threads (socket, send, closesocket, ...).
 RESULTS = "results"
@@ -65,6 +66,10 @@ class Capabilities:
     #: model says it blocks (``block_wait`` applies when the model says it
     #: returns; decision D56).
     block_confirm: float = 0.02
+    #: The ``@limits`` a program may have (None: any; the model's cut stops the
+    #: comparison where its buffers and the real ones part).  The fuzzer's
+    #: grammar (harness/conformance/grammar.py) reads this with the above.
+    limits: tuple[Limits, ...] | None = None
 
     def why_not(self, step: Step, dgram: frozenset[str] | set[str] = frozenset()) -> str | None:
         """Why the engine cannot run ``step`` (None: it can).
@@ -117,6 +122,11 @@ class Observation:
     completions: tuple[str, ...] = ()
     #: WSAAsyncSelect messages posted during the step (``FD_READ s1 0``), in order.
     messages: tuple[str, ...] = ()
+    #: The step's descriptor variable names a socket other than the one it was
+    #: bound to: its descriptor was closed and a later socket took its number.
+    #: The model and a real stack number descriptors differently, so where one
+    #: side reused the number and the other did not, the comparison ends.
+    reused: bool = False
 
 
 @dataclass(frozen=True)
@@ -151,6 +161,9 @@ class ExternalEngine(Protocol):
         choose how long to wait (decision D56); the run reports what the
         engine did whatever they say.  ``timeout``: seconds the whole program
         may take; past it the run stops with an engine failure naming the step.
+        (A :class:`~harness.conformance.session.SessionEngine` also takes
+        ``exact=True``: ``expect`` is one model's run, so the run may stop after
+        the first step that differs from it.)
         """
         ...
 

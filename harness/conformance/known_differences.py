@@ -23,15 +23,18 @@ wherever it holds, in any program (decision D58)::
 - ``field``: ``result``, ``completions`` or ``messages``;
 - ``when``: the condition on the model's state just before the step, in the
   words of :mod:`harness.conformance.conditions` (``!fact`` negates; every
-  term must hold; an empty ``when`` always holds);
+  term must hold; ``|`` separates alternatives; an empty ``when`` always holds);
 - ``reason``: ``engine bug: ...``, ``model restriction: ...`` or
   ``open question: ...``;
-- ``seen``: the programs that show it (at least one).
+- ``seen``: the programs that show it (at least one);
+- ``intermittent: yes`` (optional): the engine shows it in some runs only (a
+  race inside the engine), so a seen program that agrees is no sign of a fix.
 
 A matching difference becomes the verdict ``known``.  An entry is **stale**
 when one of its ``seen`` programs was run and is not ``known`` by it: it
 agrees, differs elsewhere or otherwise, or the comparison no longer reaches
-the step.  A stale entry fails ``--check``, so the list never hides a change.
+the step (for an intermittent entry: anything but agreeing).  A stale entry
+fails ``--check``, so the list never hides a change.
 Lines starting with ``#`` are comments; blank lines are ignored.
 """
 
@@ -41,12 +44,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harness.conformance.compare import AGREE, DIFFER, ERROR, KNOWN, Verdict
-from harness.conformance.conditions import ConditionError, holds, parse_condition
+from harness.conformance.conditions import ConditionError, Terms, holds, parse_condition
 from harness.vocab.errors import HarnessError
 
 FIELDS = ("result", "completions", "messages")
 REASONS = ("engine bug:", "model restriction:", "open question:")
-_KEYS = ("engine", "call", "field", "when", "reason", "seen")
+_KEYS = ("engine", "call", "field", "when", "reason", "seen", "intermittent")
 
 
 class KnownFileError(HarnessError):
@@ -71,12 +74,15 @@ class KnownEntry:
     field: str
     #: the condition as written, and parsed
     when: str
-    terms: tuple[tuple[str, bool], ...]
+    terms: tuple[Terms, ...]
     reason: str
     #: the programs' file names (no folder) that show it
     seen: tuple[str, ...]
     #: ``FILE:LINE`` of the entry's ``[name]`` line
     source: str
+    #: the engine shows it in some runs only: a seen program that agrees does
+    #: not make the entry stale (one that differs otherwise still does)
+    intermittent: bool = False
 
     def matches(self, verdict: Verdict) -> bool:
         """Whether this entry explains the verdict's first difference."""
@@ -134,7 +140,7 @@ def _entry(
     engine: str | None,
 ) -> KnownEntry:
     for key in _KEYS:
-        if key not in fields and key != "when":
+        if key not in fields and key not in ("when", "intermittent"):
             raise KnownFileError(filename, number, f"[{name}] has no {key}:")
 
     def value(key: str) -> tuple[int, str]:
@@ -165,9 +171,13 @@ def _entry(
     bad = [p for p in programs if not p.endswith(".wsa") or "/" in p or "\\" in p]
     if not programs or bad:
         raise KnownFileError(filename, line, "seen: the programs' file names (NAME.wsa, no folder)")
+    line, flaky = value("intermittent")
+    if flaky not in ("", "yes", "no"):
+        raise KnownFileError(filename, line, "intermittent: yes or no")
     return KnownEntry(
-        name, eng, names, field, when, terms, reason, programs, f"{filename}:{number}"
-    )
+        name, eng, names, field, when, terms, reason, programs, f"{filename}:{number}",
+        flaky == "yes",
+    )  # fmt: skip
 
 
 def load_known(path: Path, engine: str | None = None) -> dict[str, KnownEntry]:

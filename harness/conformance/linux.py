@@ -22,7 +22,7 @@ send / recv                send(MSG_NOSIGNAL) / recv
 shutdown S HOW             shutdown(HOW) (SHUT_RD/WR/RDWR are 0/1/2 too)
 duplicate S 0              dup()
 closesocket S              close()
-getlasterror               the thread's errno as the last call left it
+getlasterror               the errno of the thread's last failing call
                            (POSIX does not clear it on success)
 peer_close / peer_reset    close() / setsockopt(SO_LINGER {1,0}) + close()
 =========================  ==================================================
@@ -37,6 +37,7 @@ from __future__ import annotations
 import select
 import socket
 import threading
+import time
 
 from harness.conformance import posix as px
 from harness.conformance.engine import COMPLETIONS, PEER, RESULTS, Capabilities
@@ -49,6 +50,14 @@ from harness.vocab.constants import Op
 #: counterpart; the network cannot be taken down from a test.
 _UNSUPPORTED = {Op.CLEANUP, Op.WSASEND, Op.WSARECV, Op.OVL, Op.SLEEPEX, Op.ASYNCSELECT}
 _UNSUPPORTED |= {Op.GETMESSAGE, Op.CANCELBLOCKING, Op.NET_DOWN, Op.NET_UP}
+
+#: Calls that cannot block, made on the harness's own thread (no thread switch).
+INLINE = frozenset(
+    {"socket", "bind", "setlinger", "setdontlinger", "getlinger", "getdontlinger", "fionbio"}
+    | {"shutdown", "duplicate"}
+)
+#: How long a peer_send waits for its data to be acknowledged by our socket.
+DELIVERY_WAIT = 0.01
 
 LINUX_CAPABILITIES = Capabilities(
     ops=frozenset(Op) - _UNSUPPORTED,
@@ -64,7 +73,8 @@ LINUX_CAPABILITIES = Capabilities(
     notes=(
         "startup is not made (POSIX needs no initialisation); its result is not compared",
         "SO_DONTLINGER is composed from SO_LINGER (Linux has no SO_DONTLINGER)",
-        "getlasterror reads the thread's errno, which POSIX leaves alone on success",
+        "getlasterror gives the errno of the thread's last failing call (POSIX leaves errno "
+        "alone on success)",
         "errno maps to Winsock errors as harness/conformance/errnomap.py says",
     ),
 )
@@ -84,6 +94,8 @@ class LinuxBackend:
         self._workers: Workers[Raw] | None = None
         self._out, self._in = px.Buffers(), px.Buffers()  # contents never matter
         self.leaked_threads = 0
+        #: model thread -> the Winsock error of its last failing call
+        self._last_error: dict[int, int] = {}
 
     # --- program lifecycle ----------------------------------------------------------
 
@@ -100,9 +112,15 @@ class LinuxBackend:
         while select.select([self._listener], [], [], 0)[0]:
             conn, _ = self._listener.accept()
             px.abort_close(conn.detach())
-        if self._workers is not None:
-            self.leaked_threads += self._workers.stop(2.0)
-        self._workers = Workers(2, "wsa-linux")
+        workers = self._workers
+        if workers is not None:
+            workers.poll(2.0)  # the calls the closes above woke
+            if any(workers.busy(t) for t in (0, 1)):
+                self.leaked_threads += workers.stop(0.0)
+                workers = None
+        if workers is None:
+            workers = self._workers = Workers(2, "wsa-linux")
+        self._last_error = {}
 
     def close(self) -> None:
         self.reset()
@@ -122,20 +140,30 @@ class LinuxBackend:
     ) -> Raw | None:
         if name == "startup":
             return (0, 0, 0, 0)
+        if name == "getlasterror":
+            return (self._last_error.get(thread, 0), 0, 0, 0)
+        if name in INLINE:  # cannot block: made here, without a thread switch
+            return self._record(thread, self._run(name, handle, x))
         assert self._workers is not None
-        return self._workers.call(thread, lambda: self._run(name, handle, x), wait)
+        raw = self._workers.call(thread, lambda: self._run(name, handle, x), wait)
+        return None if raw is None else self._record(thread, raw)
+
+    def _record(self, thread: int, raw: Raw) -> Raw:
+        """The thread's last error is its last failing call's (POSIX leaves errno
+        alone on success)."""
+        if raw[0] == -1:
+            self._last_error[thread] = raw[1]
+        return raw
 
     def poll(self, wait: float, want: int = -1) -> list[tuple[int, Raw]]:
         assert self._workers is not None
-        return self._workers.poll(wait, want)
+        return [(t, self._record(t, raw)) for t, raw in self._workers.poll(wait, want)]
 
     def leaked(self) -> int:
         return self.leaked_threads
 
     def _run(self, name: str, fd: int, x: tuple[int, int, int]) -> Raw:
         """One call, on the worker thread; errno is mapped before it can change."""
-        if name == "getlasterror":
-            return (wsa_error(px.last_errno()), 0, 0, 0)
         if name in ("getlinger", "getdontlinger", "setdontlinger"):
             ret, err, onoff, secs = px.get_linger(fd)
             if ret != 0:
@@ -211,7 +239,13 @@ class LinuxBackend:
         return (ret, wsa_error(err), 0, 0)
 
     def peer_send(self, peer: int, n: int) -> Raw:
-        ret, err = px.send(self._peer_fd(peer), self._out.get(n), n, px.MSG_DONTWAIT)
+        fd = self._peer_fd(peer)
+        ret, err = px.send(fd, self._out.get(n), n, px.MSG_DONTWAIT)
+        # the model delivers at once: wait (briefly) until the program's socket has
+        # the data, so that the next recv finds it (loopback is fast, not instant)
+        deadline = time.monotonic() + DELIVERY_WAIT
+        while px.unacked(fd) > 0 and time.monotonic() < deadline:
+            time.sleep(0.0002)
         return (ret, wsa_error(err), 0, 0)
 
     def peer_close(self, peer: int, reset: bool) -> Raw:

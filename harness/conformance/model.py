@@ -175,6 +175,12 @@ def project(program: Program, tr: trace.Trace) -> list[Observation]:
     blocked_n: dict[int, int] = {}  # thread -> N of the call it blocked in
     names: dict[int, str] = {}  # descriptor value -> the variable last bound to it
     for step, outcome in zip(program.steps, tr.steps, strict=True):
+        # a variable whose descriptor value a later socket took now names that
+        # socket (Observation.reused)
+        reused = False
+        if isinstance(step.target, Var) and step.thread is not None:
+            value = bound.get(step.target.name, -1)
+            reused = value != -1 and names.get(value, step.target.name) != step.target.name
         if step.bind is not None:
             bound[step.bind] = outcome.bound
             if step.op in (Op.SOCKET, Op.DUPLICATE) and outcome.bound != -1:
@@ -197,7 +203,7 @@ def project(program: Program, tr: trace.Trace) -> list[Observation]:
             for e in outcome.events
             if e[0] == trace.E_POSTED and e[1] == 0
         )
-        out.append(Observation(result, comps, messages))
+        out.append(Observation(result, comps, messages, reused))
     return out
 
 

@@ -24,6 +24,8 @@ SO_LINGER = socket.SO_LINGER
 MSG_NOSIGNAL = socket.MSG_NOSIGNAL
 MSG_DONTWAIT = socket.MSG_DONTWAIT
 FIONBIO = 0x5421
+#: ioctl: bytes in the send queue not yet acknowledged by the receiver
+SIOCOUTQ = 0x5411
 LOOPBACK = 0x7F000001
 
 
@@ -71,6 +73,11 @@ def _done(ret: int) -> Ret:
 def last_errno() -> int:
     """This thread's errno as the last ctypes call left it (not reset on success)."""
     return ctypes.get_errno()
+
+
+def clear_errno() -> int:
+    """Set this thread's errno to 0 (a worker starting a new program)."""
+    return ctypes.set_errno(0)
 
 
 def loopback(port: int) -> SockaddrIn:
@@ -126,6 +133,13 @@ def get_linger(fd: int) -> tuple[int, int, int, int]:
 def fionbio(fd: int, on: int) -> Ret:
     value = ctypes.c_int(1 if on else 0)
     return _done(_ioctl(fd, FIONBIO, ctypes.byref(value)))
+
+
+def unacked(fd: int) -> int:
+    """Bytes sent on ``fd`` that the receiver has not acknowledged (-1 on error)."""
+    value = ctypes.c_int(0)
+    ret = _ioctl(fd, SIOCOUTQ, ctypes.byref(value))
+    return -1 if ret < 0 else value.value
 
 
 def send(fd: int, buf: ctypes.Array[ctypes.c_char], n: int, flags: int = 0) -> Ret:

@@ -104,8 +104,11 @@ def stale_entries(
             v = by_file[program].verdicts.get(measured or "")
             if v is None:
                 continue
-            if v.kind != KNOWN or not v.note.startswith(f"[{entry.name}]"):
-                stale.append(stale_message(entry, program, v, measured or ""))
+            if v.kind == KNOWN and v.note.startswith(f"[{entry.name}]"):
+                continue
+            if entry.intermittent and v.kind in (AGREE, PARTIAL):
+                continue
+            stale.append(stale_message(entry, program, v, measured or ""))
     return stale, unused
 
 

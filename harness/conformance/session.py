@@ -25,7 +25,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from harness.conformance.engine import Capabilities, Observation, RealRun
+from harness.conformance.engine import (
+    COMPLETIONS,
+    MESSAGES,
+    OVERLAPPED,
+    PEER,
+    RESULTS,
+    Capabilities,
+    Observation,
+    RealRun,
+)
 from harness.conformance.errnomap import error_text
 from harness.conformance.model import (
     ROUTINE_NOT_RAN,
@@ -37,7 +46,7 @@ from harness.conformance.model import (
 from harness.lang.program import Invalid, Program, Step, Var
 from harness.lang.render import format_step
 from harness.lang.syntax import OP_NAMES
-from harness.vocab.constants import WSA_IO_PENDING, Mode, Op
+from harness.vocab.constants import WSA_IO_PENDING, WSAEWOULDBLOCK, Mode, Op
 
 #: The handle an INVALID_SOCKET argument passes (the backend encodes it).
 INVALID_HANDLE = -1
@@ -161,9 +170,26 @@ class _State:
     #: real handle -> the variable last bound to it (how messages name descriptors)
     names: dict[int, str] = field(default_factory=dict)
     dgram: set[str] = field(default_factory=set)
+    #: threads whose last error the real side does not know: their last call was
+    #: not made (rejected, or on a descriptor that is not the program's)
+    unknown_error: set[int] = field(default_factory=set)
+    #: the current step's variable names a reused descriptor (Observation.reused)
+    reused: bool = False
+    #: real handles whose connection has its peer accepted
+    connected: set[int] = field(default_factory=set)
 
 
 _NO_EXPECT = Observation(None)
+#: Steps that can wake a blocked call: after one, a call the model does not
+#: expect to complete still gets WAKE_GRACE seconds to show that it did, so a
+#: completion is reported at the step that caused it, not at the next one.
+WAKERS = frozenset(
+    {
+        Op.SHUTDOWN, Op.CLOSESOCKET, Op.CLEANUP, Op.CANCELBLOCKING, Op.PEER_SEND,
+        Op.PEER_RECV, Op.PEER_CLOSE, Op.PEER_RESET,
+    }
+)  # fmt: skip
+WAKE_GRACE = 0.02
 
 
 class Session:
@@ -179,6 +205,7 @@ class Session:
         limit: int,
         expect: Sequence[Observation] | None = None,
         timeout: float | None = None,
+        exact: bool = False,
     ) -> RealRun:
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
@@ -201,6 +228,16 @@ class Session:
             hint = expect[i] if expect is not None and i < len(expect) else None
             try:
                 observations.append(self._step(step, state, hint))
+                if (
+                    exact
+                    and hint is not None
+                    and differs(step.op, hint, observations[-1], self.caps)
+                ):
+                    stopped = (
+                        i + 1,
+                        f"the run stopped after the first difference (line {step.line})",
+                    )
+                    break
             except Stop as exc:
                 stopped = (i, f"{exc} (line {step.line})")
                 break
@@ -217,6 +254,7 @@ class Session:
         if why is not None:
             raise Stop(f"unsupported step `{format_step(step)}`: {why}")
         track_datagrams(step, st.dgram)
+        st.reused = False
         want = hint or _NO_EXPECT
         if step.thread is not None:
             result = self._call(step, st, hint)
@@ -231,7 +269,7 @@ class Session:
         comps: list[str] = []
         if st.blocked:
             n = -1 if hint is None else len(want.completions)
-            wait = self.caps.settle if n != 0 else 0.0
+            wait = self.caps.settle if n != 0 else WAKE_GRACE if step.op in WAKERS else 0.0
             for thread, raw in self.backend.poll(wait, n):
                 call, count = st.blocked.pop(thread)
                 comps.append(completion_text(thread, call, raw[0], raw[1], {thread: count}))
@@ -239,7 +277,7 @@ class Session:
         if st.registered:
             got = self._drain(st, -1 if hint is None else len(want.messages))
             messages = tuple(self._message_name(m, st) for m in got)
-        return Observation(result, tuple(sorted(comps)), messages)
+        return Observation(result, tuple(sorted(comps)), messages, st.reused)
 
     def _drain(self, st: _State, want: int) -> list[Message]:
         got = self.backend.messages(self.caps.settle if want != 0 else 0.0, want)
@@ -253,16 +291,20 @@ class Session:
             if st.version == 1:
                 raise Stop(f"t{thread} calls while blocked under version 1 (blocking hooks)")
             self._bind(step, st, -1 if op in (Op.SOCKET, Op.DUPLICATE) else 0)
+            st.unknown_error.add(thread)
             return None
         if op == Op.GETMESSAGE:
             return self._message(st, hint)
+        if op == Op.GETLASTERROR and thread in st.unknown_error:
+            return None
         handle = self._handle(step, st)
-        if handle is None and step.target is not None:
-            self._bind(step, st, -1 if op == Op.DUPLICATE else 0)
-            return None  # the variable's descriptor was closed and its number reused
         if handle is not None and handle != INVALID_HANDLE and self.backend.foreign(handle):
             self._bind(step, st, -1 if op == Op.DUPLICATE else 0)
+            st.unknown_error.add(thread)
+            st.reused = True
             return None  # a released descriptor the harness process reused: not the program's
+        if op not in self.caps.synthesized:
+            st.unknown_error.discard(thread)
         args = (*step.args, 0, 0, 0)
         x = (args[0], args[1], args[2])
         if op == Op.BIND:
@@ -293,14 +335,24 @@ class Session:
         if op in (Op.SOCKET, Op.DUPLICATE):
             if ret != -1:
                 st.generation[ret] = st.generation.get(ret, 0) + 1
+                st.connected.discard(ret)
                 if step.bind is not None:
                     st.names[ret] = step.bind
             self._bind(step, st, ret)
         elif op == Op.BIND and ret == 0 and step.args[0] not in st.ports:
             st.ports[step.args[0]] = e1
         elif op == Op.CONNECT:
-            wait = self.caps.block_wait if ret == 0 else 0.0
-            self._bind(step, st, self.backend.peer_accept(wait))
+            # a new connection: accept its peer (a nonblocking connect's handshake
+            # completes on loopback at once); a connect that fails, or one on a
+            # socket that already has its peer, makes none
+            handle = self._handle(step, st)
+            new = ret == 0 or (ret == -1 and err == WSAEWOULDBLOCK)
+            peer = 0
+            if new and handle is not None and handle not in st.connected:
+                peer = self.backend.peer_accept(self.caps.block_wait)
+                if peer:
+                    st.connected.add(handle)
+            self._bind(step, st, peer)
         elif op in (Op.WSASEND, Op.WSARECV):
             ok = ret == 0 or (ret == -1 and err == WSA_IO_PENDING)
             assert step.bind is not None
@@ -320,9 +372,9 @@ class Session:
         return message_text(event, st.names.get(handle, f"#{handle}"), err)
 
     def _handle(self, step: Step, st: _State) -> int | None:
-        """The real handle of the step's target; None for no target, and for a
-        variable whose descriptor was closed and whose number a later socket
-        took (the variable no longer names the socket it was bound to)."""
+        """The real handle of the step's target (None: no target).  A variable
+        whose descriptor was closed and whose number a later socket took names
+        that socket now, as in a real program; the step is marked reused."""
         t = step.target
         if isinstance(t, Var):
             bound = st.handles.get(t.name)
@@ -330,7 +382,7 @@ class Session:
                 return INVALID_HANDLE
             handle, gen = bound
             if handle != INVALID_HANDLE and st.generation.get(handle, 0) != gen:
-                return None
+                st.reused = True  # a later socket took the number: the call reaches it
             return handle
         if isinstance(t, Invalid):
             return INVALID_HANDLE
@@ -397,6 +449,23 @@ class Session:
         return None
 
 
+_PEER_OPS = frozenset({Op.PEER_RECV, Op.PEER_SEND, Op.PEER_CLOSE, Op.PEER_RESET})
+
+
+def differs(op: Op, want: Observation, got: Observation, caps: Capabilities) -> bool:
+    """Whether a step's observation differs from the model's on what the engine
+    compares (the same test as harness.conformance.compare)."""
+    category = PEER if op in _PEER_OPS else OVERLAPPED if op in (Op.OVL, Op.SLEEPEX) else RESULTS
+    if category in caps.observables and None not in (want.result, got.result):
+        if want.result != got.result:
+            return True
+    if COMPLETIONS in caps.observables and want.completions != got.completions:
+        return True
+    if MESSAGES in caps.observables and want.messages != got.messages:
+        return True
+    return want.reused != got.reused
+
+
 def unsupported(program: Program, caps: Capabilities) -> tuple[Step, str] | None:
     """The first step the engine cannot run, with the reason (None if all can run)."""
     found = first_unsupported(program, caps)
@@ -442,8 +511,9 @@ class SessionEngine:
         limit: int,
         expect: Sequence[Observation] | None = None,
         timeout: float | None = None,
+        exact: bool = False,
     ) -> RealRun:
-        return self._session.run(program, limit, expect, timeout)
+        return self._session.run(program, limit, expect, timeout, exact)
 
     def leaked_threads(self) -> int:
         """Threads of earlier programs still blocked in a call that never returned."""

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import TextIO, TypeVar
 
 from harness.fuzz.policy import DEFAULT_POLICY, Checked
+from harness.fuzz.real import CampaignSide, reach_line, read_reach
 from harness.fuzz.target import (
     CHECKED_FILE,
     COUNTS_FILE,
@@ -60,8 +61,9 @@ from harness.fuzz.target import (
     resolve_sides,
     signature_key,
 )
-from harness.lang.encoding import NotRepresentable, decode, encode
+from harness.lang.encoding import FULL, Grammar, NotRepresentable, decode, encode
 from harness.lang.parser import parse_file
+from harness.lang.program import Program
 from harness.lang.render import format_program
 from harness.oracle import reproducers
 from harness.oracle.diff import Side
@@ -123,6 +125,8 @@ class Cause:
     expected: bool
     kind: str
     signatures: dict[str, int] = field(default_factory=dict)
+    #: with a real side: explained, known or new (harness.fuzz.real)
+    attribution: str = ""
 
 
 @dataclass
@@ -162,21 +166,26 @@ class Summary:
 
 
 def export_seeds(
-    seeds: Path, corpus: Path, skipped: list[str] | None = None, *, missing_only: bool = False
+    seeds: Path,
+    corpus: Path,
+    skipped: list[str] | None = None,
+    *,
+    missing_only: bool = False,
+    grammar: Grammar = FULL,
 ) -> int:
-    """Encode every representable seed program into ``corpus`` (as binary);
-    ``skipped`` collects ``NAME: reason`` for each one that has no binary form.
-    With ``missing_only``, a seed already in the corpus (a non-empty
-    ``seed-NAME.bin``) is left alone: a seeding cut short (a full disk) is
-    finished by the next run.  A write that fails raises OSError naming the
-    file; what was written before it stays."""
+    """Encode every seed program representable under ``grammar`` into ``corpus``
+    (as binary); ``skipped`` collects ``NAME: reason`` for each one that has no
+    binary form.  With ``missing_only``, a seed already in the corpus (a
+    non-empty ``seed-NAME.bin``) is left alone: a seeding cut short (a full
+    disk) is finished by the next run.  A write that fails raises OSError
+    naming the file; what was written before it stays."""
     count = 0
     for path in sorted(seeds.glob("*.wsa")):
         target = corpus / f"seed-{path.stem}.bin"
         if missing_only and _size(target) > 0:
             continue
         try:
-            data = encode(parse_file(path))
+            data = encode(parse_file(path), grammar)
         except (NotRepresentable, HarnessError) as exc:
             if skipped is not None:
                 skipped.append(f"{path.name}: {exc}")
@@ -251,6 +260,8 @@ class Campaign:
         self._last_print = 0.0
         #: the first failed write ("PATH: No space left on device"), if any
         self.io_error: str | None = None
+        #: the parent's half of a real side (harness.fuzz.real), if there is one
+        self.real = CampaignSide.of(cfg.sides, cfg.max_steps)
 
     def say(self, text: str) -> None:
         print(text, file=self.stream, flush=True)
@@ -265,6 +276,13 @@ class Campaign:
             return self._run(corpus)
         finally:
             lock.close()
+            if self.real is not None:
+                self.real.close()
+
+    def _decode(self, data: bytes, side: Side) -> Program:
+        if self.real is not None:
+            return self.real.decode(data)
+        return decode(data, side.profile, self.cfg.max_steps)
 
     def _seed(self, corpus: Path) -> bool:
         """Seed an empty corpus, or finish a seeding cut short; False when a
@@ -279,14 +297,19 @@ class Campaign:
                 self.say(f"starting from an empty corpus in {corpus}: no seed programs given")
             return True
         skipped: list[str] = []
+        folders = [cfg.seeds] if self.real is None else self.real.seed_folders(cfg.seeds)
+        grammar = FULL if self.real is None else self.real.grammar
         try:
-            n = export_seeds(cfg.seeds, corpus, skipped, missing_only=bool(inputs))
+            n = sum(
+                export_seeds(f, corpus, skipped, missing_only=bool(inputs), grammar=grammar)
+                for f in folders
+            )
         except OSError as exc:
             self._io_failed(exc, "seeding the corpus")
             done = sum(1 for _ in corpus.glob("seed-*.bin"))
             self.say(f"  {done} seed(s) are in {corpus}; the next run writes the missing ones")
             return False
-        where = resources.describe(cfg.seeds)
+        where = " and ".join(resources.describe(f) for f in folders)
         if not inputs:
             self.say(f"seeding {corpus} with {n} seed programs from {where}")
             if skipped:
@@ -355,6 +378,8 @@ class Campaign:
         return self.summary
 
     def _has_leader(self) -> bool:
+        if self.real is not None:  # a real side and the model run every input
+            return False
         a, b = self.cfg.sides
         return (a.engine == "reference") != (b.engine == "reference")
 
@@ -563,7 +588,7 @@ class Campaign:
             data = path.read_bytes()
             fault = self._fault_on(data, kind)
             a, b = resolve_sides(self.cfg.sides, data)
-            program = decode(data, a.profile, self.cfg.max_steps)
+            program = self._decode(data, a)
             key = signature_key(fault.signature)
             if (self.findings / f"{key}.json").exists():
                 continue
@@ -579,6 +604,8 @@ class Campaign:
 
     def _fault_on(self, data: bytes, kind: str) -> Fault:
         """Which side faults on a crash file's input, run apart with a time limit."""
+        if self.real is not None:  # a real engine runs in the target's process
+            return self.real.fault(kind)
         for side in resolve_sides(self.cfg.sides, data):
             program = decode(data, side.profile, self.cfg.max_steps)
             fault = fault_of(
@@ -649,9 +676,11 @@ class Campaign:
         self, meta: dict[str, object], data: bytes, key: str
     ) -> reproducers.Reproducer | None:
         a, b = resolve_sides(self.cfg.sides, data)
-        program = decode(data, a.profile, self.cfg.max_steps)
         kind = str(meta.get("kind", "divergence"))
         try:
+            if self.real is not None:
+                return self.real.reproducer(meta, data, key)
+            program = decode(data, a.profile, self.cfg.max_steps)
             if kind in ("divergence", "invariant"):
                 return reproducers.build(program, a, b, str(meta["signature"]), f"{key}.bin")
             isolate = kind in ("hang", "oom") or "signal" in str(meta["signature"])
@@ -676,6 +705,7 @@ class Campaign:
         cause = causes.get(repro.cause)
         expected = repro.expected and not self.cfg.strict
         kind = repro.fault.kind if repro.fault else "divergence"
+        attribution = getattr(getattr(repro, "real_attribution", None), "kind", "")
         path = self.repro_dir / f"{signature_key(repro.cause)}.wsa"
         # the smallest wins, ties by text: the choice never depends on the order
         # in which findings came (the same -seed and -runs give the same files)
@@ -684,11 +714,14 @@ class Campaign:
             reproducers.write(repro, path)
             if cause is None:
                 where = str(path.relative_to(self.cfg.out))
-                cause = causes[repro.cause] = Cause(repro.cause, where, steps, expected, kind)
+                cause = causes[repro.cause] = Cause(
+                    repro.cause, where, steps, expected, kind, attribution=attribution
+                )
                 if self.stream.isatty():
                     print(file=self.stream)
                 label = "expected" if expected else "NEW"
-                self.say(f"{label} {kind}: {repro.cause} -> {path} ({steps} steps)")
+                how = f" ({attribution})" if attribution else ""
+                self.say(f"{label} {kind}{how}: {repro.cause} -> {path} ({steps} steps)")
             cause.steps = steps
         cause.signatures[signature] = count
 
@@ -781,9 +814,12 @@ class Campaign:
             f"  root causes       {len(s.causes)} ({len(unexpected)} unexpected), "
             f"from {findings} distinct signatures"
         )
+        if self.real is not None and (reach := read_reach(self.findings)) is not None:
+            self.say(f"  reach             {reach_line(reach)}")
         for cause in sorted(s.causes.values(), key=lambda c: (c.expected, c.key)):
             label = "expected  " if cause.expected else "UNEXPECTED"
-            self.say(f"    {label} {cause.key}")
+            how = f" ({cause.attribution})" if cause.attribution else ""
+            self.say(f"    {label} {cause.key}{how}")
             self.say(f"               {self.cfg.out / cause.reproducer} ({cause.steps} steps)")
             for sig, n in sorted(cause.signatures.items(), key=lambda kv: (-kv[1], kv[0])):
                 self.say(f"                 {n:>6} x {sig}")

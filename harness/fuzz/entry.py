@@ -89,9 +89,9 @@ def main(argv: list[str] | None = None) -> None:
     import atheris
 
     instrument_reference()
-    from harness.fuzz.target import target_from_env
+    from harness.fuzz.real import make_target
 
-    target = target_from_env()
+    target = make_target()
     args = list(sys.argv if argv is None else argv)
     at_c_exit(target.write_counts)
     executions = 0

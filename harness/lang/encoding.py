@@ -22,6 +22,15 @@ The decoder is total (every byte string gives a valid program) and never runs
 a model.  Flipping one byte changes one step (and, through the variables it
 binds, what later selections resolve to).  :func:`encode` inverts it for every
 program it can represent; the others raise :class:`NotRepresentable`.
+
+**Grammars.**  Every function takes an optional :class:`Grammar`: what the
+side that runs the program supports.  ``FULL`` (the default) is the whole
+binary form above, and the only one the compiled core's own decoder knows.  A
+real engine declares less (harness/conformance/grammar.py builds its grammar
+from its ``Capabilities``): then the variant table holds only its steps, SEL
+picks only its threads, raw descriptor values and datagram transfers are never
+generated, and counts, times and limits stay within what it can run.  A
+grammar changes which program the bytes decode to, never the layout.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from harness.lang.program import (
     INVALID_DESCRIPTOR,
@@ -159,20 +169,90 @@ VARIANTS = (
 )  # fmt: skip
 
 
-def _table() -> tuple[Variant, ...]:
-    total = sum(v.weight for v in VARIANTS)
+def _table(variants: tuple[Variant, ...] = VARIANTS) -> tuple[Variant, ...]:
+    total = sum(v.weight for v in variants)
     out: list[Variant] = []
-    for v in VARIANTS:
+    for v in variants:
         out += [v] * (v.weight * 256 // total)
+    heaviest = sorted(variants, key=lambda v: -v.weight)
     i = 0
     while len(out) < 256:  # spread the rounding remainder over the heaviest variants
-        out.append(sorted(VARIANTS, key=lambda v: -v.weight)[i % 8])
+        out.append(heaviest[i % min(8, len(heaviest))])
         i += 1
     return tuple(out)
 
 
 TABLE = _table()
 FIRST_BYTE = {v: TABLE.index(v) for v in VARIANTS}
+
+#: Steps that move data over a connection: never generated on a datagram
+#: socket for a side without ``datagram_transfer``.
+TRANSFER_OPS = frozenset({Op.CONNECT, Op.SEND, Op.RECV, Op.WSASEND, Op.WSARECV})
+_COUNT_OPS = frozenset({Op.SEND, Op.RECV, Op.WSASEND, Op.WSARECV, Op.PEER_RECV, Op.PEER_SEND})
+
+
+@dataclass(frozen=True)
+class Grammar:
+    """What a side can run; the decoder generates only that.
+
+    ``FULL`` is the whole binary form.  A narrower grammar keeps the layout
+    (header, 4 bytes a step) and changes what the bytes pick:
+    - ``ops``: the variant table holds only these steps, with their weights;
+    - ``threads``: SEL picks only these threads;
+    - ``raw_descriptors`` False: SEL 28-30 (and a descriptor selection with no
+      live variable) pick ``INVALID_SOCKET`` instead of a raw value ``#N``;
+    - ``datagram_transfer`` False: a transfer step (``TRANSFER_OPS``) on a
+      variable bound to a datagram socket (or a duplicate of one) is dropped;
+    - ``pids``: the processes ``duplicate`` may target;
+    - ``max_count``: counts are taken modulo one more than it (values up to it
+      keep their binary form);
+    - ``limits``: the presets header bits 3-5 pick from (modulo their number);
+    - ``connect_window`` False: no ``connect S window=N``.
+    """
+
+    name: str = "full"
+    ops: frozenset[Op] = frozenset(Op)
+    threads: tuple[int, ...] = (0, 1, 2, 3)
+    raw_descriptors: bool = True
+    datagram_transfer: bool = True
+    pids: tuple[int, ...] = PIDS
+    max_count: int | None = None
+    limits: tuple[Limits, ...] = LIMIT_PRESETS
+    #: ``connect S window=N`` (the connect variant with a window)
+    connect_window: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.variants:
+            raise ValueError(f"grammar {self.name}: no step of the binary form is allowed")
+        if not self.threads or not set(self.threads) <= {0, 1, 2, 3}:
+            raise ValueError(f"grammar {self.name}: threads must be some of 0-3")
+        if not self.pids or not self.limits:
+            raise ValueError(f"grammar {self.name}: no pid or no limits preset")
+
+    @cached_property
+    def variants(self) -> tuple[Variant, ...]:
+        return tuple(
+            v
+            for v in VARIANTS
+            if v.op in self.ops and (self.connect_window or not (v.op == Op.CONNECT and v.mode))
+        )
+
+    @cached_property
+    def table(self) -> tuple[Variant, ...]:
+        return TABLE if self.variants == VARIANTS else _table(self.variants)
+
+    @cached_property
+    def first_byte(self) -> dict[Variant, int]:
+        return {v: self.table.index(v) for v in self.variants}
+
+    def count(self, n: int) -> int:
+        return n if self.max_count is None else n % (self.max_count + 1)
+
+    def preset(self, header: int) -> Limits:
+        return self.limits[((header >> 3) & 7) % len(self.limits)]
+
+
+FULL = Grammar()
 
 
 _MAY_BLOCK = frozenset({Op.SEND, Op.RECV, Op.CLOSESOCKET})
@@ -227,13 +307,20 @@ class _State:
     home: dict[str, int] = field(default_factory=dict)
     #: (runnable threads, runnable then maybe-blocked), recomputed when maybe_blocked changes
     order: tuple[list[int], list[int]] = ([0, 1, 2, 3], [0, 1, 2, 3])
+    grammar: Grammar = FULL
+    #: variables bound to a datagram socket (tracked only when the grammar needs it)
+    dgram: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        if self.grammar.threads != FULL.threads:
+            self._reorder()
 
     def fresh(self, letter: str) -> str:
         self.counts[letter] += 1
         return f"{letter}{self.counts[letter]}"
 
     def _reorder(self) -> None:
-        runnable = [t for t in range(4) if t not in self.maybe_blocked]
+        runnable = [t for t in self.grammar.threads if t not in self.maybe_blocked]
         self.order = (runnable, runnable + sorted(self.maybe_blocked))
 
     def _preferred(self, target: RawTarget) -> list[int]:
@@ -251,9 +338,12 @@ class _State:
         preferred = self._preferred(target)
         if bits >= 4 and preferred:
             return preferred[(bits - 4) % len(preferred)]
-        return self.order[1][bits % 4]
+        everyone = self.order[1]
+        return everyone[bits % 4 % len(everyone)]
 
     def thread_bits(self, t: int, target: RawTarget) -> int:
+        if t not in self.grammar.threads:
+            raise NotRepresentable(f"thread t{t} is not in grammar {self.grammar.name}")
         preferred = self._preferred(target)
         if t in preferred and preferred.index(t) < 4:
             return 4 + preferred.index(t)
@@ -264,7 +354,7 @@ class _State:
             return self.live[sel % len(self.live)]
         if 24 <= sel < 28 and self.stale:
             return self.stale[(sel - 24) % len(self.stale)]
-        if sel == 31:
+        if sel == 31 or not self.grammar.raw_descriptors:
             return INVALID
         return RAW_VALUES[sel - 28] if sel >= 28 else RAW_VALUES[0]
 
@@ -272,6 +362,8 @@ class _State:
         if target == INVALID:
             return 31
         if isinstance(target, int):
+            if not self.grammar.raw_descriptors:
+                raise NotRepresentable(f"raw descriptor #{target} is not in this grammar")
             if target in RAW_VALUES:
                 return 28 + RAW_VALUES.index(target)
             raise NotRepresentable(f"raw descriptor #{target} has no binary form")
@@ -285,6 +377,11 @@ class _State:
     def after(self, step: RawStep) -> None:
         """Update the syntactic state once ``step`` is in the program."""
         op, thread, bind, target, args = step
+        if not self.grammar.datagram_transfer and bind is not None:
+            if (op == Op.SOCKET and args[0] == SockType.DGRAM) or (
+                op == Op.DUPLICATE and target in self.dgram
+            ):
+                self.dgram.add(bind)
         if bind is not None:
             letter = bind[0]
             self.counts[letter] = max(self.counts[letter], int(bind[1:]))
@@ -313,15 +410,19 @@ class _State:
 # --- decoding --------------------------------------------------------------------------
 
 
-def _prelude(header: int) -> tuple[RawStep, ...]:
-    return PRELUDE_RAW[: PRELUDES[header & 7]]
+def _prelude(header: int, grammar: Grammar = FULL) -> tuple[RawStep, ...]:
+    steps = PRELUDE_RAW[: PRELUDES[header & 7]]
+    if grammar is FULL:
+        return steps
+    return tuple(s for s in steps if s[0] in grammar.ops and s[1] in grammar.threads)
 
 
-def _raw_steps(data: bytes, max_steps: int | None) -> Iterator[RawStep]:
+def _raw_steps(data: bytes, max_steps: int | None, grammar: Grammar = FULL) -> Iterator[RawStep]:
     """The steps ``data`` decodes to, in the decoder's own form."""
-    state = _State()
+    state = _State(grammar=grammar)
+    table = grammar.table
     count = 0
-    for raw in _prelude(data[0]):
+    for raw in _prelude(data[0], grammar):
         state.after(raw)
         count += 1
         yield raw
@@ -330,7 +431,7 @@ def _raw_steps(data: bytes, max_steps: int | None) -> Iterator[RawStep]:
         if count >= limit:
             break
         op_b, sel, b, c = data[i : i + STEP_BYTES]
-        decoded = _decode_step(state, TABLE[op_b], sel, b, c)
+        decoded = _decode_step(state, table[op_b], sel, b, c)
         if decoded is not None:
             state.after(decoded)
             count += 1
@@ -346,22 +447,29 @@ def header_profile(data: bytes) -> Profile:
     return PROFILES[HEADER_PROFILES[(data[0] >> 6) & 3 if data else 0]]
 
 
-def decode(data: bytes, profile: Profile = DOCUMENTED, max_steps: int | None = None) -> Program:
-    """Decode bytes to a program.  Total: never raises."""
+def decode(
+    data: bytes,
+    profile: Profile = DOCUMENTED,
+    max_steps: int | None = None,
+    grammar: Grammar = FULL,
+) -> Program:
+    """Decode bytes to a program (within ``grammar``).  Total: never raises."""
     if not data:
         return _program((), profile, Limits())
-    steps = tuple(to_step(raw) for raw in _raw_steps(data, max_steps))
-    return _program(steps, profile, LIMIT_PRESETS[(data[0] >> 3) & 7])
+    steps = tuple(to_step(raw) for raw in _raw_steps(data, max_steps, grammar))
+    return _program(steps, profile, grammar.preset(data[0]))
 
 
-def decode_lowered(data: bytes, max_steps: int | None = None) -> tuple[array[int], Limits]:
+def decode_lowered(
+    data: bytes, max_steps: int | None = None, grammar: Grammar = FULL
+) -> tuple[array[int], Limits]:
     """``lower(decode(data))`` and the limits, without building the Program
     (the fuzz target's hot path).  Tests check it equals the long way."""
     if not data:
         return array("q", [0]), Limits()
     slots: dict[str, int] = {}
     out = array("q", [0])
-    for op, thread, bind, target, args in _raw_steps(data, max_steps):
+    for op, thread, bind, target, args in _raw_steps(data, max_steps, grammar):
         tk, tv = TARGET_NONE, 0
         if isinstance(target, str):
             tk, tv = TARGET_SLOT, slots[target]
@@ -375,7 +483,7 @@ def decode_lowered(data: bytes, max_steps: int | None = None) -> tuple[array[int
         x = (-1,) if op == Op.CONNECT and not args else args
         out.extend((op, -1 if thread is None else thread, slot, tk, tv, *x, *_PAD[len(x) :]))
     out[0] = len(slots)
-    return out, LIMIT_PRESETS[(data[0] >> 3) & 7]
+    return out, grammar.preset(data[0])
 
 
 _PAD = (0, 0, 0)
@@ -394,18 +502,21 @@ def _program(steps: tuple[Step, ...], profile: Profile, limits: Limits) -> Progr
 
 def _decode_step(state: _State, v: Variant, sel: int, b: int, c: int) -> RawStep | None:
     op = v.op
+    g = state.grammar
     if op == Op.OVL:
         return (op, None, None, state.ops[sel % len(state.ops)], ()) if state.ops else None
     if op in (Op.PEER_RECV, Op.PEER_SEND, Op.PEER_CLOSE, Op.PEER_RESET):
         if not state.peers:
             return None
-        counts = (number(b, c),) if op in (Op.PEER_RECV, Op.PEER_SEND) else ()
+        counts = (g.count(number(b, c)),) if op in (Op.PEER_RECV, Op.PEER_SEND) else ()
         return (op, None, None, state.peers[sel % len(state.peers)], counts)
     if op == Op.ADVANCE:
         return (op, None, None, None, (number(b, c),))
     if op in (Op.NET_DOWN, Op.NET_UP):
         return (op, None, None, None, ())
     target = state.descriptor(sel >> 3) if op in DESCRIPTOR_OPS else None
+    if state.dgram and op in TRANSFER_OPS and target in state.dgram:
+        return None  # a datagram transfer the side cannot run
     thread = state.thread(sel & 7, target)
     if op == Op.STARTUP:
         return (op, thread, None, None, STARTUP_VERSIONS[b & 7])
@@ -419,13 +530,15 @@ def _decode_step(state: _State, v: Variant, sel: int, b: int, c: int) -> RawStep
         args = (number(b, c),) if v.mode else ()
         bind = state.fresh("c")
     elif op in (Op.WSASEND, Op.WSARECV):
-        args = (number(b, c), v.mode)
+        args = (g.count(number(b, c)), v.mode)
         bind = state.fresh("o")
     elif op == Op.DUPLICATE:
-        args = (PIDS[b & 3],)
+        args = (g.pids[(b & 3) % len(g.pids)],)
         bind = state.fresh("s")
     else:
         args = _plain_args(op, b, c)
+        if op in _COUNT_OPS:
+            args = (g.count(args[0]),)
     return (op, thread, bind, target, args)
 
 
@@ -448,24 +561,27 @@ def _plain_args(op: Op, b: int, c: int) -> tuple[int, ...]:
 # --- encoding ----------------------------------------------------------------------------
 
 
-def encode(program: Program) -> bytes:
-    """The bytes that decode to ``program`` (up to comments and expectations).
+def encode(program: Program, grammar: Grammar = FULL) -> bytes:
+    """The bytes that decode to ``program`` under ``grammar`` (up to comments
+    and expectations).
 
     Variables must be numbered in binding order per letter (s1, s2, ...), as
-    the decoder numbers them.  Raises NotRepresentable otherwise.
+    the decoder numbers them.  Raises NotRepresentable otherwise, and for a
+    step the grammar does not generate.
     """
-    if program.limits not in LIMIT_PRESETS:
+    if program.limits not in grammar.limits:
         raise NotRepresentable(f"limits {program.limits} are not a binary-form preset")
     steps = [to_raw(step) for step in program.steps]
-    header = LIMIT_PRESETS.index(program.limits) << 3
-    header |= next(i for i in range(len(PRELUDES)) if _starts_with(steps, _prelude(i)))
+    header = grammar.limits.index(program.limits) << 3
+    header |= next(i for i in range(len(PRELUDES)) if _starts_with(steps, _prelude(i, grammar)))
     if program.profile.name in HEADER_PROFILES:
         header |= HEADER_PROFILES.index(program.profile.name) << 6
-    state = _State()
+    state = _State(grammar=grammar)
     out = bytearray([header])
-    for raw in _prelude(header):
+    prelude = _prelude(header, grammar)
+    for raw in prelude:
         state.after(raw)
-    for raw in steps[len(_prelude(header)) :]:
+    for raw in steps[len(prelude) :]:
         out += _encode_step(state, raw)
         state.after(raw)
     return bytes(out)
@@ -475,11 +591,23 @@ def _starts_with(steps: list[RawStep], prefix: tuple[RawStep, ...]) -> bool:
     return len(steps) >= len(prefix) and all(a == b for a, b in zip(steps, prefix, strict=False))
 
 
-def _variant(op: Op, mode: int = 0) -> int:
-    for v, first in FIRST_BYTE.items():
+def _variant(op: Op, mode: int = 0, grammar: Grammar = FULL) -> int:
+    for v, first in grammar.first_byte.items():
         if v.op == op and v.mode == mode:
             return first
-    raise NotRepresentable(f"step {op.name} has no binary form")
+    where = "" if grammar is FULL else f" in grammar {grammar.name}"
+    raise NotRepresentable(f"step {op.name} has no binary form{where}")
+
+
+def _within(value: int, limit: int | None, what: str) -> tuple[int, int]:
+    """The two bytes of a count or time taken modulo ``limit + 1``."""
+    if limit is not None and value > limit:
+        raise NotRepresentable(f"{what} {value} is above this grammar's {limit}")
+    if limit is not None and not (0 <= value < 1 << 14):
+        for k in range(16):  # the values near 2**31 - 1, wrapped
+            if (MAX_U31 - k) % (limit + 1) == value:
+                return 224, k
+    return number_bytes(value)
 
 
 def _index(table: tuple[object, ...], value: object, what: str) -> int:
@@ -490,18 +618,21 @@ def _index(table: tuple[object, ...], value: object, what: str) -> int:
 
 def _encode_step(state: _State, raw: RawStep) -> bytes:
     op, thread, bind, target, args = raw
+    g = state.grammar
     if bind is not None and bind != f"{bind[0]}{state.counts[bind[0]] + 1}":
         raise NotRepresentable(f"variable {bind} is not numbered in binding order")
     if op == Op.OVL or op in (Op.PEER_RECV, Op.PEER_SEND, Op.PEER_CLOSE, Op.PEER_RESET):
         names = state.ops if op == Op.OVL else state.peers
         assert isinstance(target, str)
-        b, c = number_bytes(args[0]) if args else (0, 0)
-        return bytes([_variant(op), names.index(target), b, c])
+        b, c = _within(args[0], g.max_count, "count") if args else (0, 0)
+        return bytes([_variant(op, 0, g), names.index(target), b, c])
     if op == Op.ADVANCE:
-        return bytes([_variant(op), 0, *number_bytes(args[0])])
+        return bytes([_variant(op, 0, g), 0, *number_bytes(args[0])])
     if op in (Op.NET_DOWN, Op.NET_UP):
-        return bytes([_variant(op), 0, 0, 0])
+        return bytes([_variant(op, 0, g), 0, 0, 0])
     assert thread is not None
+    if state.dgram and op in TRANSFER_OPS and target in state.dgram:
+        raise NotRepresentable(f"{op.name} on datagram socket {target} is not in this grammar")
     sel_thread = state.thread_bits(thread, target)
     mode, b, c = 0, 0, 0
     sel_target = 0
@@ -517,9 +648,9 @@ def _encode_step(state: _State, raw: RawStep) -> bytes:
             b, c = number_bytes(args[0])
     elif op in (Op.WSASEND, Op.WSARECV):
         mode = args[1]
-        b, c = number_bytes(args[0])
+        b, c = _within(args[0], g.max_count, "count")
     elif op == Op.DUPLICATE:
-        b = _index(PIDS, args[0], "pid")
+        b = _index(g.pids, args[0], "pid")
     elif op == Op.BIND:
         if not 1 <= args[0] <= 4:
             raise NotRepresentable(f"port {args[0]} has no binary form")
@@ -535,9 +666,9 @@ def _encode_step(state: _State, raw: RawStep) -> bytes:
             raise NotRepresentable(f"value {args[0]} has no binary form")
         b = args[0]
     elif op in (Op.SEND, Op.RECV):
-        b, c = number_bytes(args[0])
+        b, c = _within(args[0], g.max_count, "count")
     elif op == Op.SHUTDOWN:
         b = _index(SHUTDOWN_HOW, args[0], "how")
     elif op == Op.ASYNCSELECT:
         b = _index(MASKS, args[0], "mask")
-    return bytes([_variant(op, mode), sel_target << 3 | sel_thread, b, c])
+    return bytes([_variant(op, mode, g), sel_target << 3 | sel_thread, b, c])

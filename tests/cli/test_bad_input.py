@@ -130,7 +130,16 @@ def test_corpus_check_reports_each_bad_file(files: dict[str, Path]) -> None:
          "windows, linux, wine)"),
         (["diff", "--engines", "core,foo", "GOOD"],
          "wsa-harness diff: argument --engines: expected one or two engines separated by a "
-         "comma from: reference, core"),
+         "comma from: reference, core, linux, wine"),
+        (["diff", "--engines", "linux,core", "GOOD"],
+         "wsa-harness diff: --engines linux,core: a real engine is compared with the "
+         "reference model: give --engines linux,reference"),
+        (["fuzz", "--engines", "wine", "--profiles", "documented,windows"],
+         "wsa-harness fuzz: --profiles documented,windows: wine is compared with the model "
+         "under one named profile (default: its own, wine)"),
+        (["minimize", "--engines", "linux,wine", "GOOD"],
+         "wsa-harness minimize: --engines linux,wine: a real engine is compared with the "
+         "reference model: give --engines linux,reference"),
         (["diff", "--profiles", "documented,windows,documented", "GOOD"],
          "wsa-harness diff: argument --profiles: expected one or two profiles separated by a "
          "comma from: documented, windows, linux, wine"),

@@ -331,12 +331,12 @@ def test_known_file_entries_skip_comments_and_blank_lines() -> None:
         "wine",
         frozenset({"send"}),
         "completions",
-        (("blocked_send", True), ("reset", False)),
+        ((("blocked_send", True), ("reset", False)),),
         "wine.txt:2",
     )
     assert e.reason.endswith("# not a comment") and e.seen == ("c08-close-wakes-blocked-send.wsa",)
     c = entries["connect-nonblocking"]
-    assert c.calls == frozenset({"connect", "recv"}) and c.terms == () and len(c.seen) == 2
+    assert c.calls == frozenset({"connect", "recv"}) and c.terms == ((),) and len(c.seen) == 2
     assert parse_known("", "empty.txt") == {}
 
 
@@ -596,3 +596,20 @@ def test_a_malformed_known_file_exits_2_with_file_and_line(
     assert main(["conformance", "--engine", "linux", "--known", str(bad), "--check"]) == 2
     err = capsys.readouterr().err
     assert err == f"{bad}:2: [e] has no engine:\n"
+
+
+def test_an_intermittent_entry_is_not_stale_when_its_program_agrees() -> None:
+    entry = parse_known(_block(intermittent="yes"), "k.txt")["e"]
+    assert entry.intermittent
+    agree = Verdict(AGREE, compared=3)
+    report = _report(
+        [("a/a.wsa", {"documented": agree, "windows": agree, "wine": agree})], {"e": entry}
+    )
+    assert report.stale == ()
+    other = _differ(9, call="recv")
+    report = _report(
+        [("a/a.wsa", {"documented": agree, "windows": agree, "wine": other})], {"e": entry}
+    )
+    assert len(report.stale) == 1 and "now differs from `wine` at line 9" in report.stale[0]
+    with pytest.raises(KnownFileError, match="intermittent: yes or no"):
+        parse_known(_block(intermittent="maybe"), "k.txt")

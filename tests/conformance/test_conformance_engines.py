@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.conformance.compare import AGREE, DIFFER, PARTIAL, compare_program
+from harness.conformance.compare import AGREE, DIFFER, ERROR, PARTIAL, compare_program
 from harness.conformance.engine import ExternalEngine
 from harness.conformance.linux import LinuxEngine
 from harness.lang.parser import parse, parse_file
@@ -149,3 +149,86 @@ def test_wine_engine_on_three_programs(wine: ExternalEngine) -> None:
     assert compare_program(program, wine, [WINE])["wine"].kind == AGREE  # WSAEINVAL
     v = _verdicts(wine, "corpus/seeds/012-linger-option-values.wsa")
     assert v["windows"] == (DIFFER, "line 9: `t0: getsockopt s1 SO_LINGER`: result")
+
+
+LINGER_HEAD = (
+    "t0: startup 2.2\nt0: s1 = socket stream\nt0: c1 = connect s1 window=0\n"
+    "t0: ioctlsocket s1 FIONBIO 1\nt0: send s1 33554432\nt0: ioctlsocket s1 FIONBIO 0\n"
+    "t0: setsockopt s1 SO_LINGER 1 10\nt1: closesocket s1\n"
+)
+
+
+def test_a_program_past_its_time_limit_is_an_error_naming_the_step(linux: LinuxEngine) -> None:
+    program = parse(LINGER_HEAD + "advance 400\nadvance 400\nadvance 400\n", "slow.wsa")
+    v = compare_program(program, linux, [LINUX], timeout=0.5)["linux"]
+    assert v.kind == ERROR, v.summary()
+    assert "timed out: the program took more than 0.5 s (before line 11, `advance 400`)" in (
+        v.reason
+    ), v.reason
+    assert compare_program(program, linux, [LINUX], timeout=30)["linux"].kind == AGREE
+
+
+def test_threads_left_blocked_are_counted(linux: LinuxEngine) -> None:
+    program = parse(LINGER_HEAD, "blocked.wsa")
+    run = linux.run(program, len(program.steps))
+    assert run.blocked_threads == 1 and run.stopped is None
+    # the next program's reset ends the blocked close; nothing is left behind
+    program = parse_file(REPO / "conformance/programs/c02-graceful-close-peer-reads-all-then-0.wsa")
+    assert linux.run(program, len(program.steps)).blocked_threads == 0
+    assert linux.leaked_threads() == 0
+
+
+def test_a_socket_made_during_a_linger_close_is_compared(linux: LinuxEngine) -> None:
+    # t0's new socket takes the number t1's blocked close released; when the close
+    # returns, the new socket is still the program's, so every later step is compared
+    path = REPO / "conformance/programs/c19-socket-made-during-a-linger-close.wsa"
+    v = compare_program(parse_file(path), linux, [LINUX])["linux"]
+    assert v.kind == AGREE and v.compared == 14, v.summary()
+
+
+@pytest.mark.slow
+def test_a_hung_wine_driver_is_replaced_and_the_step_named(wine: ExternalEngine) -> None:
+    from harness.conformance.protocol import request
+
+    backend = wine._backend  # type: ignore[attr-defined]
+    call = backend.call
+
+    def hang(thread: int, name: str, handle: int, x: tuple[int, int, int], wait: float) -> object:
+        if name == "recv":
+            backend._ask("main", request("sleep", 60000))  # answers after 60 s: too late
+        return call(thread, name, handle, x, wait)
+
+    backend.call = hang
+    program = parse_file(REPO / "conformance/programs/c16-recv-after-shutdown-receive.wsa")
+    try:
+        run = wine.run(program, len(program.steps))
+    finally:
+        backend.call = call
+    assert run.failed and run.stopped is not None
+    assert run.stopped[1].startswith("engine failed at line 8 (`t0: recv s1 100`): ")
+    assert "did not answer" in run.stopped[1]
+    restarts = backend.restarts
+    assert compare_program(program, wine, [WINE])["wine"].kind == AGREE
+    assert backend.restarts == restarts + 1
+
+
+@pytest.mark.slow
+def test_a_crashed_wine_driver_is_replaced_and_the_step_named(wine: ExternalEngine) -> None:
+    backend = wine._backend  # type: ignore[attr-defined]
+    call = backend.call
+
+    def crash(thread: int, name: str, handle: int, x: tuple[int, int, int], wait: float) -> object:
+        if name == "recv":
+            backend._main._proc.kill()  # the driver dies in the middle of the program
+            backend._main._proc.wait()
+        return call(thread, name, handle, x, wait)
+
+    backend.call = crash
+    program = parse_file(REPO / "conformance/programs/c16-recv-after-shutdown-receive.wsa")
+    try:
+        run = wine.run(program, len(program.steps))
+    finally:
+        backend.call = call
+    assert run.failed and run.stopped is not None
+    assert run.stopped[1].startswith("engine failed at line 8 (`t0: recv s1 100`): ")
+    assert compare_program(program, wine, [WINE])["wine"].kind == AGREE

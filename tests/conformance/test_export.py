@@ -226,7 +226,11 @@ def test_the_exported_corpus_under_wine_gives_the_drivers_verdicts(
         via_driver = compare_program(programs[name], wine_engine, profiles)
         via_export = compare_program(replayed[name][0], engine, profiles)
         cells = {p: (v.kind, v.line, v.upto) for p, v in via_export.items()}
-        if cells != {p: (v.kind, v.line, v.upto) for p, v in via_driver.items()}:
+        renumbered = any(
+            "descriptor numbers differ" in v.reason
+            for v in (*via_export.values(), *via_driver.values())
+        )  # two Wine processes may number their handles apart (D59): each ends there
+        if not renumbered and cells != {p: (v.kind, v.line, v.upto) for p, v in via_driver.items()}:
             differ.append(f"{name}: driver {via_driver} export {via_export}")
         own = programs[name].profile.name
         if own in cells:  # the exit status says whether its own expectations held

@@ -25,6 +25,8 @@ from pathlib import Path
 import pytest
 
 from harness.bugbench.mutants import apply_patch, core_sources, load_mutants, write_tree
+from harness.lang.encoding import NotRepresentable, encode
+from harness.lang.parser import parse_file
 
 REPO = Path(__file__).resolve().parents[2]
 STANDINS = Path(__file__).resolve().parent / "oss_fuzz"
@@ -83,7 +85,7 @@ def test_build_sh_lays_out_out_as_the_runners_expect(bundle: Path) -> None:
     assert package.is_file() and not os.access(package, os.X_OK)  # not taken for a target
     with zipfile.ZipFile(bundle / f"{TARGET}_seed_corpus.zip") as z:
         seeds = z.namelist()
-    assert len(seeds) == len(_binary_seeds())
+    assert len(seeds) == _binary_seeds()
     dictionary = (bundle / f"{TARGET}.dict").read_text()
     assert dictionary == (REPO / "harness" / "fuzz" / f"{TARGET}.dict").read_text()
 
@@ -135,17 +137,13 @@ def test_ci_workflow_runs_ci_run() -> None:
     assert "run: bash .ci/run" in text and "python-version: '3.11'" in text
 
 
-def _binary_seeds() -> list[str]:
-    """The seed programs that have a binary form (the zip holds those)."""
-    from harness.lang.encoding import NotRepresentable, encode
-    from harness.lang.parser import parse_file
-    from harness.vocab.errors import HarnessError
-
-    names = []
-    for path in sorted((REPO / "corpus" / "seeds").glob("*.wsa")):
+def _binary_seeds() -> int:
+    """How many seed programs have a binary form (the seed corpus holds those)."""
+    count = 0
+    for path in (REPO / "corpus" / "seeds").glob("*.wsa"):
         try:
             encode(parse_file(path))
-        except (NotRepresentable, HarnessError):
+        except NotRepresentable:
             continue
-        names.append(path.name)
-    return names
+        count += 1
+    return count
