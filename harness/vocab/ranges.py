@@ -97,10 +97,32 @@ def _check(what: str, value: object, span: tuple[int, int]) -> None:
         raise ValueError(f"{what} {value} out of range ({lo}..{hi})")
 
 
+#: op value -> its five (low, high) pairs flattened, for the fast path
+_FLAT: dict[int, tuple[int, ...]] = {
+    int(op): tuple(v for span in spans for v in span) for op, spans in STEP_RANGES.items()
+}
+
+
 def check_step(
     op: object, thread: object, target: object, x1: object, x2: object, x3: object
 ) -> None:
     """Raise TypeError or ValueError unless the step's arguments are in range."""
+    # the fast path (every reference step comes here): plain ints, all in range
+    flat = _FLAT.get(op) if type(op) is Op or type(op) is int else None
+    if (
+        flat is not None
+        and type(thread) is int
+        and type(target) is int
+        and type(x1) is int
+        and type(x2) is int
+        and type(x3) is int
+        and flat[0] <= thread <= flat[1]
+        and flat[2] <= target <= flat[3]
+        and flat[4] <= x1 <= flat[5]
+        and flat[6] <= x2 <= flat[7]
+        and flat[8] <= x3 <= flat[9]
+    ):
+        return
     _check("op", op, OP_RANGE)
     code = Op(op)  # type: ignore[arg-type]
     name = code.name.lower()

@@ -162,11 +162,22 @@ def _plausible(op: Any) -> Any:
 
     spans = STEP_RANGES[op]
     nums = st.one_of(st.sampled_from(_EDGES), st.integers(-2, 20))
-    return st.tuples(*[nums.map(lambda v, s=s: clamp(v, s)) for s in spans]).map(lambda a: (op, *a))
+    # the target: mostly the prelude's descriptors (4, 8), its peer and socket
+    # ids (1, 2) and operation ids, so that the calls reach the engines' rules
+    targets = st.one_of(st.sampled_from([4, 4, 8, 1, 2, 3, 0, -1]), nums)
+    args = [nums.map(lambda v, s=s: clamp(v, s)) for s in spans]
+    args[1] = targets.map(lambda v: clamp(v, spans[1]))
+    return st.tuples(*args).map(lambda a: (op, *a))
 
 
 _GOOD_STEP = st.sampled_from(list(Op)).flatmap(_plausible)
-_PRELUDE = [(Op.STARTUP, 0, 0, 2, 2, 0), (Op.SOCKET, 0, 0, 1, 0, 0), (Op.CONNECT, 0, 4, -1, 0, 0)]
+_PRELUDE = [
+    (Op.STARTUP, 0, 0, 2, 2, 0),
+    (Op.STARTUP, 2, 0, 2, 2, 0),
+    (Op.SOCKET, 0, 0, 1, 0, 0),
+    (Op.CONNECT, 0, 4, -1, 0, 0),
+    (Op.SOCKET, 1, 0, 1, 0, 0),
+]
 _LIMIT = st.one_of(
     st.sampled_from([0, 1, 2, 100, 65536, 1048576, 1048577, 2**31 - 1, 2**31, -1, INT64_MAX]),
     st.sampled_from([1.5, True, None, "2"]),
