@@ -130,7 +130,7 @@ def test_corpus_check_reports_each_bad_file(files: dict[str, Path]) -> None:
          "windows, linux, wine, lwip)"),
         (["diff", "--engines", "core,foo", "GOOD"],
          "wsa-harness diff: argument --engines: expected one or two engines separated by a "
-         "comma from: reference, core, linux, wine"),
+         "comma from: reference, core, linux, wine, lwip"),
         (["diff", "--engines", "linux,core", "GOOD"],
          "wsa-harness diff: --engines linux,core: a real engine is compared with the "
          "reference model: give --engines linux,reference"),
