@@ -73,7 +73,6 @@ LWIP_CAPABILITIES = Capabilities(
     #: from its TCP poll timer, up to about a second after it passed (c19)
     settle=1.2,
     block_confirm=0.015,
-    duplicate_pids=frozenset(),
     notes=(
         "startup is not made (lwIP needs no initialisation per caller); its result is not compared",
         "SO_DONTLINGER is composed from SO_LINGER (lwIP has no SO_DONTLINGER)",
