@@ -235,6 +235,7 @@ LWIP = dataclasses.replace(
     reset_reporting=ResetReporting.ONCE,
     reset_keeps_received=True,
     port_space=PortSpace.PER_TYPE,
+    last_error_on_success=LastErrorOnSuccess.KEEP,
 )
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (DOCUMENTED, WINDOWS, LINUX, WINE, LWIP)}
