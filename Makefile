@@ -152,15 +152,17 @@ CONFORMANCE_ARGS ?=
 # Wine ~20), with a fixed libFuzzer seed
 CONFORMANCE_FUZZ_RUNS_linux ?= 2000
 CONFORMANCE_FUZZ_RUNS_wine ?= 300
+LWIP_DRIVER = build/conformance/lwip-driver
 #: apt-get waits this long (s) for another apt/dpkg to release its lock
 DPKG_LOCK_TIMEOUT ?= 300
-.PHONY: conformance conformance-deps conformance-driver conformance-fuzz
+.PHONY: conformance conformance-deps conformance-driver conformance-lwip conformance-fuzz
 
 conformance-deps:
 	@missing=""; \
 	command -v $(MINGW_CC) >/dev/null || missing="$$missing gcc-mingw-w64-x86-64"; \
 	{ command -v wine64 || command -v wine || test -x /usr/lib/wine/wine64; } >/dev/null \
 		|| missing="$$missing wine64"; \
+	test -f /usr/include/lwip/lwip/sockets.h || missing="$$missing liblwip-dev"; \
 	if [ -n "$$missing" ]; then \
 		echo "apt-get install$$missing"; \
 		apt-get -o DPkg::Lock::Timeout=$(DPKG_LOCK_TIMEOUT) update -q && \
@@ -170,14 +172,21 @@ conformance-deps:
 
 conformance-driver: $(CONFORMANCE_DRIVER)
 
+# The lwIP engine's driver: Debian's liblwip (liblwip-dev), the unix port.
+conformance-lwip: $(LWIP_DRIVER)
+
+$(LWIP_DRIVER): conformance/lwip/driver.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -Wall -Wextra -I/usr/include/lwip -o $@ $< -llwip -lpthread
+
 $(CONFORMANCE_DRIVER): conformance/wine/driver.c
 	@mkdir -p $(@D)
 	$(MINGW_CC) -O2 -Wall -Wextra -o $@ $< -lws2_32
 
 conformance: $(CORE_STAMP) conformance-deps
-	$(MAKE) conformance-driver
+	$(MAKE) conformance-driver conformance-lwip
 	@status=0; \
-	for engine in linux wine; do \
+	for engine in linux wine lwip; do \
 		echo "$(VENV)/bin/wsa-harness conformance --engine $$engine --check" \
 			"--known $(CONFORMANCE_KNOWN)/$$engine.txt --markdown build/conformance/$$engine.md" \
 			"$(CONFORMANCE_ARGS) $(CONFORMANCE_CORPORA)"; \

@@ -91,7 +91,7 @@ MALFORMED = [
     (
         "unknown-profile",
         "@profile solaris",
-        "1: unknown profile 'solaris' (known: documented, windows, linux, wine)",
+        "1: unknown profile 'solaris' (known: documented, windows, linux, wine, lwip)",
     ),
     ("profile-arity", "@profile", "1: '@profile' takes one name, got 0"),
     ("unknown-header", "@frob", "1: unknown header '@frob' (known: @profile, @limits)"),

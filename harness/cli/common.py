@@ -136,7 +136,7 @@ def sides_from_args(
 
 
 #: The real engines a diff, minimize or fuzz side may be (harness.conformance)
-REAL_ENGINES = ("linux", "wine")
+REAL_ENGINES = ("linux", "wine", "lwip")
 
 
 def real_side(engines: list[str] | None, profiles: list[str] | None) -> tuple[str, str] | None:

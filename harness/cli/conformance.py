@@ -48,6 +48,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "naming the step, and the engine is restarted (default: %(default)s)",
     )  # fmt: skip
     p.add_argument(
+        "--also", metavar="PROFILES", default="",
+        help="more profiles to compare with, comma-separated (e.g. linux for lwip): a column each",
+    )  # fmt: skip
+    p.add_argument(
         "--check", action="store_true",
         help="exit 1 on an engine or model error, when a program differs from the engine's own "
         "profile at a step its known-differences file does not list, or when an entry of that "
@@ -119,9 +123,14 @@ def cmd_conformance(args: argparse.Namespace) -> int:
                 args.program_timeout,
             )
         engine = open_engine(args.engine)
-    profiles = [DOCUMENTED, WINDOWS] + (
-        [PROFILES[measured]] if measured and measured != "windows" else []
-    )
+    profiles = [DOCUMENTED, WINDOWS]
+    for name in filter(None, args.also.split(",")):
+        if name not in PROFILES:
+            raise UsageError(f"--also: unknown profile {name!r} (known: {', '.join(PROFILES)})")
+        if PROFILES[name] not in profiles and name != measured:
+            profiles.append(PROFILES[name])
+    if measured and measured != "windows":
+        profiles.append(PROFILES[measured])
     try:
 
         def progress(line: str) -> None:
@@ -141,7 +150,8 @@ def cmd_conformance(args: argparse.Namespace) -> int:
         engine.close()
     print(render_text(report), end="")
     imported = [w for t in args.traces or () for w in ("--import", str(t))]
-    shown = [*imported, "--engine", args.engine, *(str(c) for c in args.corpora)]
+    also = ["--also", args.also] if args.also else []
+    shown = [*imported, "--engine", args.engine, *also, *(str(c) for c in args.corpora)]
     command = "wsa-harness conformance " + " ".join(shlex.quote(w) for w in shown)
     table = render_markdown(report, command)
     if args.markdown:

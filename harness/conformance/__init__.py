@@ -61,11 +61,18 @@ def _wine() -> ExternalEngine:
     return WineEngine()
 
 
+def _lwip() -> ExternalEngine:
+    from harness.conformance.lwip import LwipEngine
+
+    return LwipEngine()
+
+
 register_engine("linux", _linux, "linux")
 register_engine("wine", _wine, "wine")
+register_engine("lwip", _lwip, "lwip")
 
 #: The engines ``open_engine`` knows (more may be registered).
-EXTERNAL_ENGINES = ("linux", "wine")
+EXTERNAL_ENGINES = ("linux", "wine", "lwip")
 
 
 def engine_names() -> tuple[str, ...]:
@@ -101,4 +108,8 @@ def capabilities_of(name: str) -> Capabilities:
         from harness.conformance.wine import WINE_CAPABILITIES
 
         return WINE_CAPABILITIES
+    if name == "lwip":
+        from harness.conformance.lwip import LWIP_CAPABILITIES
+
+        return LWIP_CAPABILITIES
     raise HarnessError(f"unknown external engine {name!r} (known: {', '.join(EXTERNAL_ENGINES)})")

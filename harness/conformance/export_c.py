@@ -18,7 +18,7 @@ which ``wsa-harness conformance --import TRACE --engine windows`` reads back
 
 A program the Wine engine cannot run is refused with the first step it cannot
 express (``FILE:LINE: cannot export ...``).  The runtime is
-``harness/conformance/export_runtime.c``; this module fills in its ``/*@...@*/``
+``harness/conformance/export_runtime.c.in``; this module fills in its ``/*@...@*/``
 placeholders: the opcodes, the error names, the step table.
 """
 
@@ -39,7 +39,7 @@ from harness.vocab.constants import ERROR_NAMES, Mode, Op
 from harness.vocab.errors import HarnessError, ProgramError
 from harness.vocab.profiles import DOCUMENTED, WINDOWS, WINE, Profile
 
-RUNTIME = Path(__file__).with_name("export_runtime.c")
+RUNTIME = Path(__file__).with_name("export_runtime.c.in")
 #: A Windows machine runs what Wine's ws2_32 runs: the same capabilities.
 WINDOWS_CAPABILITIES = WINE_CAPABILITIES
 #: The profiles a Windows trace is compared with; the run goes as far as the

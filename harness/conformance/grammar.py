@@ -38,14 +38,6 @@ def engine_grammar(name: str) -> Grammar:
 
 def capabilities(name: str) -> Capabilities:
     """The declaration of the real engine ``name``, without starting it."""
-    from harness.vocab.errors import HarnessError
+    from harness.conformance import capabilities_of
 
-    if name == "linux":
-        from harness.conformance.linux import LINUX_CAPABILITIES
-
-        return LINUX_CAPABILITIES
-    if name == "wine":
-        from harness.conformance.wine import WINE_CAPABILITIES
-
-        return WINE_CAPABILITIES
-    raise HarnessError(f"unknown external engine {name!r} (known: linux, wine)")
+    return capabilities_of(name)

@@ -352,11 +352,13 @@ def target_from_env() -> DifferentialTarget:
     findings = os.environ.get(FINDINGS_ENV)
     max_steps = int(os.environ.get(MAX_STEPS_ENV, DEFAULT_MAX_STEPS))
     name = os.environ.get(POLICY_ENV, DEFAULT_POLICY)
+    job = os.environ.get(JOB_ENV, "")
     try:
         policy = Policy(name, initial=int(os.environ.get(INITIAL_ENV, "0") or 0))
     except ValueError as exc:
         raise HarnessError(f"{POLICY_ENV}={name!r}: {exc}") from None
-    job = os.environ.get(JOB_ENV, "")
+    if job not in ("", "0"):
+        policy.warmup = 0  # job 0 checks the first mutations; the others fuzz at once
     return DifferentialTarget(
         sides, Path(findings) if findings else None, max_steps, policy=policy, job=job
     )

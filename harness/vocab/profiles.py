@@ -225,7 +225,20 @@ WINE = dataclasses.replace(
     cancelblocking=CancelBlocking.STUB,
 )
 
-PROFILES: dict[str, Profile] = {p.name: p for p in (DOCUMENTED, WINDOWS, LINUX, WINE)}
+#: Measured on lwIP 2.1.3 (Debian's liblwip 2.1.3; docs/profiles.md, docs/conformance.md).
+#: Only values a program shows on lwIP differ from documented.
+LWIP = dataclasses.replace(
+    DOCUMENTED,
+    name="lwip",
+    startup_required=False,
+    linger_option=LingerOption.BSD,
+    reset_reporting=ResetReporting.ONCE,
+    reset_keeps_received=True,
+    port_space=PortSpace.PER_TYPE,
+    last_error_on_success=LastErrorOnSuccess.KEEP,
+)
+
+PROFILES: dict[str, Profile] = {p.name: p for p in (DOCUMENTED, WINDOWS, LINUX, WINE, LWIP)}
 SWITCHES: tuple[str, ...] = tuple(DOCUMENTED.switches())
 
 

@@ -127,10 +127,10 @@ def test_corpus_check_reports_each_bad_file(files: dict[str, Path]) -> None:
     [
         (["run", "--profile", "nosuch", "GOOD"],
          "wsa-harness run: argument --profile: unknown profile 'nosuch' (known: documented, "
-         "windows, linux, wine)"),
+         "windows, linux, wine, lwip)"),
         (["diff", "--engines", "core,foo", "GOOD"],
          "wsa-harness diff: argument --engines: expected one or two engines separated by a "
-         "comma from: reference, core, linux, wine"),
+         "comma from: reference, core, linux, wine, lwip"),
         (["diff", "--engines", "linux,core", "GOOD"],
          "wsa-harness diff: --engines linux,core: a real engine is compared with the "
          "reference model: give --engines linux,reference"),
@@ -142,7 +142,7 @@ def test_corpus_check_reports_each_bad_file(files: dict[str, Path]) -> None:
          "reference model: give --engines linux,reference"),
         (["diff", "--profiles", "documented,windows,documented", "GOOD"],
          "wsa-harness diff: argument --profiles: expected one or two profiles separated by a "
-         "comma from: documented, windows, linux, wine"),
+         "comma from: documented, windows, linux, wine, lwip"),
         (["fuzz", "--runs", "0"],
          "wsa-harness fuzz: argument --runs: expected a positive number, got 0"),
         (["fuzz", "--runs", "many"],

@@ -15,7 +15,7 @@ from harness.lang.parser import parse
 from harness.vocab.constants import Op
 from harness.vocab.profiles import get_profile
 
-ENGINES = ("linux", "wine")
+ENGINES = ("linux", "wine", "lwip")
 
 
 def _inputs(n: int, seed: int) -> list[bytes]:

@@ -75,7 +75,7 @@ def test_a_difference_one_switch_removes_is_explained() -> None:
     assert outcome.differs and outcome.step is not None
     attribution = real.attribute(outcome, engine)  # type: ignore[arg-type]
     assert attribution.kind == real.EXPLAINED
-    assert attribution.items == ("reset_keeps_received (as linux, wine)",)
+    assert attribution.items == ("reset_keeps_received (as linux, lwip, wine)",)
     # under a profile not the engine's own it is expected; under its own, the profile is wrong
     assert real.expected(attribution, outcome)
     own = real.compare(RESET, ModelEngine(DOCUMENTED), LINUX)  # type: ignore[arg-type]
@@ -213,7 +213,7 @@ def test_diff_and_minimize_with_the_kernel(tmp_path: Path) -> None:
         capture_output=True, text=True, env=_env(), timeout=120,
     )  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "attribution: explained by reset_reporting (as linux)" in out.stdout
+    assert "attribution: explained by reset_reporting (as linux, lwip)" in out.stdout
     own = subprocess.run(
         [*CLI, "diff", "--engines", "linux,reference", str(C04)],
         capture_output=True, text=True, env=_env(), timeout=120,
