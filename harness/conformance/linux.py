@@ -44,7 +44,9 @@ from harness.conformance.engine import COMPLETIONS, PEER, RESULTS, Capabilities
 from harness.conformance.errnomap import wsa_error
 from harness.conformance.session import OvlRaw, Raw, SessionEngine
 from harness.conformance.workers import Workers
-from harness.vocab.constants import Op
+from harness.vocab.constants import WSAEWOULDBLOCK, Op
+
+_MSG_PEEK = 2  # Linux's MSG_PEEK
 
 #: WSACleanup, overlapped I/O, WSAAsyncSelect and blocking hooks have no POSIX
 #: counterpart; the network cannot be taken down from a test.
@@ -233,10 +235,17 @@ class LinuxBackend:
         return self._peers[peer - 1]
 
     def peer_recv(self, peer: int, n: int, wait: float) -> Raw:
-        if n == 0:  # the environment reads nothing (SEMANTICS.md; decision D70)
-            return (0, 0, 0, 0)
         fd = self._peer_fd(peer)
         select.select([fd], [], [], wait)
+        if n == 0:
+            # the peer checks first (a reset), then 0: a zero-length read never
+            # waits (SEMANTICS.md section 7, D24; decision D70).  Peek one byte.
+            ret, err = px.recv(fd, self._in.get(1), 1, px.MSG_DONTWAIT | _MSG_PEEK)
+            return (
+                (0, 0, 0, 0)
+                if ret >= 0 or wsa_error(err) == WSAEWOULDBLOCK
+                else (ret, wsa_error(err), 0, 0)
+            )
         ret, err = px.recv(fd, self._in.get(n), n, px.MSG_DONTWAIT)
         return (ret, wsa_error(err), 0, 0)
 

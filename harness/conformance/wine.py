@@ -294,8 +294,6 @@ class WineBackend:
         return max(r[0], 0)
 
     def peer_recv(self, peer: int, n: int, wait: float) -> Raw:
-        if n == 0:  # the environment reads nothing (SEMANTICS.md; decision D70)
-            return (0, 0, 0, 0)
         resp = self._ask("peer", request("precv", peer, n, int(wait * 1000)), wait)
         return _result(resp, "peer_recv")
 
