@@ -232,6 +232,12 @@ def command(
         f"-timeout={max(1, round(cfg.timeout))}",
         f"-rss_limit_mb={cfg.rss_limit_mb}",
     ]
+    if cfg.jobs == 1:
+        # libFuzzer rereads the folder every second by default and runs what it
+        # finds there again: when that happens depends on the clock, so one job
+        # would not give the same files for the same -seed and -runs.  Only
+        # jobs sharing a folder need it.
+        cmd.append("-reload=0")
     dictionary = PACKAGE / "fuzz_differential.dict"
     if dictionary.exists():
         cmd.append(f"-dict={dictionary}")

@@ -205,6 +205,18 @@ def test_a_slow_core_is_a_cost_finding(tmp_path: Path) -> None:
 # --- reproducible, locked, logged ---------------------------------------------------------
 
 
+def test_one_job_does_not_reload_its_folder(tmp_path: Path) -> None:
+    # libFuzzer's reload reruns, at a moment the clock sets, the seeds that added
+    # no coverage: one job without -reload=0 gives different files for one -seed
+    from harness.fuzz.campaign import Config, Side, command
+    from harness.vocab.profiles import DOCUMENTED, WINDOWS
+
+    sides = (Side("reference", DOCUMENTED), Side("reference", WINDOWS))
+    one = command(Config(sides=sides, out=tmp_path), tmp_path)
+    two = command(Config(sides=sides, out=tmp_path, jobs=2), tmp_path)
+    assert "-reload=0" in one and not any(a.startswith("-reload") for a in two)
+
+
 def test_the_same_seed_and_runs_give_the_same_findings(tmp_path: Path) -> None:
     args = ["--engines", "reference", "--profiles", "documented,windows", "--runs", "1500",
             "--", "-seed=7"]  # fmt: skip
