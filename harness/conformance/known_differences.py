@@ -20,7 +20,10 @@ wherever it holds, in any program (decision D58)::
   for ``field: result`` and ``field: messages`` the step's own call
   (``recv``, ``peer_send``, ``asyncselect``), for ``field: completions`` the
   call that completed (or failed to);
-- ``field``: ``result``, ``completions`` or ``messages``;
+- ``field``: ``result``, ``completions`` or ``messages``, or several separated
+  by commas: an outcome that the engine shows in one field in some runs and in
+  another in others (a call that fails at once, or blocks and never
+  completes), where ``when`` holds for both;
 - ``when``: the condition on the model's state just before the step, in the
   words of :mod:`harness.conformance.conditions` (``!fact`` negates; every
   term must hold; ``|`` separates alternatives; an empty ``when`` always holds);
@@ -71,7 +74,8 @@ class KnownEntry:
     name: str
     engine: str
     calls: frozenset[str]
-    field: str
+    #: the fields of the outcome that differs (one, or several: see above)
+    fields: frozenset[str]
     #: the condition as written, and parsed
     when: str
     terms: tuple[Terms, ...]
@@ -86,14 +90,14 @@ class KnownEntry:
 
     def matches(self, verdict: Verdict) -> bool:
         """Whether this entry explains the verdict's first difference."""
-        if verdict.kind not in (DIFFER, KNOWN) or verdict.field != self.field:
+        if verdict.kind not in (DIFFER, KNOWN) or verdict.field not in self.fields:
             return False
         calls = set(verdict.call.split(",")) if verdict.call else set()
         return bool(calls) and calls <= self.calls and holds(self.terms, verdict.facts)
 
     def describe(self) -> str:
         when = f" when {self.when}" if self.when else ""
-        return f"{self.engine} {','.join(sorted(self.calls))} {self.field}{when}"
+        return f"{self.engine} {','.join(sorted(self.calls))} {','.join(sorted(self.fields))}{when}"
 
 
 def parse_known(text: str, filename: str, engine: str | None = None) -> dict[str, KnownEntry]:
@@ -150,7 +154,8 @@ def _entry(
     if engine is not None and eng != engine:
         raise KnownFileError(filename, line, f"[{name}] is about {eng!r}, this file is {engine}'s")
     line, field = value("field")
-    if field not in FIELDS:
+    kinds = frozenset(f.strip() for f in field.split(","))
+    if not kinds <= set(FIELDS):
         raise KnownFileError(filename, line, f"field must be one of {', '.join(FIELDS)}")
     line, calls = value("call")
     names = frozenset(c.strip() for c in calls.split(",") if c.strip())
@@ -175,7 +180,7 @@ def _entry(
     if flaky not in ("", "yes", "no"):
         raise KnownFileError(filename, line, "intermittent: yes or no")
     return KnownEntry(
-        name, eng, names, field, when, terms, reason, programs, f"{filename}:{number}",
+        name, eng, names, kinds, when, terms, reason, programs, f"{filename}:{number}",
         flaky == "yes",
     )  # fmt: skip
 
@@ -211,7 +216,7 @@ def stale_message(entry: KnownEntry, program: str, verdict: Verdict, profile: st
     elif verdict.kind in (DIFFER, KNOWN):
         now = f"differs from `{profile}` at line {verdict.line} in {verdict.field or 'result'}"
         now += f" of {verdict.call or '?'}" + (
-            f", where `{entry.when}` does not hold" if verdict.field == entry.field else ""
+            f", where `{entry.when}` does not hold" if verdict.field in entry.fields else ""
         )
         if verdict.kind == KNOWN:
             now += f" (known as {verdict.note.split(']')[0]}])"
