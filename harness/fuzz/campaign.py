@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import TextIO, TypeVar
 
 from harness.fuzz.policy import DEFAULT_POLICY, Checked
-from harness.fuzz.real import CampaignSide, reach_line, read_reach
+from harness.fuzz.real import CampaignSide, NotReproduced, reach_line, read_reach
 from harness.fuzz.target import (
     CHECKED_FILE,
     COUNTS_FILE,
@@ -151,6 +151,9 @@ class Summary:
     checked: Checked = field(default_factory=Checked)
     #: inputs of the final corpus replayed on both sides (core-led), or None
     final_checked: int | None = None
+    #: with a real side: findings whose program showed another outcome on every
+    #: rerun (key -> how many reruns agreed), counted apart from the root causes
+    unreproduced: dict[str, int] = field(default_factory=dict)
 
     @property
     def unexpected(self) -> list[Cause]:
@@ -685,7 +688,16 @@ class Campaign:
         kind = str(meta.get("kind", "divergence"))
         try:
             if self.real is not None:
-                return self.real.reproducer(meta, data, key)
+                try:
+                    return self.real.reproducer(meta, data, key)
+                except NotReproduced as exc:
+                    self.summary.unreproduced[key] = exc.agreed
+                    self.say(
+                        f"finding {meta['signature']} ({key}.bin) does not reproduce outside "
+                        f"the target: {exc.describe()} (the engine's outcome changes from "
+                        "run to run)"
+                    )
+                    return None
             program = decode(data, a.profile, self.cfg.max_steps)
             if kind in ("divergence", "invariant"):
                 return reproducers.build(program, a, b, str(meta["signature"]), f"{key}.bin")
@@ -698,8 +710,11 @@ class Campaign:
                     return reproducers.build_fault(
                         program, side, fault, other, f"{key}.bin", isolate, self.cfg.timeout
                     )
-        except (AssertionError, ValueError):
-            pass
+        except (AssertionError, ValueError) as exc:
+            why = f": {exc}" if str(exc) else ""
+            sig = meta["signature"]
+            self.say(f"finding {sig} ({key}.bin) does not reproduce outside the target{why}")
+            return None
         self.say(f"finding {meta['signature']} ({key}.bin) does not reproduce outside the target")
         return None
 
@@ -822,6 +837,13 @@ class Campaign:
         )
         if self.real is not None and (reach := read_reach(self.findings)) is not None:
             self.say(f"  reach             {reach_line(reach)}")
+        if s.unreproduced:
+            n, agreed = len(s.unreproduced), sum(1 for a in s.unreproduced.values() if a)
+            self.say(
+                f"  not reproduced    {n} finding(s): {agreed} agreed on a rerun, "
+                f"{n - agreed} differed first elsewhere on every rerun (timing of the "
+                "real engine; each is named above)"
+            )
         for cause in sorted(s.causes.values(), key=lambda c: (c.expected, c.key)):
             label = "expected  " if cause.expected else "UNEXPECTED"
             how = f" ({cause.attribution})" if cause.attribution else ""

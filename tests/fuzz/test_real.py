@@ -134,6 +134,43 @@ def test_minimizing_reruns_the_engine_at_every_step() -> None:
     assert again.differs and again.signature == outcome.signature
 
 
+class Flaky(ModelEngine):
+    """A stand-in whose twist shows only on the runs ``shows`` names (1-based)."""
+
+    def __init__(self, twist: tuple[int, str], shows: set[int]) -> None:
+        super().__init__(LINUX, twist=twist)
+        self.shows = shows
+
+    def run(
+        self,
+        program: Program,
+        limit: int,
+        expect: Sequence[Observation] | None = None,
+        timeout: float | None = None,
+    ) -> RealRun:
+        twist, self.twist = self.twist, self.twist if self.runs + 1 in self.shows else None
+        try:
+            return super().run(program, limit, expect, timeout)
+        finally:
+            self.twist = twist
+
+
+def test_a_finding_is_rerun_before_it_counts_as_not_reproduced() -> None:
+    program = parse("t0: s1 = socket stream\nt0: c1 = connect s1\nt0: send s1 10\n")
+    twist = (2, "SOCKET_ERROR WSAENOBUFS")
+    signature = real.compare(program, ModelEngine(LINUX, twist=twist), LINUX).signature  # type: ignore[arg-type]
+    # shown on the third rerun only: it reproduces, and is minimized
+    engine = Flaky(twist, {3})
+    real.reproduces(program, engine, LINUX, signature, {})  # type: ignore[arg-type]
+    assert engine.runs == 3
+    # never shown again: every rerun is counted, and the error says what they showed
+    engine = Flaky(twist, set())
+    with pytest.raises(real.NotReproduced) as exc:
+        real.minimize_real(program, engine, LINUX, signature, {})  # type: ignore[arg-type]
+    assert engine.runs == real.REPRODUCE_TRIES and exc.value.agreed == real.REPRODUCE_TRIES
+    assert exc.value.describe() == f"{real.REPRODUCE_TRIES} reruns: {real.REPRODUCE_TRIES} x agree"
+
+
 # --- the Linux kernel ------------------------------------------------------------------------
 
 
