@@ -37,6 +37,9 @@
 #include "lwip/sockets.h"
 #include "lwip/sys.h"
 #include "lwip/tcpip.h"
+#include "lwip/api.h"
+#include "lwip/tcp.h"
+#include "lwip/priv/sockets_priv.h"
 
 #define NWORKERS 2
 #define MAX_SOCKS 1024
@@ -54,6 +57,16 @@ static void answer_end(void)
 static void answer_r(long long ret, long long err, long long e1, long long e2)
 {
     printf("R %lld %lld %lld %lld\n", ret, err, e1, e2);
+}
+
+/* The model delivers data at the send (SEMANTICS.md section 6); lwIP's Nagle
+ * algorithm would hold a small segment until the last one is acknowledged, and
+ * lwIP acknowledges late (delayed ACK), so every TCP socket sends at once (D80). */
+static void no_delay(int s)
+{
+    int one = 1, saved = errno;
+    lwip_setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    errno = saved;
 }
 
 /* ------------------------------------------------------------------- stack */
@@ -156,6 +169,7 @@ static void run_call(worker_t *w)
         w->ret = n;
         w->err = n < 0 ? errno : 0;
         remember_socket(n);
+        if (n >= 0 && x[0] != 2) no_delay(n);
         return;
     }
     if (!strcmp(name, "bind")) {
@@ -324,6 +338,33 @@ static void abort_close(int s)
     lwip_close(s);
 }
 
+/* The peer's reset is a real RST: lwip_close with SO_LINGER {1, 0} aborts only
+ * while data is unsent or unacknowledged, and otherwise closes with FIN (or with
+ * a RST only for unread data), so the peer aborts its pcb itself, under the core
+ * lock (decision D80); lwip_close then frees the socket of the reset netconn. */
+static void peer_abort(int s)
+{
+    struct lwip_sock *sock;
+    LOCK_TCPIP_CORE();
+    sock = lwip_socket_dbg_get_socket(s);
+    if (sock != NULL && sock->conn != NULL && NETCONNTYPE_GROUP(sock->conn->type) == NETCONN_TCP
+        && sock->conn->pcb.tcp != NULL && sock->conn->pcb.tcp->state != LISTEN)
+        tcp_abort(sock->conn->pcb.tcp);
+    UNLOCK_TCPIP_CORE();
+}
+
+/* The model delivers at once (SEMANTICS.md section 6) and Linux's loopback does
+ * too; lwIP's loopback netif queues what it sends for the tcpip thread.  Deliver
+ * the queue here, under the core lock, until it is empty (D80). */
+static void settle_loopback(void)
+{
+    int i, saved = errno;
+    LOCK_TCPIP_CORE();
+    for (i = 0; i < 8 && loop_netif.loop_first != NULL; i++) netif_poll(&loop_netif);
+    UNLOCK_TCPIP_CORE();
+    errno = saved;
+}
+
 static int wait_readable(int s, int waitms)
 {
     struct pollfd p;
@@ -357,6 +398,7 @@ static void peer_request(const char *cmd, long long a, long long b, long long c)
         if (s < 0 || npeers >= MAX_PEERS) answer_r(-1, errno, 0, 0);
         else {
             lwip_ioctl(s, (long)FIONBIO, &one);
+            no_delay(s);
             peers[npeers++] = s;
             answer_r(npeers, 0, s, 0);
         }
@@ -365,22 +407,30 @@ static void peer_request(const char *cmd, long long a, long long b, long long c)
         long r;
         if ((i = peer_index(a)) < 0) { puts("X no such peer"); answer_end(); return; }
         buf = calloc(1, b > 0 ? (size_t)b : 1);
-        if (cmd[1] == 'r') {
+        if (cmd[1] == 'r' && b == 0) {
+            /* a zero-length read checks first (a reset), then gives 0 without
+             * waiting (SEMANTICS.md section 7, D24): peek one byte, as the Linux
+             * engine does (decisions D70, D80); lwIP's recv of 0 bytes would fail
+             * with EWOULDBLOCK on an empty socket and read a reset as 0 */
+            wait_readable(peers[i], (int)c);
+            r = lwip_recv(peers[i], buf, 1, MSG_PEEK | MSG_DONTWAIT);
+            if (r > 0 || (r < 0 && (errno == EWOULDBLOCK || errno == EAGAIN))) r = 0;
+        } else if (cmd[1] == 'r') {
             wait_readable(peers[i], (int)c);
             r = lwip_recv(peers[i], buf, (size_t)b, 0);
         } else {
             r = lwip_send(peers[i], buf, (size_t)b, 0);
+            settle_loopback(); /* the model's data arrives at the send (D80) */
         }
         free(buf);
         answer_r(r, r < 0 ? errno : 0, 0, 0);
     } else if (!strcmp(cmd, "pclose") || !strcmp(cmd, "preset")) {
         int r;
         if ((i = peer_index(a)) < 0) { puts("X no such peer"); answer_end(); return; }
-        if (cmd[1] == 'r') {
-            struct linger l = {1, 0};
-            lwip_setsockopt(peers[i], SOL_SOCKET, SO_LINGER, &l, sizeof l);
-        }
+        settle_loopback(); /* our data in flight reaches the peer first */
+        if (cmd[1] == 'r') peer_abort(peers[i]);
         r = lwip_close(peers[i]);
+        settle_loopback(); /* and its FIN or RST reaches our socket */
         answer_r(r, r < 0 ? errno : 0, 0, 0);
         peers[i] = -1;
     } else {

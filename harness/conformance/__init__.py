@@ -26,7 +26,8 @@ Buffering: a real stack buffers megabytes where the model's ``sndbuf`` and
 ``window`` hold bytes.  A connection counts as full in the real stack only
 after a single send of at least ``saturation`` bytes; wherever the model's
 buffers are full and the real ones are not (or the other way round), the
-comparison stops (see :mod:`harness.conformance.model`).
+comparison stops at the first step whose outcome can tell (see
+:mod:`harness.conformance.model`).
 """
 
 from __future__ import annotations

@@ -74,6 +74,11 @@ class Capabilities:
     #: that a real stack is sure to buffer; past it a ``peer_send`` can be partial
     #: there and never in the model, so the comparison stops (decision D71).
     receive_capacity: int = 1 << 20
+    #: Unread bytes of the program's sends that a real connection has surely
+    #: delivered to the peer when the send returns (0: none is assumed).  Up to
+    #: it, steps whose outcome cannot tell where the bytes wait are compared
+    #: while the model's window holds part of them back (decision D85).
+    delivery: int = 0
 
     def why_not(self, step: Step, dgram: frozenset[str] | set[str] = frozenset()) -> str | None:
         """Why the engine cannot run ``step`` (None: it can).

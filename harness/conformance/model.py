@@ -12,10 +12,12 @@ to kilobytes; a real loopback connection buffers megabytes.  Per connection:
 - *real-full* (an estimate made from the program, never from the real run):
   the program has made a single ``send``/``wsasend`` of at least the engine's
   ``saturation`` bytes on it, and it was not reset or destroyed since.
-The comparison stops before a step when the two disagree on any connection,
-when a send of fewer than ``saturation`` bytes is held back by the model's
-buffers, when ``peer_recv`` reads a connection the model holds back, and when
-the model's ``sockets``/``descriptors`` limit refuses a socket.
+The comparison stops before a step when a real connection is full and the
+model's is not, when a send of fewer than ``saturation`` bytes is held back by
+the model's buffers, and when the model's ``sockets``/``descriptors`` limit
+refuses a socket.  Where the model is full and the real stack is not, it stops
+only at a step whose outcome can tell where the held-back bytes wait
+(:func:`_held_step`, decision D85), or at once past the engine's ``delivery``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from harness.vocab import trace
 from harness.vocab.constants import (
     BLOCKING_CALL_NAMES,
     FD_NAMES,
+    PEER_OPS,
     WSA_IO_PENDING,
     WSAEMFILE,
     WSAENOBUFS,
@@ -131,6 +134,7 @@ def _gate(
         o["socket"] for o in before.ops if o["status"] == Status.PENDING and o["kind"] in _SEND_LIKE
     }
     full: set[int] = set()
+    held: dict[int, dict[str, int]] = {}
     for s in before.sockets:
         sid = s["id"]
         live = s["lifecycle"] != Lifecycle.DESTROYED and s["connected"] and not s["reset"]
@@ -140,13 +144,17 @@ def _gate(
         if s["send_queue"] > 0 or sid in waiting:
             full.add(sid)
             if sid not in saturated:
-                return (
-                    f"the model's buffers hold back data on socket {sid}; a real stack's would not"
-                )
+                if sid in waiting:
+                    return _HOLD.format(sid)
+                held[sid] = s
         elif sid in saturated:
             return f"a real stack's buffers are full on socket {sid}; the model's are not"
     op = step.op
     kind, r1 = record[1], record[2]
+    if held:
+        reason = _held_step(step, record, before, slots, held, caps)
+        if reason:
+            return reason
     if op == Op.PEER_SEND and step.args and step.args[0] > 0:
         queued = sum(s["recv_queue"] for s in before.sockets)
         if queued + step.args[0] > caps.receive_capacity:
@@ -154,8 +162,13 @@ def _gate(
                 f"{queued + step.args[0]} bytes to receive: more than a real stack is sure "
                 f"to buffer ({caps.receive_capacity}); the model's receive queue has no bound"
             )
-    if op == Op.PEER_RECV and isinstance(step.target, Var) and slots.get(step.target.name) in full:
-        return "peer_recv reads a connection whose data the model's buffers hold back"
+    if (
+        op == Op.PEER_RECV
+        and isinstance(step.target, Var)
+        and slots.get(step.target.name) in full
+        and slots.get(step.target.name) not in held
+    ):
+        return _PEER_READS
     if op in (Op.SEND, Op.WSASEND):
         target = _socket_of(step, before, slots)
         n = step.args[0]
@@ -171,6 +184,65 @@ def _gate(
     if op in (Op.SOCKET, Op.DUPLICATE) and kind == trace.R_INVALID_SOCKET:
         if r1 in (WSAENOBUFS, WSAEMFILE):
             return "the model's sockets/descriptors limit refuses a socket"
+    return None
+
+
+_HOLD = "the model's buffers hold back data on socket {}; a real stack's would not"
+_PEER_READS = "peer_recv reads a connection whose data the model's buffers hold back"
+#: Steps on a held socket whose outcome depends on what its peer has received:
+#: a peer's send, close or reset meets data the real peer holds unread (a close
+#: with unread data is a reset on Linux), a WSAAsyncSelect registration posts
+#: FD_WRITE by the space left, and WSACleanup discards what the model still holds.
+_HELD_CUT = frozenset({Op.PEER_SEND, Op.PEER_CLOSE, Op.PEER_RESET, Op.ASYNCSELECT})
+
+
+def _held_step(
+    step: Step,
+    record: tuple[int, ...],
+    before: trace.Snapshot,
+    slots: dict[str, int],
+    held: dict[int, dict[str, int]],
+    caps: Capabilities,
+) -> str | None:
+    """Why ``step`` cannot be compared while the model holds back data that a
+    real stack has delivered (None: its outcome does not depend on it).
+
+    ``held`` maps each such socket to its snapshot: every send on it was
+    accepted whole (a limited one ends the comparison at the send) and part of
+    the data waits for the peer's window.  The real stack has delivered it all
+    to the peer as long as the peer's unread bytes stay within
+    ``caps.delivery`` (decision D85); the two sides then part only on what the
+    peer can read at once and on when the FIN arrives, never on the bytes in
+    the stream.
+    """
+    op = step.op
+    peer_buffered = {p["id"]: p["buffered"] for p in before.peers}
+    for sid, s in held.items():
+        unread = s["send_queue"] + peer_buffered.get(sid, 0)
+        if unread > caps.delivery:
+            return _HOLD.format(sid)
+    if op == Op.CLEANUP:
+        return _HOLD.format(next(iter(held)))
+    if op in PEER_OPS:
+        peer = slots.get(step.target.name) if isinstance(step.target, Var) else None
+        if peer not in held:
+            return None
+        if op == Op.PEER_RECV:
+            n = step.args[0] if step.args else 0
+            # the peer reads n bytes whenever the model's peer does: the real
+            # peer has at least as many unread bytes as the model's
+            full = record[1] == trace.R_VALUE and record[2] == n and n > 0
+            return None if full else _PEER_READS
+        return _HOLD.format(peer)
+    target = _socket_of(step, before, slots)
+    if target not in held:
+        return None
+    if op in _HELD_CUT:
+        return _HOLD.format(target)
+    if op == Op.CLOSESOCKET and held[target]["refs"] <= 1 and held[target]["linger_onoff"]:
+        # a linger close waits for the model's queue (or discards it, and
+        # resets); the real stack's is empty
+        return _HOLD.format(target)
     return None
 
 

@@ -66,6 +66,8 @@ WINE_CAPABILITIES = Capabilities(
     max_count=64 << 20,
     max_sleep_ms=3000,
     saturation=32 << 20,
+    #: Wine sends through the host's loopback sockets (the Linux engine's figure)
+    delivery=64 << 10,
     block_wait=0.5,
     settle=0.8,
     block_confirm=0.03,

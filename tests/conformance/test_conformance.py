@@ -164,9 +164,54 @@ def test_projection_of_completions_and_overlapped_notes() -> None:
 
 def test_the_cut_stops_where_the_models_small_buffers_hold_data_back() -> None:
     program = parse(HEAD + "t0: c1 = connect s1 window=100\nt0: send s1 300\npeer_recv c1 50\n")
-    run = model_run(program, DOCUMENTED, LINUX_CAPABILITIES)
+    # with nothing assumed delivered, no step is compared once data is held back
+    caps = replace(LINUX_CAPABILITIES, delivery=0)
+    run = model_run(program, DOCUMENTED, caps)
     assert run.cut is not None
     assert run.cut[0] == 4 and "hold back data" in run.cut[1] and "line 5" in run.cut[1]
+
+
+HELD = HEAD + "t0: c1 = connect s1 window=100\nt0: send s1 300\n"
+
+
+@pytest.mark.parametrize(
+    ("steps", "cut"),
+    [
+        # the peer reads what the model's peer can: the real one has it too (D85)
+        ("peer_recv c1 100\npeer_recv c1 100\npeer_recv c1 100\npeer_recv c1 10\n", None),
+        # a graceful close, a shutdown, steps on another socket: no step tells
+        ("t0: closesocket s1\npeer_recv c1 100\n", None),
+        ("t0: shutdown s1 SD_SEND\nt0: s2 = socket stream\nt0: closesocket s2\n", None),
+        # more than the model's peer has: the real peer reads more
+        ("peer_recv c1 300\n", "peer_recv reads"),
+        ("peer_recv c1 100\npeer_recv c1 150\n", "peer_recv reads"),
+        # a linger close waits for (or discards) what only the model holds
+        ("t0: setsockopt s1 SO_LINGER 1 10\nt0: closesocket s1\n", "hold back data"),
+        ("t0: setsockopt s1 SO_LINGER 1 0\nt0: closesocket s1\n", "hold back data"),
+        # the peer's own steps meet the data the real peer holds unread
+        ("peer_send c1 10\n", "hold back data"),
+        ("peer_close c1\n", "hold back data"),
+        ("t0: cleanup\n", "hold back data"),
+    ],
+)
+def test_steps_that_cannot_tell_where_held_back_data_waits_are_compared(
+    steps: str, cut: str | None
+) -> None:
+    run = model_run(parse(HELD + steps), DOCUMENTED, WINE_CAPABILITIES)
+    if cut is None:
+        assert run.cut is None, run.cut
+    else:
+        assert run.cut is not None and cut in run.cut[1], run.cut
+        assert run.cut[0] == len((HELD + steps).splitlines()) - 1
+
+
+def test_held_back_data_past_what_a_real_stack_delivers_at_once_cuts() -> None:
+    program = parse(
+        "@limits sndbuf=200000\n" + HEAD + "t0: c1 = connect s1 window=100\n"
+        "t0: send s1 70000\npeer_recv c1 100\n"
+    )
+    run = model_run(program, DOCUMENTED, LINUX_CAPABILITIES)
+    assert run.cut is not None and run.cut[0] == 4 and "hold back data" in run.cut[1]
 
 
 def test_the_cut_stops_at_a_send_limited_by_sndbuf() -> None:
@@ -285,7 +330,7 @@ def test_an_early_stop_compares_up_to_its_line_and_an_engine_failure_is_an_error
 
 
 def test_a_cut_with_an_agreeing_prefix_compares_up_to_its_line_and_names_the_reason() -> None:
-    program = parse(HEAD + "t0: c1 = connect s1 window=10\nt0: send s1 100\nt0: recv s1 1\n")
+    program = parse(HEAD + "t0: c1 = connect s1 window=10\nt0: send s1 100\npeer_recv c1 50\n")
     model = model_run(program, WINDOWS, LINUX_CAPABILITIES)
     v = judge(program, WINDOWS, "linux", ALL, model, RealRun(model.observations[:4]))
     assert v.kind == PARTIAL and v.upto == 5 and v.compared == 4
