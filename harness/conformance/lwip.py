@@ -26,6 +26,7 @@ listener and the peers included.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from harness.conformance.driver import (
@@ -36,8 +37,8 @@ from harness.conformance.driver import (
     ensure_built,
     result,
 )
-from harness.conformance.engine import COMPLETIONS, PEER, RESULTS, Capabilities
 from harness.conformance.errnomap import wsa_error
+from harness.conformance.linux import LINUX_CAPABILITIES
 from harness.conformance.protocol import Response, call_request, request
 from harness.conformance.session import EngineFailure, OvlRaw, Raw, SessionEngine
 from harness.vocab.constants import Op
@@ -49,26 +50,21 @@ ANSWER_SLACK = 10.0
 #: How long a reset may wait for blocked calls to end (the driver gives up after 1 s).
 RESET_WAIT = 3.0
 
-_UNSUPPORTED = {Op.CLEANUP, Op.DUPLICATE, Op.WSASEND, Op.WSARECV, Op.OVL, Op.SLEEPEX}
-_UNSUPPORTED |= {Op.ASYNCSELECT, Op.GETMESSAGE, Op.CANCELBLOCKING, Op.NET_DOWN, Op.NET_UP}
-
-LWIP_CAPABILITIES = Capabilities(
-    ops=frozenset(Op) - _UNSUPPORTED,
-    synthesized=frozenset({Op.STARTUP}),
-    threads=frozenset({0, 1}),
-    observables=frozenset({RESULTS, PEER, COMPLETIONS}),
-    max_count=64 << 20,
-    max_sleep_ms=3000,
+#: The Linux engine's mapping, less duplicate (lwIP has no dup()), with lwIP's own
+#: buffers and timing: a figure measured on Linux is not lwIP's.
+LWIP_CAPABILITIES = replace(
+    LINUX_CAPABILITIES,
+    ops=LINUX_CAPABILITIES.ops - {Op.DUPLICATE},
     #: lwIP takes at most TCP_SND_BUF (65535) bytes in one send and buffers about
     #: 128 KiB per connection (its send buffer and the peer's TCP_WND, 65535 each):
     #: a blocking send of 129,000 bytes completes, one of 130,000 blocks (measured),
     #: so a single send of 128 KiB or more fills it (decision D81)
     saturation=128 << 10,
-    block_wait=0.3,
+    #: what the peer surely has when a send returns is not measured on lwIP: none
+    delivery=0,
     #: up to 1.2 s for what the models expect: lwIP checks a linger close's deadline
     #: from its TCP poll timer, up to about a second after it passed (c19)
     settle=1.2,
-    block_confirm=0.015,
     notes=(
         "startup is not made (lwIP needs no initialisation per caller); its result is not compared",
         "SO_DONTLINGER is composed from SO_LINGER (lwIP has no SO_DONTLINGER)",
