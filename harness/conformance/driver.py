@@ -2,7 +2,8 @@
 
 A driver (``conformance/wine/driver.c``, ``conformance/lwip/driver.c``) is a
 long-lived process that makes the calls; the harness asks it over its pipes in
-the line protocol of :mod:`harness.conformance.protocol`.  This module builds
+the line protocol of :mod:`harness.conformance.protocol`, whose answers and
+request parsing both drivers take from ``conformance/protocol.h``.  This module builds
 it (:func:`ensure_built`), runs it (:class:`DriverProcess`) and replaces it
 after a failure (:class:`DriverBackend`); each engine says what to start.
 """
@@ -24,10 +25,16 @@ REPO = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("WSA_CONFORMANCE_BUILD", REPO / "build" / "conformance"))
 
 
+#: The drivers' side of the line protocol, included by both drivers' sources.
+PROTOCOL_HEADER = REPO / "conformance" / "protocol.h"
+
+
 def ensure_built(driver: Path, source: Path, target: str, what: str) -> Path:
     """Build ``driver`` with ``make TARGET`` when it is missing or older than
-    ``source``; ``what`` names it (and what it needs) in the error."""
-    if driver.exists() and driver.stat().st_mtime >= source.stat().st_mtime:
+    ``source`` or :data:`PROTOCOL_HEADER`; ``what`` names it (and what it
+    needs) in the error."""
+    built = driver.stat().st_mtime if driver.exists() else None
+    if built is not None and all(built >= p.stat().st_mtime for p in (source, PROTOCOL_HEADER)):
         return driver
     proc = subprocess.run(["make", "-s", "-C", str(REPO), target], capture_output=True, text=True)
     if proc.returncode != 0 or not driver.exists():
