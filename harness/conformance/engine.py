@@ -177,3 +177,31 @@ class ExternalEngine(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class FixedEngine:
+    """An external engine whose run of a program is known whole beforehand (a
+    recorded trace, a model's run): :meth:`observe` gives it, and :meth:`run`
+    cuts it at the limit, whatever the wait hints and the timeout say."""
+
+    name: str
+    capabilities: Capabilities
+
+    def observe(self, program: Program) -> RealRun:
+        """The whole run of ``program``."""
+        raise NotImplementedError
+
+    def run(
+        self,
+        program: Program,
+        limit: int,
+        expect: Sequence[Observation] | None = None,
+        timeout: float | None = None,
+    ) -> RealRun:
+        real = self.observe(program)
+        if len(real.observations) <= limit:
+            return real
+        return RealRun(real.observations[:limit])
+
+    def close(self) -> None:
+        pass

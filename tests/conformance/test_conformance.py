@@ -20,7 +20,14 @@ from harness.conformance.compare import (
     Verdict,
     judge,
 )
-from harness.conformance.engine import COMPLETIONS, PEER, RESULTS, Observation, RealRun
+from harness.conformance.engine import (
+    COMPLETIONS,
+    PEER,
+    RESULTS,
+    FixedEngine,
+    Observation,
+    RealRun,
+)
 from harness.conformance.errnomap import POSIX_ONLY, error_text, wsa_error
 from harness.conformance.known_differences import (
     KnownEntry,
@@ -573,7 +580,7 @@ def test_known_verdicts_show_in_the_tables_with_their_reason() -> None:
     ) in md
 
 
-class _FakeEngine:
+class _FakeEngine(FixedEngine):
     """The model's own observations under `documented`, with one result changed."""
 
     name = "fake"
@@ -582,21 +589,12 @@ class _FakeEngine:
     def __init__(self, change: dict[str, tuple[int, str]]) -> None:
         self.change = change
 
-    def run(
-        self,
-        program: Program,
-        limit: int,
-        expect: object = None,
-        timeout: float | None = None,
-    ) -> RealRun:
-        obs = list(model_run(program, DOCUMENTED, self.capabilities).observations[:limit])
+    def observe(self, program: Program) -> RealRun:
+        obs = list(model_run(program, DOCUMENTED, self.capabilities).observations)
         if program.filename in self.change:
             i, text = self.change[program.filename]
             obs[i] = Observation(text)
         return RealRun(tuple(obs))
-
-    def close(self) -> None:
-        pass
 
 
 def test_run_report_applies_the_known_list_to_the_measured_profile() -> None:
