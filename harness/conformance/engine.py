@@ -79,6 +79,10 @@ class Capabilities:
     #: it, steps whose outcome cannot tell where the bytes wait are compared
     #: while the model's window holds part of them back (decision D85).
     delivery: int = 0
+    #: Steps that bring the engine down: (op, condition in the words of
+    #: harness/conformance/conditions.py, why).  The comparison ends before such
+    #: a step where the condition holds in the model's state (decision D84).
+    crashes: tuple[tuple[Op, str, str], ...] = ()
 
     def why_not(self, step: Step, dgram: frozenset[str] | set[str] = frozenset()) -> str | None:
         """Why the engine cannot run ``step`` (None: it can).

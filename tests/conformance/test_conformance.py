@@ -656,3 +656,17 @@ def test_an_intermittent_entry_is_not_stale_when_its_program_agrees() -> None:
     assert len(report.stale) == 1 and "now differs from `wine` at line 9" in report.stale[0]
     with pytest.raises(KnownFileError, match="intermittent: yes or no"):
         parse_known(_block(intermittent="maybe"), "k.txt")
+
+
+def test_a_step_that_brings_the_engine_down_ends_the_comparison_before_it() -> None:
+    crash = ((Op.CLOSESOCKET, "blocked_send nonblocking", "the engine aborts here"),)
+    caps = replace(LINUX_CAPABILITIES, crashes=crash)
+    body = "t0: c1 = connect s1 window=0\nt1: send s1 33554432\n"
+    fatal = parse(HEAD + body + "t0: ioctlsocket s1 FIONBIO 1\nt0: closesocket s1\n")
+    run = model_run(fatal, DOCUMENTED, caps)
+    assert run.crash is not None and run.crash[0] == 5
+    assert "the engine aborts here" in run.crash[1] and "line 6" in run.crash[1]
+    assert run.cut is not None and run.cut[0] == 5
+    # the same close of a blocking socket is not the crash (D84)
+    survived = parse(HEAD + body + "t0: closesocket s1\n")
+    assert model_run(survived, DOCUMENTED, caps).crash is None
