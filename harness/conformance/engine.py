@@ -195,13 +195,9 @@ class FixedEngine:
         """The whole run of ``program``."""
         raise NotImplementedError
 
-    def run(
-        self,
-        program: Program,
-        limit: int,
-        expect: Sequence[Observation] | None = None,
-        timeout: float | None = None,
-    ) -> RealRun:
+    def run(self, program: Program, limit: int, *hints: object, **more: object) -> RealRun:
+        """The first ``limit`` steps of the run (the wait hints and the timeout
+        of :meth:`ExternalEngine.run` change nothing here)."""
         real = self.observe(program)
         if len(real.observations) <= limit:
             return real

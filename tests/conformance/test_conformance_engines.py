@@ -214,7 +214,7 @@ C16 = REPO / "conformance/programs/c16-recv-after-shutdown-receive.wsa"
 def _fail_at_the_recv(wine: ExternalEngine, fail: Callable[[Any], None]) -> tuple[Program, str]:
     """Run c16 on Wine with ``fail(backend)`` made just before its recv; the
     program, and why the run stopped there as an engine failure."""
-    backend = wine._backend  # type: ignore[attr-defined]
+    backend = wine.backend  # type: ignore[attr-defined]
     call = backend.call
 
     def failing(
@@ -244,7 +244,7 @@ def test_a_hung_wine_driver_is_replaced_and_the_step_named(wine: ExternalEngine)
 
     program, reason = _fail_at_the_recv(wine, hang)
     assert "did not answer" in reason
-    backend = wine._backend  # type: ignore[attr-defined]
+    backend = wine.backend  # type: ignore[attr-defined]
     restarts = backend.restarts
     assert compare_program(program, wine, [WINE])["wine"].kind == AGREE
     assert backend.restarts == restarts + 1
