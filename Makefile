@@ -180,11 +180,11 @@ conformance-driver: $(CONFORMANCE_DRIVER)
 # The lwIP engine's driver: Debian's liblwip (liblwip-dev), the unix port.
 conformance-lwip: $(LWIP_DRIVER)
 
-$(LWIP_DRIVER): conformance/lwip/driver.c
+$(LWIP_DRIVER): conformance/lwip/driver.c conformance/protocol.h
 	@mkdir -p $(@D)
 	$(CC) -O2 -Wall -Wextra -I/usr/include/lwip -o $@.tmp $< -llwip -lpthread && mv $@.tmp $@
 
-$(CONFORMANCE_DRIVER): conformance/wine/driver.c
+$(CONFORMANCE_DRIVER): conformance/wine/driver.c conformance/protocol.h
 	@mkdir -p $(@D)
 	$(MINGW_CC) -O2 -Wall -Wextra -o $@.tmp $< -lws2_32 && mv $@.tmp $@
 

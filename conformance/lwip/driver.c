@@ -41,23 +41,12 @@
 #include "lwip/tcp.h"
 #include "lwip/priv/sockets_priv.h"
 
-#define NWORKERS 2
+typedef int sock_t;
+#define NO_SOCKET (-1)
+#include "../protocol.h"
+
 #define MAX_SOCKS 1024
-#define MAX_PEERS 256
 #define NETIF_ADDR "10.0.0.1"
-
-/* ------------------------------------------------------------------ output */
-
-static void answer_end(void)
-{
-    fputs(".\n", stdout);
-    fflush(stdout);
-}
-
-static void answer_r(long long ret, long long err, long long e1, long long e2)
-{
-    printf("R %lld %lld %lld %lld\n", ret, err, e1, e2);
-}
 
 /* The model delivers data at the send (SEMANTICS.md section 6); lwIP's Nagle
  * algorithm would hold a small segment until the last one is acknowledged, and
@@ -281,16 +270,12 @@ static int start_call(int t, int waitms, const char *name, long long target, con
 static void do_call(int t, int waitms, const char *name, long long target, long long *x)
 {
     worker_t *w;
-    if (t < 0 || t >= NWORKERS) { puts("X no such thread"); answer_end(); return; }
+    int finished;
+    if (t < 0 || t >= NWORKERS) { refuse("no such thread"); return; }
     w = &workers[t];
-    if (w->busy) { puts("X thread is blocked"); answer_end(); return; }
-    if (start_call(t, waitms, name, target, x)) {
-        if (w->ret == -2) printf("X unknown call %s\n", name);
-        else answer_r(w->ret, w->err, w->e1, w->e2);
-    } else {
-        puts("B");
-    }
-    answer_end();
+    if (w->busy) { refuse("thread is blocked"); return; }
+    finished = start_call(t, waitms, name, target, x);
+    answer_call(finished, name, w->ret, w->err, w->e1, w->e2);
 }
 
 static void do_poll(int waitms, int want)
@@ -306,7 +291,7 @@ static void do_poll(int waitms, int want)
             if (w->done) {
                 w->busy = 0;
                 got++;
-                printf("C %d %lld %lld %lld %lld\n", i, w->ret, w->err, w->e1, w->e2);
+                answer_c(i, w->ret, w->err, w->e1, w->e2);
             } else {
                 any = 1;
             }
@@ -316,8 +301,7 @@ static void do_poll(int waitms, int want)
             for (i = 0; i < NWORKERS; i++) /* a last look at what is done */
                 if (workers[i].busy && workers[i].done) {
                     workers[i].busy = 0;
-                    printf("C %d %lld %lld %lld %lld\n", i, workers[i].ret, workers[i].err,
-                           workers[i].e1, workers[i].e2);
+                    answer_c(i, workers[i].ret, workers[i].err, workers[i].e1, workers[i].e2);
                 }
             break;
         }
@@ -329,7 +313,6 @@ static void do_poll(int waitms, int want)
 /* ------------------------------------------------------------------ peer */
 
 static int listener = -1;
-static int peers[MAX_PEERS], npeers;
 
 static void abort_close(int s)
 {
@@ -374,11 +357,6 @@ static int wait_readable(int s, int waitms)
     return lwip_poll(&p, 1, waitms);
 }
 
-static int peer_index(long long id)
-{
-    return id >= 1 && id <= npeers && peers[id - 1] >= 0 ? (int)id - 1 : -1;
-}
-
 static void peer_request(const char *cmd, long long a, long long b, long long c)
 {
     int i;
@@ -405,7 +383,7 @@ static void peer_request(const char *cmd, long long a, long long b, long long c)
     } else if (!strcmp(cmd, "precv") || !strcmp(cmd, "psend")) {
         char *buf;
         long r;
-        if ((i = peer_index(a)) < 0) { puts("X no such peer"); answer_end(); return; }
+        if ((i = peer_index(a)) < 0) return;
         buf = calloc(1, b > 0 ? (size_t)b : 1);
         if (cmd[1] == 'r' && b == 0) {
             /* a zero-length read checks first (a reset), then gives 0 without
@@ -426,7 +404,7 @@ static void peer_request(const char *cmd, long long a, long long b, long long c)
         answer_r(r, r < 0 ? errno : 0, 0, 0);
     } else if (!strcmp(cmd, "pclose") || !strcmp(cmd, "preset")) {
         int r;
-        if ((i = peer_index(a)) < 0) { puts("X no such peer"); answer_end(); return; }
+        if ((i = peer_index(a)) < 0) return;
         settle_loopback(); /* our data in flight reaches the peer first */
         if (cmd[1] == 'r') peer_abort(peers[i]);
         r = lwip_close(peers[i]);
@@ -506,22 +484,19 @@ int main(void)
     puts("ready lwip");
     answer_end();
     while (fgets(line, sizeof line, stdin)) {
-        long long a = 0, b = 0, c = 0, x[3] = {0, 0, 0}, target = 0;
+        long long a = 0, b = 0, c = 0, x[3] = {0, 0, 0};
+        unsigned long long target = 0;
         int t = 0, waitms = 0, want = -1;
         if (sscanf(line, "%63s", cmd) != 1) continue;
         if (!strcmp(cmd, "quit")) break;
         if (!strcmp(cmd, "reset")) {
             reset_all();
         } else if (!strcmp(cmd, "call")) {
-            if (sscanf(line, "%*s %d %d %63s %lld %lld %lld %lld", &t, &waitms, name, &target,
-                       &x[0], &x[1], &x[2]) != 7) {
-                puts("X malformed call");
-                answer_end();
-            } else {
-                do_call(t, waitms, name, target, x);
-            }
-        } else if (!strcmp(cmd, "poll") && sscanf(line, "%*s %d", &waitms) == 1) {
-            sscanf(line, "%*s %*d %d", &want);
+            if (parse_call(line, &t, &waitms, name, &target, x))
+                do_call(t, waitms, name, (long long)target, x);
+            else
+                refuse("malformed call");
+        } else if (!strcmp(cmd, "poll") && parse_poll(line, &waitms, &want)) {
             do_poll(waitms, want);
         } else if (!strcmp(cmd, "sleep") && sscanf(line, "%*s %d", &waitms) == 1) {
             struct timespec d = {waitms / 1000, (long)(waitms % 1000) * 1000000L};
