@@ -82,7 +82,7 @@ def test_a_hung_wine_driver_is_recovered_from(benchmark: object, real_lines: lis
     from harness.conformance.protocol import request
 
     engine = _engine("wine")
-    backend = engine._backend  # type: ignore[attr-defined]
+    backend = engine.backend  # type: ignore[attr-defined]
     call = backend.call
     programs = random_programs(16, 3, engine.capabilities, STEPS)
     profile = get_profile("wine")

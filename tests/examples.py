@@ -24,6 +24,20 @@ SPEC_EXAMPLE_BARE = (
     + "\n"
 )
 
+#: An abortive close whose peer sees the reset, every step with its expectation.
+ABORTIVE_CLOSE = """\
+# abortive close: the peer sees a reset
+@profile documented
+t0: startup 2.2                  -> 0
+t0: s1 = socket stream           -> 4
+t0: c1 = connect s1              -> 0
+t0: setsockopt s1 SO_LINGER 1 0  -> 0
+t0: closesocket s1               -> 0
+  ! c1 reset
+  ! socket 1 destroyed
+peer_recv c1 10                  -> SOCKET_ERROR WSAECONNRESET
+"""
+
 
 S = "t0: s1 = socket stream\n"
 C = S + "t0: c1 = connect s1\n"

@@ -37,23 +37,25 @@
 #include "lwip/sockets.h"
 #include "lwip/sys.h"
 #include "lwip/tcpip.h"
+#include "lwip/api.h"
+#include "lwip/tcp.h"
+#include "lwip/priv/sockets_priv.h"
 
-#define NWORKERS 2
+typedef int sock_t;
+#define NO_SOCKET (-1)
+#include "../protocol.h"
+
 #define MAX_SOCKS 1024
-#define MAX_PEERS 256
 #define NETIF_ADDR "10.0.0.1"
 
-/* ------------------------------------------------------------------ output */
-
-static void answer_end(void)
+/* The model delivers data at the send (SEMANTICS.md section 6); lwIP's Nagle
+ * algorithm would hold a small segment until the last one is acknowledged, and
+ * lwIP acknowledges late (delayed ACK), so every TCP socket sends at once (D80). */
+static void no_delay(int s)
 {
-    fputs(".\n", stdout);
-    fflush(stdout);
-}
-
-static void answer_r(long long ret, long long err, long long e1, long long e2)
-{
-    printf("R %lld %lld %lld %lld\n", ret, err, e1, e2);
+    int one = 1, saved = errno;
+    lwip_setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    errno = saved;
 }
 
 /* ------------------------------------------------------------------- stack */
@@ -156,6 +158,7 @@ static void run_call(worker_t *w)
         w->ret = n;
         w->err = n < 0 ? errno : 0;
         remember_socket(n);
+        if (n >= 0 && x[0] != 2) no_delay(n);
         return;
     }
     if (!strcmp(name, "bind")) {
@@ -267,16 +270,12 @@ static int start_call(int t, int waitms, const char *name, long long target, con
 static void do_call(int t, int waitms, const char *name, long long target, long long *x)
 {
     worker_t *w;
-    if (t < 0 || t >= NWORKERS) { puts("X no such thread"); answer_end(); return; }
+    int finished;
+    if (t < 0 || t >= NWORKERS) { refuse("no such thread"); return; }
     w = &workers[t];
-    if (w->busy) { puts("X thread is blocked"); answer_end(); return; }
-    if (start_call(t, waitms, name, target, x)) {
-        if (w->ret == -2) printf("X unknown call %s\n", name);
-        else answer_r(w->ret, w->err, w->e1, w->e2);
-    } else {
-        puts("B");
-    }
-    answer_end();
+    if (w->busy) { refuse("thread is blocked"); return; }
+    finished = start_call(t, waitms, name, target, x);
+    answer_call(finished, name, w->ret, w->err, w->e1, w->e2);
 }
 
 static void do_poll(int waitms, int want)
@@ -292,7 +291,7 @@ static void do_poll(int waitms, int want)
             if (w->done) {
                 w->busy = 0;
                 got++;
-                printf("C %d %lld %lld %lld %lld\n", i, w->ret, w->err, w->e1, w->e2);
+                answer_c(i, w->ret, w->err, w->e1, w->e2);
             } else {
                 any = 1;
             }
@@ -302,8 +301,7 @@ static void do_poll(int waitms, int want)
             for (i = 0; i < NWORKERS; i++) /* a last look at what is done */
                 if (workers[i].busy && workers[i].done) {
                     workers[i].busy = 0;
-                    printf("C %d %lld %lld %lld %lld\n", i, workers[i].ret, workers[i].err,
-                           workers[i].e1, workers[i].e2);
+                    answer_c(i, workers[i].ret, workers[i].err, workers[i].e1, workers[i].e2);
                 }
             break;
         }
@@ -315,13 +313,39 @@ static void do_poll(int waitms, int want)
 /* ------------------------------------------------------------------ peer */
 
 static int listener = -1;
-static int peers[MAX_PEERS], npeers;
 
 static void abort_close(int s)
 {
     struct linger l = {1, 0};
     lwip_setsockopt(s, SOL_SOCKET, SO_LINGER, &l, sizeof l);
     lwip_close(s);
+}
+
+/* The peer's reset is a real RST: lwip_close with SO_LINGER {1, 0} aborts only
+ * while data is unsent or unacknowledged, and otherwise closes with FIN (or with
+ * a RST only for unread data), so the peer aborts its pcb itself, under the core
+ * lock (decision D80); lwip_close then frees the socket of the reset netconn. */
+static void peer_abort(int s)
+{
+    struct lwip_sock *sock;
+    LOCK_TCPIP_CORE();
+    sock = lwip_socket_dbg_get_socket(s);
+    if (sock != NULL && sock->conn != NULL && NETCONNTYPE_GROUP(sock->conn->type) == NETCONN_TCP
+        && sock->conn->pcb.tcp != NULL && sock->conn->pcb.tcp->state != LISTEN)
+        tcp_abort(sock->conn->pcb.tcp);
+    UNLOCK_TCPIP_CORE();
+}
+
+/* The model delivers at once (SEMANTICS.md section 6) and Linux's loopback does
+ * too; lwIP's loopback netif queues what it sends for the tcpip thread.  Deliver
+ * the queue here, under the core lock, until it is empty (D80). */
+static void settle_loopback(void)
+{
+    int i, saved = errno;
+    LOCK_TCPIP_CORE();
+    for (i = 0; i < 8 && loop_netif.loop_first != NULL; i++) netif_poll(&loop_netif);
+    UNLOCK_TCPIP_CORE();
+    errno = saved;
 }
 
 static int wait_readable(int s, int waitms)
@@ -331,11 +355,6 @@ static int wait_readable(int s, int waitms)
     p.events = POLLIN;
     p.revents = 0;
     return lwip_poll(&p, 1, waitms);
-}
-
-static int peer_index(long long id)
-{
-    return id >= 1 && id <= npeers && peers[id - 1] >= 0 ? (int)id - 1 : -1;
 }
 
 static void peer_request(const char *cmd, long long a, long long b, long long c)
@@ -357,30 +376,39 @@ static void peer_request(const char *cmd, long long a, long long b, long long c)
         if (s < 0 || npeers >= MAX_PEERS) answer_r(-1, errno, 0, 0);
         else {
             lwip_ioctl(s, (long)FIONBIO, &one);
+            no_delay(s);
             peers[npeers++] = s;
             answer_r(npeers, 0, s, 0);
         }
     } else if (!strcmp(cmd, "precv") || !strcmp(cmd, "psend")) {
         char *buf;
         long r;
-        if ((i = peer_index(a)) < 0) { puts("X no such peer"); answer_end(); return; }
+        if ((i = peer_index(a)) < 0) return;
         buf = calloc(1, b > 0 ? (size_t)b : 1);
-        if (cmd[1] == 'r') {
+        if (cmd[1] == 'r' && b == 0) {
+            /* a zero-length read checks first (a reset), then gives 0 without
+             * waiting (SEMANTICS.md section 7, D24): peek one byte, as the Linux
+             * engine does (decisions D70, D80); lwIP's recv of 0 bytes would fail
+             * with EWOULDBLOCK on an empty socket and read a reset as 0 */
+            wait_readable(peers[i], (int)c);
+            r = lwip_recv(peers[i], buf, 1, MSG_PEEK | MSG_DONTWAIT);
+            if (r > 0 || (r < 0 && (errno == EWOULDBLOCK || errno == EAGAIN))) r = 0;
+        } else if (cmd[1] == 'r') {
             wait_readable(peers[i], (int)c);
             r = lwip_recv(peers[i], buf, (size_t)b, 0);
         } else {
             r = lwip_send(peers[i], buf, (size_t)b, 0);
+            settle_loopback(); /* the model's data arrives at the send (D80) */
         }
         free(buf);
         answer_r(r, r < 0 ? errno : 0, 0, 0);
     } else if (!strcmp(cmd, "pclose") || !strcmp(cmd, "preset")) {
         int r;
-        if ((i = peer_index(a)) < 0) { puts("X no such peer"); answer_end(); return; }
-        if (cmd[1] == 'r') {
-            struct linger l = {1, 0};
-            lwip_setsockopt(peers[i], SOL_SOCKET, SO_LINGER, &l, sizeof l);
-        }
+        if ((i = peer_index(a)) < 0) return;
+        settle_loopback(); /* our data in flight reaches the peer first */
+        if (cmd[1] == 'r') peer_abort(peers[i]);
         r = lwip_close(peers[i]);
+        settle_loopback(); /* and its FIN or RST reaches our socket */
         answer_r(r, r < 0 ? errno : 0, 0, 0);
         peers[i] = -1;
     } else {
@@ -456,22 +484,19 @@ int main(void)
     puts("ready lwip");
     answer_end();
     while (fgets(line, sizeof line, stdin)) {
-        long long a = 0, b = 0, c = 0, x[3] = {0, 0, 0}, target = 0;
+        long long a = 0, b = 0, c = 0, x[3] = {0, 0, 0};
+        unsigned long long target = 0;
         int t = 0, waitms = 0, want = -1;
         if (sscanf(line, "%63s", cmd) != 1) continue;
         if (!strcmp(cmd, "quit")) break;
         if (!strcmp(cmd, "reset")) {
             reset_all();
         } else if (!strcmp(cmd, "call")) {
-            if (sscanf(line, "%*s %d %d %63s %lld %lld %lld %lld", &t, &waitms, name, &target,
-                       &x[0], &x[1], &x[2]) != 7) {
-                puts("X malformed call");
-                answer_end();
-            } else {
-                do_call(t, waitms, name, target, x);
-            }
-        } else if (!strcmp(cmd, "poll") && sscanf(line, "%*s %d", &waitms) == 1) {
-            sscanf(line, "%*s %*d %d", &want);
+            if (parse_call(line, &t, &waitms, name, &target, x))
+                do_call(t, waitms, name, (long long)target, x);
+            else
+                refuse("malformed call");
+        } else if (!strcmp(cmd, "poll") && parse_poll(line, &waitms, &want)) {
             do_poll(waitms, want);
         } else if (!strcmp(cmd, "sleep") && sscanf(line, "%*s %d", &waitms) == 1) {
             struct timespec d = {waitms / 1000, (long)(waitms % 1000) * 1000000L};

@@ -46,25 +46,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NWORKERS 2
+typedef SOCKET sock_t;
+#define NO_SOCKET INVALID_SOCKET
+#include "../protocol.h"
+
 #define MAX_OPS 1024
 #define MAX_SOCKS 4096
-#define MAX_PEERS 256
 #define STATUS_PENDING_VALUE 0x103
 #define WM_SOCKET (WM_USER + 1)
-
-/* ------------------------------------------------------------------ output */
-
-static void answer_end(void)
-{
-    fputs(".\n", stdout);
-    fflush(stdout);
-}
-
-static void answer_r(long long ret, long long err, long long e1, long long e2)
-{
-    printf("R %lld %lld %lld %lld\n", ret, err, e1, e2);
-}
 
 /* ------------------------------------------------------- overlapped operations */
 
@@ -330,22 +319,18 @@ static void reset_main(void)
 static void do_call(int t, int waitms, const char *name, unsigned long long target, long long *x)
 {
     worker_t *w;
-    if (t < 0 || t >= NWORKERS) { puts("X no such thread"); answer_end(); return; }
+    int finished;
+    if (t < 0 || t >= NWORKERS) { refuse("no such thread"); return; }
     w = workers[t];
-    if (w->busy) { puts("X thread is blocked"); answer_end(); return; }
+    if (w->busy) { refuse("thread is blocked"); return; }
     snprintf(w->name, sizeof w->name, "%s", name);
     w->target = target;
     memcpy(w->x, x, sizeof w->x);
     w->busy = 1;
     SetEvent(w->go);
-    if (WaitForSingleObject(w->done, (DWORD)waitms) == WAIT_OBJECT_0) {
-        w->busy = 0;
-        if (w->ret == -2) printf("X unknown call %s\n", name);
-        else answer_r(w->ret, w->err, w->e1, w->e2);
-    } else {
-        puts("B");
-    }
-    answer_end();
+    finished = WaitForSingleObject(w->done, (DWORD)waitms) == WAIT_OBJECT_0;
+    if (finished) w->busy = 0;
+    answer_call(finished, name, w->ret, w->err, w->e1, w->e2);
 }
 
 static void do_poll(int waitms, int want)
@@ -365,8 +350,7 @@ static void do_poll(int waitms, int want)
         i = idx[r - WAIT_OBJECT_0];
         workers[i]->busy = 0;
         got++;
-        printf("C %d %lld %lld %lld %lld\n", i, workers[i]->ret, workers[i]->err, workers[i]->e1,
-               workers[i]->e2);
+        answer_c(i, workers[i]->ret, workers[i]->err, workers[i]->e1, workers[i]->e2);
     }
     answer_end();
 }
@@ -429,7 +413,7 @@ static void do_ovl(int id, int waitms)
     DWORD bytes = 0, flags = 0, start = GetTickCount();
     int set, ok, err;
     ULONG status;
-    if (id < 1 || id > nops) { puts("X no such operation"); answer_end(); return; }
+    if (id < 1 || id > nops) { refuse("no such operation"); return; }
     op = ops[id - 1];
     /* up to WAITMS of grace for a completion still in flight */
     while (op->ov.Internal == STATUS_PENDING_VALUE && GetTickCount() - start < (DWORD)waitms)
@@ -453,13 +437,6 @@ static void do_ovl(int id, int waitms)
 /* ----------------------------------------------------------------------- peer */
 
 static SOCKET listener = INVALID_SOCKET;
-static SOCKET peers[MAX_PEERS];
-static int npeers;
-
-static int peer_index(int id)
-{
-    return id >= 1 && id <= npeers && peers[id - 1] != INVALID_SOCKET ? id - 1 : -1;
-}
 
 static void peer_close_socket(int i, int reset)
 {
@@ -508,7 +485,7 @@ static void peer_request(char *cmd, long long a, long long b, long long c)
     } else if (!strcmp(cmd, "precv") || !strcmp(cmd, "psend")) {
         char *buf;
         int r;
-        if ((i = peer_index((int)a)) < 0) { puts("X no such peer"); answer_end(); return; }
+        if ((i = peer_index(a)) < 0) return;
         buf = alloc_buffer(b);
         if (cmd[1] == 'r') {
             wait_readable(peers[i], (int)c);
@@ -519,7 +496,7 @@ static void peer_request(char *cmd, long long a, long long b, long long c)
         free(buf);
         answer_r(r, r == SOCKET_ERROR ? WSAGetLastError() : 0, 0, 0);
     } else if (!strcmp(cmd, "pclose") || !strcmp(cmd, "preset")) {
-        if ((i = peer_index((int)a)) < 0) { puts("X no such peer"); answer_end(); return; }
+        if ((i = peer_index(a)) < 0) return;
         peer_close_socket(i, cmd[1] == 'r');
     } else if (!strcmp(cmd, "reset")) {
         u_long one = 1;
@@ -569,7 +546,7 @@ int main(int argc, char **argv)
     while (fgets(line, sizeof line, stdin)) {
         long long a = 0, b = 0, c = 0, x[3] = {0, 0, 0};
         unsigned long long target = 0;
-        int t = 0, waitms = 0;
+        int t = 0, waitms = 0, want = -1;
         if (sscanf(line, "%63s", cmd) != 1) continue;
         if (!strcmp(cmd, "quit")) break;
         if (!strcmp(cmd, "sleep") && sscanf(line, "%*s %d", &waitms) == 1) {
@@ -583,16 +560,11 @@ int main(int argc, char **argv)
         } else if (!strcmp(cmd, "reset")) {
             reset_main();
         } else if (!strcmp(cmd, "call")) {
-            if (sscanf(line, "%*s %d %d %63s %llu %lld %lld %lld", &t, &waitms, name, &target, &x[0],
-                       &x[1], &x[2]) != 7) {
-                puts("X malformed call");
-                answer_end();
-            } else {
+            if (parse_call(line, &t, &waitms, name, &target, x))
                 do_call(t, waitms, name, target, x);
-            }
-        } else if (!strcmp(cmd, "poll") && sscanf(line, "%*s %d", &waitms) == 1) {
-            int want = -1;
-            sscanf(line, "%*s %*d %d", &want);
+            else
+                refuse("malformed call");
+        } else if (!strcmp(cmd, "poll") && parse_poll(line, &waitms, &want)) {
             do_poll(waitms, want);
         } else if (!strcmp(cmd, "drain") && sscanf(line, "%*s %d %d", &waitms, &t) == 2) {
             do_drain(waitms, t);

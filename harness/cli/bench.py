@@ -10,6 +10,7 @@ import platform
 import shlex
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +124,16 @@ def _native(args: argparse.Namespace, tools: list[str]) -> bool:
     return not args.no_native and any(t in CAMPAIGNS for t in tools) and bool(shutil.which("clang"))
 
 
+def _tools(text: str, known: Iterable[str]) -> list[str]:
+    """The tools ``--tools`` names, each one of ``known``, whose modules import."""
+    names = tuple(known)
+    tools = [t.strip() for t in text.split(",") if t.strip()]
+    if not tools or any(t not in names for t in tools):
+        raise HarnessError(f"--tools: expected some of {', '.join(names)}, got {text!r}")
+    _require_modules(tools)
+    return tools
+
+
 def _require_modules(tools: list[str]) -> None:
     import importlib.util
 
@@ -159,11 +170,7 @@ def _bugs(args: argparse.Namespace) -> int:
     from harness.bugbench.report import summarize
     from harness.bugbench.trials import CAMPAIGNS, TOOLS, Trial, run_trial
 
-    tools = [t.strip() for t in args.tools.split(",") if t.strip()]
-    bad = [t for t in tools if t not in TOOLS]
-    if bad or not tools:
-        raise HarnessError(f"--tools: expected some of {', '.join(TOOLS)}, got {args.tools!r}")
-    _require_modules(tools)
+    tools = _tools(args.tools, TOOLS)
     mutants = load_mutants(only=[m.strip() for m in args.mutants.split(",") if m.strip()])
     started = time.monotonic()
     control = Mutant(CONTROL, "-", "documented", "the unmodified core", sources=core_sources())
@@ -250,11 +257,7 @@ def _mutation(args: argparse.Namespace) -> int:
     from harness.bugbench.report import write_results
     from harness.bugbench.trials import CAMPAIGNS
 
-    tools = [t.strip() for t in args.tools.split(",") if t.strip()]
-    bad = [t for t in tools if t not in CAMPAIGNS]
-    if bad or not tools:
-        raise HarnessError(f"--tools: expected some of {', '.join(CAMPAIGNS)}, got {args.tools!r}")
-    _require_modules(tools)
+    tools = _tools(args.tools, CAMPAIGNS)
     native = _native(args, tools)
     started = time.monotonic()
     base = core_sources()

@@ -232,6 +232,13 @@ def compare_program(
     if not models:
         return failed
     limit = max(m.cut[0] if m.cut else len(program.steps) for m in models.values())
+    # a step that would bring the engine down under any profile's state is not
+    # run at all: every profile's comparison ends there (decision D84)
+    crashes = [m.crash for m in models.values() if m.crash is not None]
+    if crashes:
+        first = min(crashes)
+        if stop is None or first[0] < stop[0]:
+            stop = (first[0], f"stopped {first[1]}")
     if stop is not None:
         limit = min(limit, stop[0])
     # with one profile, the engine can stop at the first difference from it
@@ -259,6 +266,8 @@ def side_by_side(
     bad = first_unsupported(program, caps)
     model = model_run(program, profile, caps)
     limit = bad[0] if bad is not None else len(program.steps)
+    if model.crash is not None:
+        limit = min(limit, model.crash[0])
     real = engine.run(program, limit, model.observations, timeout)
     cut = model.cut[0] if model.cut else None
     lines = [f"### {program.filename} (model: {profile.name}, engine: {engine.name})"]

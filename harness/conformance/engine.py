@@ -79,6 +79,10 @@ class Capabilities:
     #: it, steps whose outcome cannot tell where the bytes wait are compared
     #: while the model's window holds part of them back (decision D85).
     delivery: int = 0
+    #: Steps that bring the engine down: (op, condition in the words of
+    #: harness/conformance/conditions.py, why).  The comparison ends before such
+    #: a step where the condition holds in the model's state (decision D84).
+    crashes: tuple[tuple[Op, str, str], ...] = ()
 
     def why_not(self, step: Step, dgram: frozenset[str] | set[str] = frozenset()) -> str | None:
         """Why the engine cannot run ``step`` (None: it can).
@@ -177,3 +181,27 @@ class ExternalEngine(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class FixedEngine:
+    """An external engine whose run of a program is known whole beforehand (a
+    recorded trace, a model's run): :meth:`observe` gives it, and :meth:`run`
+    cuts it at the limit, whatever the wait hints and the timeout say."""
+
+    name: str
+    capabilities: Capabilities
+
+    def observe(self, program: Program) -> RealRun:
+        """The whole run of ``program``."""
+        raise NotImplementedError
+
+    def run(self, program: Program, limit: int, *hints: object, **more: object) -> RealRun:
+        """The first ``limit`` steps of the run (the wait hints and the timeout
+        of :meth:`ExternalEngine.run` change nothing here)."""
+        real = self.observe(program)
+        if len(real.observations) <= limit:
+            return real
+        return RealRun(real.observations[:limit])
+
+    def close(self) -> None:
+        pass

@@ -48,25 +48,15 @@ from pathlib import Path
 
 from harness.conformance.compare import AGREE, DIFFER, ERROR, KNOWN, Verdict
 from harness.conformance.conditions import ConditionError, Terms, holds, parse_condition
-from harness.vocab.errors import HarnessError
+from harness.vocab.errors import FileLineError
 
 FIELDS = ("result", "completions", "messages")
 REASONS = ("engine bug:", "model restriction:", "open question:")
 _KEYS = ("engine", "call", "field", "when", "reason", "seen", "intermittent")
 
 
-class KnownFileError(HarnessError):
+class KnownFileError(FileLineError):
     """A malformed known-differences file: ``FILE:LINE: message``."""
-
-    def __init__(self, filename: str, line: int, message: str) -> None:
-        super().__init__(filename, line, message)
-        self.filename = filename
-        self.line = line
-        self.message = message
-
-    def __str__(self) -> str:
-        where = f"{self.filename}:{self.line}" if self.line else self.filename
-        return f"{where}: {self.message}"
 
 
 @dataclass(frozen=True)

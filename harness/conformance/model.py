@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.conformance.conditions import FactTracker
+from harness.conformance.conditions import FactTracker, holds, parse_condition
 from harness.conformance.engine import Capabilities, Observation
 from harness.lang.program import Program, Step, Var
 from harness.lang.render import format_step
@@ -73,6 +73,9 @@ class ModelRun:
     cut: tuple[int, str] | None
     #: Per step, the facts of harness.conformance.conditions that hold just before it.
     facts: tuple[frozenset[str], ...] = ()
+    #: (step index, reason): the first step that would bring the engine down in
+    #: this model's state (Capabilities.crashes): the engine must not run it.
+    crash: tuple[int, str] | None = None
 
 
 def model_run(program: Program, profile: Profile, caps: Capabilities) -> ModelRun:
@@ -84,6 +87,7 @@ def model_run(program: Program, profile: Profile, caps: Capabilities) -> ModelRu
     slots: dict[str, int] = {}
     saturated: set[int] = set()
     cut: tuple[int, str] | None = None
+    crash: tuple[int, str] | None = None
     before = _snapshot(engine.snapshot())
     tracker = FactTracker()
     facts: list[frozenset[str]] = (
@@ -92,8 +96,11 @@ def model_run(program: Program, profile: Profile, caps: Capabilities) -> ModelRu
     for i, (step, record) in enumerate(stepwise(program, engine)):
         records.append(record)
         after = _snapshot(engine.snapshot())
+        fatal = _crash(step, facts[i], caps) if crash is None else None
+        if fatal:
+            crash = (i, f"before line {step.line} (`{format_step(step)}`): {fatal}")
         if cut is None:
-            reason = _gate(step, record, before, slots, saturated, caps)
+            reason = fatal or _gate(step, record, before, slots, saturated, caps)
             if reason:
                 cut = (i, f"before line {step.line} (`{format_step(step)}`): {reason}")
         if step.bind is not None:
@@ -103,7 +110,15 @@ def model_run(program: Program, profile: Profile, caps: Capabilities) -> ModelRu
             facts.append(tracker.facts(program.steps[i + 1], before, slots))
     flat = [len(records)] + [v for r in records for v in r] + list(engine.snapshot())
     tr = trace.decode(flat)
-    return ModelRun(tr, tuple(project(program, tr)), cut, tuple(facts))
+    return ModelRun(tr, tuple(project(program, tr)), cut, tuple(facts), crash)
+
+
+def _crash(step: Step, facts: frozenset[str], caps: Capabilities) -> str | None:
+    """Why the engine cannot survive ``step`` in this state (None: it can)."""
+    for op, condition, why in caps.crashes:
+        if step.op == op and holds(parse_condition(condition), facts):
+            return why
+    return None
 
 
 def _snapshot(values: tuple[int, ...]) -> trace.Snapshot:

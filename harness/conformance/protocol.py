@@ -1,5 +1,6 @@
 """The line protocol between the harness and the Wine driver
-(``conformance/wine/driver.c``).
+(``conformance/wine/driver.c``; its answers and request parsing are
+``conformance/protocol.h``, which the lwIP driver shares).
 
 Requests are single lines of space-separated words (:func:`request`).  Every
 response is zero or more lines and then a line holding only ``.``:

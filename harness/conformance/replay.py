@@ -24,11 +24,10 @@ first missing step.  Anything else malformed is ``TRACE:LINE: message``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.conformance.engine import Capabilities, Observation, RealRun
+from harness.conformance.engine import Capabilities, FixedEngine, Observation, RealRun
 from harness.lang.program import Program
 from harness.vocab.errors import HarnessError
 
@@ -137,7 +136,7 @@ def load_traces(paths: list[Path]) -> list[tuple[Program, RealRun]]:
     return out
 
 
-class ReplayEngine:
+class ReplayEngine(FixedEngine):
     """An external engine whose runs are recorded traces."""
 
     def __init__(self, name: str, capabilities: Capabilities, runs: dict[str, RealRun]) -> None:
@@ -145,17 +144,5 @@ class ReplayEngine:
         self.capabilities = capabilities
         self._runs = runs
 
-    def run(
-        self,
-        program: Program,
-        limit: int,
-        expect: Sequence[Observation] | None = None,
-        timeout: float | None = None,
-    ) -> RealRun:
-        real = self._runs[program.filename]
-        if len(real.observations) <= limit:
-            return real
-        return RealRun(real.observations[:limit])
-
-    def close(self) -> None:
-        pass
+    def observe(self, program: Program) -> RealRun:
+        return self._runs[program.filename]

@@ -500,29 +500,18 @@ def track_datagrams(step: Step, dgram: set[str]) -> None:
             dgram.discard(step.bind)
 
 
-class SessionEngine:
-    """An external engine made of a backend driven by a :class:`Session`."""
+class SessionEngine(Session):
+    """An external engine: a :class:`Session` over its backend, under its capabilities."""
 
     name: str
     capabilities: Capabilities
 
     def __init__(self, backend: Backend) -> None:
-        self._backend = backend
-        self._session = Session(backend, self.capabilities)
-
-    def run(
-        self,
-        program: Program,
-        limit: int,
-        expect: Sequence[Observation] | None = None,
-        timeout: float | None = None,
-        exact: bool = False,
-    ) -> RealRun:
-        return self._session.run(program, limit, expect, timeout, exact)
+        super().__init__(backend, self.capabilities)
 
     def leaked_threads(self) -> int:
         """Threads of earlier programs still blocked in a call that never returned."""
-        return self._backend.leaked()
+        return self.backend.leaked()
 
     def close(self) -> None:
-        self._backend.close()
+        self.backend.close()

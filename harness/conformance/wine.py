@@ -23,12 +23,17 @@ process, raw descriptor values.
 from __future__ import annotations
 
 import os
-import queue
 import shutil
-import subprocess
-import threading
 from pathlib import Path
 
+from harness.conformance.driver import (
+    BUILD,
+    REPO,
+    DriverBackend,
+    DriverProcess,
+    ensure_built,
+    result,
+)
 from harness.conformance.engine import (
     COMPLETIONS,
     MESSAGES,
@@ -37,20 +42,11 @@ from harness.conformance.engine import (
     RESULTS,
     Capabilities,
 )
-from harness.conformance.protocol import (
-    END,
-    ProtocolError,
-    Response,
-    call_request,
-    parse_response,
-    request,
-)
+from harness.conformance.protocol import Response, call_request, request
 from harness.conformance.session import EngineFailure, OvlRaw, Raw, SessionEngine
 from harness.vocab.constants import Op
 from harness.vocab.errors import HarnessError
 
-REPO = Path(__file__).resolve().parents[2]
-BUILD = Path(os.environ.get("WSA_CONFORMANCE_BUILD", REPO / "build" / "conformance"))
 DRIVER_SOURCE = REPO / "conformance" / "wine" / "driver.c"
 DRIVER = BUILD / "wsa-driver.exe"
 PREFIX = BUILD / "wineprefix"
@@ -99,177 +95,60 @@ def wine_command() -> list[str]:
 
 def ensure_driver() -> Path:
     """Build the driver with `make conformance-driver` when missing or stale."""
-    if DRIVER.exists() and DRIVER.stat().st_mtime >= DRIVER_SOURCE.stat().st_mtime:
-        return DRIVER
-    proc = subprocess.run(
-        ["make", "-s", "-C", str(REPO), "conformance-driver"], capture_output=True, text=True
+    return ensure_built(
+        DRIVER, DRIVER_SOURCE, "conformance-driver", "the Wine driver (`make conformance-driver`)"
     )
-    if proc.returncode != 0 or not DRIVER.exists():
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        raise HarnessError(
-            "cannot build the Wine driver (`make conformance-driver`): " + " | ".join(tail)
-        )
-    return DRIVER
 
 
-class DriverProcess:
-    """One ``wsa-driver.exe`` process and its request/response channel."""
-
-    def __init__(self, mode: str) -> None:
-        env = dict(os.environ)
-        env.update(WINEPREFIX=str(PREFIX), WINEDEBUG="-all", WINEDLLOVERRIDES="mscoree,mshtml=")
-        env.pop("DISPLAY", None)
-        PREFIX.parent.mkdir(parents=True, exist_ok=True)
-        self.mode = mode
-        self._proc = subprocess.Popen(
-            [*wine_command(), str(ensure_driver()), mode],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=env,
-            text=True,
-            bufsize=1,
-        )
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        self._reader = threading.Thread(target=self._read, daemon=True, name=f"wsa-wine-{mode}")
-        self._reader.start()
-        ready = self._answer(START_TIMEOUT)
-        if ready.ready != mode:
-            raise EngineFailure(f"the {mode} driver did not start")
-
-    def _read(self) -> None:
-        assert self._proc.stdout is not None
-        for line in self._proc.stdout:
-            self._lines.put(line.rstrip("\r\n"))
-        self._lines.put(None)
-
-    def _answer(self, timeout: float) -> Response:
-        lines: list[str] = []
-        while True:
-            try:
-                line = self._lines.get(timeout=timeout)
-            except queue.Empty:
-                raise EngineFailure(f"the {self.mode} driver did not answer") from None
-            if line is None:
-                raise EngineFailure(f"the {self.mode} driver exited")
-            if line == END:
-                try:
-                    return parse_response(lines)
-                except ProtocolError as exc:
-                    raise EngineFailure(str(exc)) from None
-            lines.append(line)
-
-    def ask(self, line: str, wait: float = 0.0) -> Response:
-        assert self._proc.stdin is not None
-        try:
-            self._proc.stdin.write(line)
-            self._proc.stdin.flush()
-        except (BrokenPipeError, OSError):
-            raise EngineFailure(f"the {self.mode} driver exited") from None
-        resp = self._answer(wait + ANSWER_SLACK)
-        if resp.refused:
-            raise EngineFailure(f"the {self.mode} driver refused {line.strip()!r}: {resp.refused}")
-        return resp
-
-    def kill(self) -> None:
-        """End the process at once (it hung, or answered out of turn)."""
-        self._proc.kill()
-        self._proc.wait()
-        self._reader.join(5)
-        for pipe in (self._proc.stdin, self._proc.stdout):
-            if pipe is not None:
-                try:
-                    pipe.close()
-                except OSError:
-                    pass
-
-    def stop(self) -> None:
-        try:
-            if self._proc.stdin is not None:
-                self._proc.stdin.write("quit\n")
-                self._proc.stdin.flush()
-            self._proc.wait(5)
-        except (OSError, subprocess.TimeoutExpired):
-            self._proc.kill()
-            self._proc.wait()
-        self._reader.join(5)
-        for pipe in (self._proc.stdin, self._proc.stdout):
-            if pipe is not None:
-                try:
-                    pipe.close()
-                except OSError:
-                    pass
+def start_driver(mode: str) -> DriverProcess:
+    """Start one ``wsa-driver.exe`` process: ``main`` or ``peer``."""
+    env = dict(os.environ)
+    env.update(WINEPREFIX=str(PREFIX), WINEDEBUG="-all", WINEDLLOVERRIDES="mscoree,mshtml=")
+    env.pop("DISPLAY", None)
+    PREFIX.parent.mkdir(parents=True, exist_ok=True)
+    argv = [*wine_command(), str(ensure_driver()), mode]
+    return DriverProcess(argv, mode, mode, START_TIMEOUT, ANSWER_SLACK, env)
 
 
-def _result(resp: Response, what: str) -> Raw:
-    if resp.result is None:
-        raise EngineFailure(f"no result for {what}")
-    return resp.result
-
-
-class WineBackend:
-    """The two driver processes.  A request that fails (no answer in time, a
-    dead process, a refusal) marks them broken: the next reset kills and
-    restarts them, so a hung program costs its own steps and one restart."""
+class WineBackend(DriverBackend):
+    """The two driver processes, replaced after a failure (:class:`DriverBackend`)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._main: DriverProcess | None = None
         self._peer: DriverProcess | None = None
         self._port = 0
-        self._broken = False
-        #: restarts after a failure (reported by ``conformance``)
-        self.restarts = 0
 
     def _drivers(self) -> tuple[DriverProcess, DriverProcess]:
         if self._main is None:
-            self._main = DriverProcess("main")
+            self._main = start_driver("main")
         if self._peer is None:
-            self._peer = DriverProcess("peer")
-            self._port = _result(self._peer.ask(request("listen")), "listen")[0]
+            self._peer = start_driver("peer")
+            self._port = result(self._peer.ask(request("listen")), "listen")[0]
         return self._main, self._peer
 
     def _ask(self, which: str, line: str, wait: float = 0.0) -> Response:
         main, peer = self._drivers()
-        try:
-            return (main if which == "main" else peer).ask(line, wait)
-        except EngineFailure:
-            self._broken = True
-            raise
+        return self._ask_on(main if which == "main" else peer, line, wait)
 
-    def restart(self, kill: bool = False) -> None:
+    def _stop(self, kill: bool) -> None:
         for d in (self._main, self._peer):
             if d is not None:
-                d.kill() if kill else d.stop()
+                d.stop(kill)
         self._main = self._peer = None
-        self._broken = False
 
-    def reset(self) -> None:
-        if self._broken:
-            self.restarts += 1
-            self.restart(kill=True)
-        try:
-            self._ask("peer", request("reset"))
-            self._ask("main", request("reset"), RESET_WAIT)
-        except EngineFailure:
-            self.restarts += 1
-            self.restart(kill=True)  # a stuck thread or a dead driver: start afresh
-            self._ask("peer", request("reset"))
-            self._ask("main", request("reset"), RESET_WAIT)
-
-    def close(self) -> None:
-        self.restart(kill=self._broken)
+    def _reset(self) -> None:
+        self._ask("peer", request("reset"))
+        self._ask("main", request("reset"), RESET_WAIT)
 
     def foreign(self, handle: int) -> bool:
         return False
-
-    def leaked(self) -> int:
-        return 0  # a stuck thread makes the reset fail, and the process is replaced
 
     def call(
         self, thread: int, name: str, handle: int, x: tuple[int, int, int], wait: float
     ) -> Raw | None:
         resp = self._ask("main", call_request(thread, int(wait * 1000), name, handle, x), wait)
-        return None if resp.blocked else _result(resp, name)
+        return None if resp.blocked else result(resp, name)
 
     def poll(self, wait: float, want: int = -1) -> list[tuple[int, Raw]]:
         return self._ask("main", request("poll", int(wait * 1000), want), wait).completions
@@ -292,19 +171,19 @@ class WineBackend:
         return self._port
 
     def peer_accept(self, wait: float) -> int:
-        r = _result(self._ask("peer", request("accept", int(wait * 1000)), wait), "accept")
+        r = result(self._ask("peer", request("accept", int(wait * 1000)), wait), "accept")
         return max(r[0], 0)
 
     def peer_recv(self, peer: int, n: int, wait: float) -> Raw:
         resp = self._ask("peer", request("precv", peer, n, int(wait * 1000)), wait)
-        return _result(resp, "peer_recv")
+        return result(resp, "peer_recv")
 
     def peer_send(self, peer: int, n: int) -> Raw:
-        return _result(self._ask("peer", request("psend", peer, n)), "peer_send")
+        return result(self._ask("peer", request("psend", peer, n)), "peer_send")
 
     def peer_close(self, peer: int, reset: bool) -> Raw:
         line = request("preset" if reset else "pclose", peer)
-        return _result(self._ask("peer", line), "peer_close")
+        return result(self._ask("peer", line), "peer_close")
 
 
 class WineEngine(SessionEngine):

@@ -60,8 +60,8 @@ from harness.fuzz.target import (
     MAX_STEPS_ENV,
     SIDES_ENV,
     DifferentialTarget,
-    DivergenceFound,
     Finding,
+    FindingTarget,
     job_file,
     parse_sides,
     signature_key,
@@ -499,13 +499,13 @@ def opened(name: str) -> Iterator[ExternalEngine]:
 # --- the fuzz target ----------------------------------------------------------------------
 
 
-class RealTarget:
+class RealTarget(FindingTarget):
     """The fuzz target with a real engine on one side (the campaign's child).
 
-    The engine is opened once and serves every input.  Like
-    :class:`harness.fuzz.target.DifferentialTarget` it records each new
-    signature once (``findings/KEY.bin`` and ``KEY.json``) and counts hits; it
-    also counts how many inputs reach the engine (``reach.counted``)."""
+    The engine is opened once and serves every input.  It keeps its findings
+    as :class:`harness.fuzz.target.FindingTarget` says, like
+    :class:`harness.fuzz.target.DifferentialTarget`, and also counts how many
+    inputs reach the engine (``reach.counted``)."""
 
     #: write the counts at least this often (seconds): real engines are slow
     WRITE_EVERY = 5.0
@@ -527,16 +527,10 @@ class RealTarget:
         self.grammar = engine_grammar(self.real.engine)
         self.engine = engine or open_engine(self.real.engine)
         self.known = load_known_for(self.real.engine)
-        self.findings = findings
+        super().__init__(findings, job)
         self.max_steps = max_steps
-        self.job = job
-        self.seen: set[str] = set()
-        self.counts: Counter[str] = Counter()
         self.reach: Counter[str] = Counter()
         self._written = time.monotonic()
-        if findings is not None:
-            findings.mkdir(parents=True, exist_ok=True)
-            self.seen = {p.stem for p in findings.glob("*.json")}
 
     def program(self, data: bytes) -> Program:
         return decode_real(data, self.profile, self.max_steps, self.grammar)
@@ -571,29 +565,8 @@ class RealTarget:
         if time.monotonic() - self._written > self.WRITE_EVERY:
             self.write_counts()
 
-    def __call__(self, data: bytes) -> None:
-        finding = self.check(data)
-        if finding is None:
-            return
-        if self.findings is None:
-            raise DivergenceFound(finding.report or finding.signature)
-        self.record(finding)
-
-    def record(self, finding: Finding) -> bool:
-        assert self.findings is not None
-        key = signature_key(finding.signature)
-        if key in self.seen:
-            return False
-        self.seen.add(key)
-        write_atomic(self.findings / f"{key}.bin", finding.data)
-        meta = {
-            "signature": finding.signature,
-            "kind": finding.kind,
-            "sides": [self.real.engine, f"reference/{self.profile.name}"],
-            "report": finding.report,
-        }
-        write_atomic(self.findings / f"{key}.json", json.dumps(meta, indent=2) + "\n")
-        return True
+    def sides_of(self, finding: Finding) -> list[str]:
+        return [self.real.engine, f"reference/{self.profile.name}"]
 
     def write_counts(self) -> None:
         self._written = time.monotonic()

@@ -121,7 +121,58 @@ def signature_key(signature: str) -> str:
     return hashlib.sha1(signature.encode()).hexdigest()[:12]
 
 
-class DifferentialTarget:
+class FindingTarget:
+    """What a fuzz target does with its findings: without a ``findings``
+    folder the first one is raised (:class:`DivergenceFound`); with one, each
+    new signature is saved once (``KEY.bin``, then ``KEY.json``) and the
+    signatures already there count as seen.  ``counts`` holds how many inputs
+    hit each signature.  A subclass says what an input finds (:meth:`check`)
+    and which sides a finding names (:meth:`sides_of`)."""
+
+    def __init__(self, findings: Path | None, job: str) -> None:
+        self.findings = findings
+        self.job = job
+        self.seen: set[str] = set()
+        self.counts: Counter[str] = Counter()
+        if findings is not None:
+            findings.mkdir(parents=True, exist_ok=True)
+            self.seen = {p.stem for p in findings.glob("*.json")}
+
+    def check(self, data: bytes) -> Finding | None:
+        raise NotImplementedError
+
+    def sides_of(self, finding: Finding) -> list[str]:
+        """The labels of the two sides, as the finding's ``.json`` names them."""
+        raise NotImplementedError
+
+    def __call__(self, data: bytes) -> None:
+        finding = self.check(data)
+        if finding is None:
+            return
+        if self.findings is None:
+            raise DivergenceFound(finding.report or finding.signature)
+        self.record(finding)
+
+    def record(self, finding: Finding) -> bool:
+        """Save a finding whose signature is new; True if it was new."""
+        assert self.findings is not None
+        key = signature_key(finding.signature)
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        write_atomic(self.findings / f"{key}.bin", finding.data)
+        meta = {
+            "signature": finding.signature,
+            "kind": finding.kind,
+            "sides": self.sides_of(finding),
+            "report": finding.report,
+        }
+        # the .json is written last: its presence marks a complete finding
+        write_atomic(self.findings / f"{key}.json", json.dumps(meta, indent=2) + "\n")
+        return True
+
+
+class DifferentialTarget(FindingTarget):
     """Decode, run both sides, compare, check invariants.
 
     An engine that raises, returns a malformed trace or exceeds the work limit
@@ -129,15 +180,14 @@ class DifferentialTarget:
     is a finding of its own.  A divergence's signature is computed from the
     raw traces (:func:`~harness.oracle.diff.signature_of`); the readable
     report is built only for a signature not seen before, so inputs that
-    repeat a known finding cost little more than a run.  ``counts`` holds how
-    many inputs hit each signature.
+    repeat a known finding cost little more than a run.
 
     When one side is the reference model and the other is not, the other is
     the *leader*: it runs every input first, on the bytes (the core's
     ``run_bytes``), and ``policy`` (:mod:`harness.fuzz.policy`) decides from
     its trace whether the reference runs too; the Python decoder runs only
     then.  Without a policy, or without a leader, both sides run on every
-    input."""
+    input.  Findings are kept as :class:`FindingTarget` says."""
 
     def __init__(
         self,
@@ -152,16 +202,10 @@ class DifferentialTarget:
         self.mod_a, self.mod_b = load_engine(self.a.engine), load_engine(self.b.engine)
         for module in (self.mod_a, self.mod_b):
             set_work_limit(module, work_per_step)
-        self.findings = findings
+        super().__init__(findings, job)
         self.max_steps = max_steps
-        self.seen: set[str] = set()
-        self.counts: Counter[str] = Counter()
-        if findings is not None:
-            findings.mkdir(parents=True, exist_ok=True)
-            self.seen = {p.stem for p in findings.glob("*.json")}
         ref = self.a if self.a.engine == "reference" else self.b
         self.invariant_side = ref if ref.engine == "reference" else None
-        self.job = job
         #: 0 or 1: the index of the leading side, or None when both always run
         self.leader: int | None = None
         if (self.a.engine == "reference") != (self.b.engine == "reference"):
@@ -309,32 +353,9 @@ class DifferentialTarget:
         bad.extend(engine.check_invariants())
         return out
 
-    def __call__(self, data: bytes) -> None:
-        finding = self.check(data)
-        if finding is None:
-            return
-        if self.findings is None:
-            raise DivergenceFound(finding.report or finding.signature)
-        self.record(finding)
-
-    def record(self, finding: Finding) -> bool:
-        """Save a finding whose signature is new; True if it was new."""
-        assert self.findings is not None
-        key = signature_key(finding.signature)
-        if key in self.seen:
-            return False
-        self.seen.add(key)
-        write_atomic(self.findings / f"{key}.bin", finding.data)
+    def sides_of(self, finding: Finding) -> list[str]:
         a, b = resolve_sides((self.a, self.b), finding.data)
-        meta = {
-            "signature": finding.signature,
-            "kind": finding.kind,
-            "sides": [a.label, b.label],
-            "report": finding.report,
-        }
-        # the .json is written last: its presence marks a complete finding
-        write_atomic(self.findings / f"{key}.json", json.dumps(meta, indent=2) + "\n")
-        return True
+        return [a.label, b.label]
 
     def write_counts(self) -> None:
         """Save the hits per signature key (``hits.counted``) and the policy's

@@ -11,8 +11,9 @@ class HarnessError(Exception):
     """Base class of every error the harness reports on purpose."""
 
 
-class ProgramError(HarnessError):
-    """Bad program text: ``FILE:LINE: message``.  Nothing is run."""
+class FileLineError(HarnessError):
+    """An error at a line of a file: ``FILE:LINE: message`` (``FILE: message``
+    when it is about no line, LINE 0)."""
 
     def __init__(self, filename: str, line: int, message: str) -> None:
         # All three go to Exception.__init__ so the error pickles (multiprocessing).
@@ -22,7 +23,12 @@ class ProgramError(HarnessError):
         self.message = message
 
     def __str__(self) -> str:
-        return f"{self.filename}:{self.line}: {self.message}"
+        where = f"{self.filename}:{self.line}" if self.line else self.filename
+        return f"{where}: {self.message}"
+
+
+class ProgramError(FileLineError):
+    """Bad program text: ``FILE:LINE: message``.  Nothing is run."""
 
 
 class WorkLimitExceeded(RuntimeError):

@@ -232,8 +232,8 @@ LWIP = dataclasses.replace(
     name="lwip",
     startup_required=False,
     linger_option=LingerOption.BSD,
-    reset_reporting=ResetReporting.ONCE,
     reset_keeps_received=True,
+    peer_close_unread=PeerCloseUnread.RESET,
     port_space=PortSpace.PER_TYPE,
     last_error_on_success=LastErrorOnSuccess.KEEP,
 )

@@ -20,7 +20,14 @@ from harness.conformance.compare import (
     Verdict,
     judge,
 )
-from harness.conformance.engine import COMPLETIONS, PEER, RESULTS, Observation, RealRun
+from harness.conformance.engine import (
+    COMPLETIONS,
+    PEER,
+    RESULTS,
+    FixedEngine,
+    Observation,
+    RealRun,
+)
 from harness.conformance.errnomap import POSIX_ONLY, error_text, wsa_error
 from harness.conformance.known_differences import (
     KnownEntry,
@@ -585,7 +592,7 @@ def test_known_verdicts_show_in_the_tables_with_their_reason() -> None:
     ) in md
 
 
-class _FakeEngine:
+class _FakeEngine(FixedEngine):
     """The model's own observations under `documented`, with one result changed."""
 
     name = "fake"
@@ -594,21 +601,12 @@ class _FakeEngine:
     def __init__(self, change: dict[str, tuple[int, str]]) -> None:
         self.change = change
 
-    def run(
-        self,
-        program: Program,
-        limit: int,
-        expect: object = None,
-        timeout: float | None = None,
-    ) -> RealRun:
-        obs = list(model_run(program, DOCUMENTED, self.capabilities).observations[:limit])
+    def observe(self, program: Program) -> RealRun:
+        obs = list(model_run(program, DOCUMENTED, self.capabilities).observations)
         if program.filename in self.change:
             i, text = self.change[program.filename]
             obs[i] = Observation(text)
         return RealRun(tuple(obs))
-
-    def close(self) -> None:
-        pass
 
 
 def test_run_report_applies_the_known_list_to_the_measured_profile() -> None:
@@ -670,3 +668,17 @@ def test_an_intermittent_entry_is_not_stale_when_its_program_agrees() -> None:
     assert len(report.stale) == 1 and "now differs from `wine` at line 9" in report.stale[0]
     with pytest.raises(KnownFileError, match="intermittent: yes or no"):
         parse_known(_block(intermittent="maybe"), "k.txt")
+
+
+def test_a_step_that_brings_the_engine_down_ends_the_comparison_before_it() -> None:
+    crash = ((Op.CLOSESOCKET, "blocked_send nonblocking", "the engine aborts here"),)
+    caps = replace(LINUX_CAPABILITIES, crashes=crash)
+    body = "t0: c1 = connect s1 window=0\nt1: send s1 33554432\n"
+    fatal = parse(HEAD + body + "t0: ioctlsocket s1 FIONBIO 1\nt0: closesocket s1\n")
+    run = model_run(fatal, DOCUMENTED, caps)
+    assert run.crash is not None and run.crash[0] == 5
+    assert "the engine aborts here" in run.crash[1] and "line 6" in run.crash[1]
+    assert run.cut is not None and run.cut[0] == 5
+    # the same close of a blocking socket is not the crash (D84)
+    survived = parse(HEAD + body + "t0: closesocket s1\n")
+    assert model_run(survived, DOCUMENTED, caps).crash is None

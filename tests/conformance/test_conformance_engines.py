@@ -8,8 +8,9 @@ docs/conformance.md; each run is bounded (real sleeps only in c07, about 1.5 s).
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,7 @@ from harness.conformance.engine import ExternalEngine
 from harness.conformance.known_differences import apply_known, load_known
 from harness.conformance.linux import LinuxEngine
 from harness.lang.parser import parse, parse_file
+from harness.lang.program import Program
 from harness.vocab.errors import HarnessError
 from harness.vocab.profiles import DOCUMENTED, LINUX, WINDOWS, WINE, Profile
 
@@ -231,27 +233,43 @@ def test_a_socket_made_during_a_linger_close_is_compared(linux: LinuxEngine) -> 
     assert v.kind == AGREE and v.compared == 14, v.summary()
 
 
-@pytest.mark.slow
-def test_a_hung_wine_driver_is_replaced_and_the_step_named(wine: ExternalEngine) -> None:
-    from harness.conformance.protocol import request
+C16 = REPO / "conformance/programs/c16-recv-after-shutdown-receive.wsa"
 
-    backend = wine._backend  # type: ignore[attr-defined]
+
+def _fail_at_the_recv(wine: ExternalEngine, fail: Callable[[Any], None]) -> tuple[Program, str]:
+    """Run c16 on Wine with ``fail(backend)`` made just before its recv; the
+    program, and why the run stopped there as an engine failure."""
+    backend = wine.backend  # type: ignore[attr-defined]
     call = backend.call
 
-    def hang(thread: int, name: str, handle: int, x: tuple[int, int, int], wait: float) -> object:
+    def failing(
+        thread: int, name: str, handle: int, x: tuple[int, int, int], wait: float
+    ) -> object:
         if name == "recv":
-            backend._ask("main", request("sleep", 60000))  # answers after 60 s: too late
+            fail(backend)
         return call(thread, name, handle, x, wait)
 
-    backend.call = hang
-    program = parse_file(REPO / "conformance/programs/c16-recv-after-shutdown-receive.wsa")
+    backend.call = failing
+    program = parse_file(C16)
     try:
         run = wine.run(program, len(program.steps))
     finally:
         backend.call = call
     assert run.failed and run.stopped is not None
     assert run.stopped[1].startswith("engine failed at line 8 (`t0: recv s1 100`): ")
-    assert "did not answer" in run.stopped[1]
+    return program, run.stopped[1]
+
+
+@pytest.mark.slow
+def test_a_hung_wine_driver_is_replaced_and_the_step_named(wine: ExternalEngine) -> None:
+    from harness.conformance.protocol import request
+
+    def hang(backend: Any) -> None:
+        backend._ask("main", request("sleep", 60000))  # answers after 60 s: too late
+
+    program, reason = _fail_at_the_recv(wine, hang)
+    assert "did not answer" in reason
+    backend = wine.backend  # type: ignore[attr-defined]
     restarts = backend.restarts
     assert compare_program(program, wine, [WINE])["wine"].kind == AGREE
     assert backend.restarts == restarts + 1
@@ -259,21 +277,10 @@ def test_a_hung_wine_driver_is_replaced_and_the_step_named(wine: ExternalEngine)
 
 @pytest.mark.slow
 def test_a_crashed_wine_driver_is_replaced_and_the_step_named(wine: ExternalEngine) -> None:
-    backend = wine._backend  # type: ignore[attr-defined]
-    call = backend.call
+    def crash(backend: Any) -> None:
+        backend._main._proc.kill()  # the driver dies in the middle of the program
+        backend._main._proc.wait()
 
-    def crash(thread: int, name: str, handle: int, x: tuple[int, int, int], wait: float) -> object:
-        if name == "recv":
-            backend._main._proc.kill()  # the driver dies in the middle of the program
-            backend._main._proc.wait()
-        return call(thread, name, handle, x, wait)
-
-    backend.call = crash
-    program = parse_file(REPO / "conformance/programs/c16-recv-after-shutdown-receive.wsa")
-    try:
-        run = wine.run(program, len(program.steps))
-    finally:
-        backend.call = call
-    assert run.failed and run.stopped is not None
-    assert run.stopped[1].startswith("engine failed at line 8 (`t0: recv s1 100`): ")
+    program, reason = _fail_at_the_recv(wine, crash)
+    assert "exited" in reason
     assert compare_program(program, wine, [WINE])["wine"].kind == AGREE

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from array import array
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -199,6 +200,16 @@ def per_step_cost(module: ModuleType, live_per_process: int, rounds: int = 20_00
     return (_best_time(module, long, repeats) - _best_time(module, short, repeats)) / steps
 
 
+def best_of_two(cost: Callable[[int], float], small: int, large: int) -> tuple[float, float]:
+    """The best of two measurements of ``cost`` at each of two sizes, interleaved:
+    load from elsewhere only adds time."""
+    best = [float("inf"), float("inf")]
+    for _ in range(2):
+        for i, live in enumerate((small, large)):
+            best[i] = min(best[i], cost(live))
+    return best[0], best[1]
+
+
 @pytest.mark.core
 @pytest.mark.slow
 def test_100k_live_descriptors_keep_steps_flat() -> None:
@@ -208,10 +219,7 @@ def test_100k_live_descriptors_keep_steps_flat() -> None:
     load from elsewhere; `make bench` (suite c) reports the ratio against the
     2x flatness target."""
     module = core()
-    small, large = float("inf"), float("inf")
-    for _ in range(2):  # interleaved, best of each: load from elsewhere only adds time
-        small = min(small, per_step_cost(module, 5))
-        large = min(large, per_step_cost(module, 50_000))
+    small, large = best_of_two(lambda live: per_step_cost(module, live), 5, 50_000)
     ratio = large / small
     print(f"core per step: {small * 1e9:.0f} ns at 10 live, {large * 1e9:.0f} ns at 100,000 "
           f"live: ratio {ratio:.2f}")  # fmt: skip
@@ -243,10 +251,7 @@ def test_reference_steps_stay_flat_with_live_descriptors() -> None:
     steps are slow enough for load from elsewhere to show; `make bench` (suite
     c) reports the ratio at 100,000 against its 10x target."""
     module = load_engine("reference")
-    small, large = float("inf"), float("inf")
-    for _ in range(2):  # interleaved, best of each: load from elsewhere only adds time
-        small = min(small, churn_step_cost(module, 10))
-        large = min(large, churn_step_cost(module, 10_000))
+    small, large = best_of_two(lambda live: churn_step_cost(module, live), 10, 10_000)
     ratio = large / small
     print(f"reference per churn step: {small * 1e6:.1f} us at 10 live, {large * 1e6:.1f} us "
           f"at 10,000 live: ratio {ratio:.2f}")  # fmt: skip

@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from examples import ABORTIVE_CLOSE
 
 import harness
 from harness.lang.parser import lines, parse
@@ -32,17 +33,9 @@ pytest_plugins = ("pytester",)
 REPO = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "harness"]
 #: ten checked steps
-GOOD = """\
-# abortive close: the peer sees a reset
-@profile documented
-t0: startup 2.2                  -> 0
-t0: s1 = socket stream           -> 4
-t0: c1 = connect s1              -> 0
-t0: setsockopt s1 SO_LINGER 1 0  -> 0
-t0: closesocket s1               -> 0
-  ! c1 reset
-  ! socket 1 destroyed
-peer_recv c1 10                  -> SOCKET_ERROR WSAECONNRESET
+GOOD = (
+    ABORTIVE_CLOSE
+    + """\
 t0: getlasterror                 -> 0
 t0: s2 = socket dgram            -> 4
 t0: closesocket s2               -> 0
@@ -50,6 +43,7 @@ t0: closesocket s2               -> 0
 t0: getlasterror                 -> 0
 advance 10                       -> ok
 """
+)
 STEPS = 11
 NOTHING = {
     "empty": "",

@@ -13,6 +13,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+from examples import ABORTIVE_CLOSE
 
 from harness.engines import no_core
 from harness.lang.parser import parse
@@ -20,18 +21,7 @@ from harness.oracle.run import check, run
 
 pytest_plugins = ("pytester",)
 
-GOOD = """\
-# abortive close: the peer sees a reset
-@profile documented
-t0: startup 2.2                  -> 0
-t0: s1 = socket stream           -> 4
-t0: c1 = connect s1              -> 0
-t0: setsockopt s1 SO_LINGER 1 0  -> 0
-t0: closesocket s1               -> 0
-  ! c1 reset
-  ! socket 1 destroyed
-peer_recv c1 10                  -> SOCKET_ERROR WSAECONNRESET
-"""
+GOOD = ABORTIVE_CLOSE
 #: GOOD with two wrong expectations (lines 7 and 10).
 WRONG = GOOD.replace(
     "closesocket s1               -> 0", "closesocket s1               -> blocked"
