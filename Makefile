@@ -21,6 +21,9 @@ CORE_SOURCES = $(wildcard harness/*.pyx harness/*.pxd harness/*.pxi)
 CORE_MISSING = $(if $(wildcard harness/_core.pyx),$(if $(wildcard harness/_core.*.so),,FORCE))
 
 PYTEST_ARGS ?=
+# `make test` runs the suite on this many pytest-xdist workers (0: in this process);
+# tests that share a real stack or a file's fixtures stay on one worker (tests/conftest.py)
+PYTEST_JOBS ?= 2
 FUZZ_TIME ?= 60
 
 .PHONY: all venv build test lint format fuzz bench clean distclean FORCE
@@ -53,7 +56,7 @@ $(CORE_STAMP): $(DEPS_STAMP) $(CORE_SOURCES) $(CORE_MISSING)
 	touch $@
 
 test: $(CORE_STAMP) clang
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_JOBS) --dist loadgroup -m "not whole_corpus" $(PYTEST_ARGS)
 
 # cython-lint runs pycodestyle from PATH, hence the venv's bin/ first there.
 lint: $(DEPS_STAMP)
@@ -140,7 +143,8 @@ bench: $(CORE_STAMP)
 # both engines run even when the first fails.  Then a bounded fuzz campaign of each
 # engine against the model under its own profile (docs/campaigns.md), seeded afresh
 # from the same corpora, so the conformance corpus is replayed and mutated: it fails
-# on a new finding.  Installs wine64 and the MinGW compiler
+# on a new finding; last, the exported C corpus under Wine (conformance-export).
+# Installs wine64 and the MinGW compiler
 # with apt when they are missing (Debian, as root).  Build output and the private
 # WINEPREFIX live in build/conformance/.
 MINGW_CC ?= x86_64-w64-mingw32-gcc
@@ -156,6 +160,7 @@ LWIP_DRIVER = build/conformance/lwip-driver
 #: apt-get waits this long (s) for another apt/dpkg to release its lock
 DPKG_LOCK_TIMEOUT ?= 300
 .PHONY: conformance conformance-deps conformance-driver conformance-lwip conformance-fuzz
+.PHONY: conformance-export
 
 conformance-deps:
 	@missing=""; \
@@ -177,11 +182,11 @@ conformance-lwip: $(LWIP_DRIVER)
 
 $(LWIP_DRIVER): conformance/lwip/driver.c conformance/protocol.h
 	@mkdir -p $(@D)
-	$(CC) -O2 -Wall -Wextra -I/usr/include/lwip -o $@ $< -llwip -lpthread
+	$(CC) -O2 -Wall -Wextra -I/usr/include/lwip -o $@.tmp $< -llwip -lpthread && mv $@.tmp $@
 
 $(CONFORMANCE_DRIVER): conformance/wine/driver.c conformance/protocol.h
 	@mkdir -p $(@D)
-	$(MINGW_CC) -O2 -Wall -Wextra -o $@ $< -lws2_32
+	$(MINGW_CC) -O2 -Wall -Wextra -o $@.tmp $< -lws2_32 && mv $@.tmp $@
 
 conformance: $(CORE_STAMP) conformance-deps
 	$(MAKE) conformance-driver conformance-lwip
@@ -195,7 +200,14 @@ conformance: $(CORE_STAMP) conformance-deps
 			$(CONFORMANCE_ARGS) $(CONFORMANCE_CORPORA) || status=$$?; \
 	done; \
 	$(MAKE) -s conformance-fuzz || status=$$?; \
+	$(MAKE) -s conformance-export || status=$$?; \
 	exit $$status
+
+# Every program of both corpora exported as a standalone C test (`wsa-harness export
+# c --all`), built with MinGW and run under Wine: each gives the verdicts the Wine
+# driver gives (part of `make conformance`; minutes, so not in `make test`).
+conformance-export: $(CORE_STAMP) conformance-deps
+	$(PY) -m pytest -q -m whole_corpus tests/conformance/test_export.py $(PYTEST_ARGS)
 
 # A bounded fuzz campaign of each engine against the model under its own profile
 # (docs/campaigns.md, "A real engine as a side"), seeded afresh from corpus/seeds and

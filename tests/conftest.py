@@ -115,3 +115,24 @@ def pytest_report_header(config: pytest.Config) -> str:
     if no_core():
         return f"engines: reference only ({NO_CORE_ENV} is set)"
     return "engines: reference, core"
+
+
+#: Under pytest-xdist (`make test` runs two workers), each group runs on one
+#: worker: the tests that start real stacks (Wine's prefix and server, the
+#: drivers built in build/conformance) never start or build them twice at
+#: once, and a file's tests stay together, so a module fixture is made once.
+_GROUPS = {
+    "real-stacks": ("tests/conformance/", "tests/fuzz/test_real.py"),
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    root = Path(str(config.rootpath))
+    for item in items:
+        rel = Path(str(item.path)).relative_to(root).as_posix()
+        group = next((g for g, where in _GROUPS.items() if rel.startswith(where)), None)
+        if group is None and item.get_closest_marker("conformance") is not None:
+            group = "real-stacks"
+        item.add_marker(pytest.mark.xdist_group(group or rel))

@@ -23,6 +23,7 @@ variant and runs a command under it (the Makefile's ``fuzz-native`` and
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -88,9 +89,22 @@ def clang() -> str:
 
 
 def build(variant: str, quiet: bool = True) -> Path:
-    """Build (or bring up to date) one variant; returns its core folder."""
+    """Build (or bring up to date) one variant; returns its core folder.  Two
+    processes building the same variant (two campaigns, two test workers) take
+    turns: the second finds the build up to date."""
     base = build_dir(variant)
     cc = clang()
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        lock = open(base / ".lock", "w")
+    except OSError as exc:
+        raise NativeBuildError(f"{base}: cannot build there ({exc.strerror or exc})") from None
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build_locked(variant, base, cc, quiet)
+
+
+def _build_locked(variant: str, base: Path, cc: str, quiet: bool) -> Path:
     env = dict(os.environ)
     env.pop(CORE_DIR_ENV, None)
     env.pop("LD_PRELOAD", None)

@@ -196,6 +196,7 @@ def wine_engine() -> Iterator[ExternalEngine]:
 
 @pytest.mark.slow
 @pytest.mark.conformance
+@pytest.mark.whole_corpus
 def test_the_exported_corpus_under_wine_gives_the_drivers_verdicts(
     tmp_path: Path, wine_engine: ExternalEngine, pch: list[str]
 ) -> None:
@@ -209,14 +210,19 @@ def test_the_exported_corpus_under_wine_gives_the_drivers_verdicts(
     # every program the Wine engine runs a step of is exported (up to what it cannot run)
     runnable = {n for n, p in programs.items() if _runs_a_step(p)}
     assert {c.with_suffix(".wsa").name for c in exported} == runnable
-    with ThreadPoolExecutor(2) as pool:
-        exes = list(pool.map(lambda c: _build(c, pch), exported))
-    traces, status = [], {}
-    for exe in exes:
+
+    def build_and_run(c: Path) -> tuple[Path, int]:
+        exe = _build(c, pch)
         proc = _run(wine, exe)
-        (tmp_path / exe.with_suffix(".trace").name).write_text(proc.stdout)
-        traces.append(tmp_path / exe.with_suffix(".trace").name)
-        status[exe.with_suffix(".wsa").name] = proc.returncode
+        trace = tmp_path / exe.with_suffix(".trace").name
+        trace.write_text(proc.stdout)
+        return trace, proc.returncode
+
+    # two at a time: each program takes its own ephemeral ports
+    with ThreadPoolExecutor(2) as pool:
+        done = list(pool.map(build_and_run, exported))
+    traces = [trace for trace, _ in done]
+    status = {trace.with_suffix(".wsa").name: code for trace, code in done}
     replayed = {p.filename: (p, r) for p, r in load_traces(traces)}
     assert set(replayed) == runnable
     engine = ReplayEngine("wine", WINE_CAPABILITIES, {k: r for k, (_, r) in replayed.items()})

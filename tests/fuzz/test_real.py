@@ -199,7 +199,7 @@ def test_diff_and_minimize_with_the_kernel(tmp_path: Path) -> None:
         capture_output=True, text=True, env=_env(), timeout=120,
     )  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "attribution: explained by reset_reporting (as linux, lwip)" in out.stdout
+    assert "attribution: explained by reset_reporting (as linux)" in out.stdout
     own = subprocess.run(
         [*CLI, "diff", "--engines", "linux,reference", str(C04)],
         capture_output=True, text=True, env=_env(), timeout=120,
