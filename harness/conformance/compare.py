@@ -103,10 +103,10 @@ def judge(
     ``stop``: (step index, reason) where the comparison must end whatever
     the runs say (the first step the engine does not support)."""
     ends = [(len(program.steps), "")]
+    if stop is not None:  # first: at the same step, the engine's reason is the stronger
+        ends.append(stop)
     if model.cut:
         ends.append((model.cut[0], f"stopped {model.cut[1]}"))
-    if stop is not None:
-        ends.append(stop)
     if real.stopped:
         ends.append(real.stopped)
     limit, why = min(ends, key=lambda e: e[0])

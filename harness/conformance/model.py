@@ -100,7 +100,11 @@ def model_run(program: Program, profile: Profile, caps: Capabilities) -> ModelRu
         if fatal:
             crash = (i, f"before line {step.line} (`{format_step(step)}`): {fatal}")
         if cut is None:
-            reason = fatal or _gate(step, record, before, slots, saturated, caps)
+            reason = (
+                fatal
+                or _gate(step, record, before, slots, saturated, caps)
+                or _swallowed(step, record, after, slots, caps)
+            )
             if reason:
                 cut = (i, f"before line {step.line} (`{format_step(step)}`): {reason}")
         if step.bind is not None:
@@ -119,6 +123,35 @@ def _crash(step: Step, facts: frozenset[str], caps: Capabilities) -> str | None:
         if step.op == op and holds(parse_condition(condition), facts):
             return why
     return None
+
+
+def _swallowed(
+    step: Step,
+    record: tuple[int, ...],
+    after: trace.Snapshot,
+    slots: dict[str, int],
+    caps: Capabilities,
+) -> str | None:
+    """Why a saturating send cannot be compared: the model's window took all of it
+    within the step, where a real stack's buffers fill and the send blocks (D81)."""
+    if step.op != Op.SEND or not step.args or step.args[0] < caps.saturation:
+        return None
+    kind, r1 = record[1], record[2]
+    if not (kind == trace.R_BLOCKED or (kind == trace.R_VALUE and r1 == step.args[0])):
+        return None
+    sid = _socket_of(step, after, slots)
+    sock = next((s for s in after.sockets if s["id"] == sid), None)
+    if sock is None or not sock["connected"] or sock["reset"] or sock["send_queue"] > 0:
+        return None
+    if any(
+        o["socket"] == sid and o["status"] == Status.PENDING and o["kind"] in _SEND_LIKE
+        for o in after.ops
+    ):
+        return None
+    return (
+        f"the model's window takes this send of {step.args[0]} bytes at once; "
+        "a real stack's buffers fill"
+    )
 
 
 def _snapshot(values: tuple[int, ...]) -> trace.Snapshot:

@@ -682,3 +682,13 @@ def test_a_step_that_brings_the_engine_down_ends_the_comparison_before_it() -> N
     # the same close of a blocking socket is not the crash (D84)
     survived = parse(HEAD + body + "t0: closesocket s1\n")
     assert model_run(survived, DOCUMENTED, caps).crash is None
+
+
+def test_a_saturating_send_the_models_window_takes_whole_ends_the_comparison() -> None:
+    caps = replace(LINUX_CAPABILITIES, saturation=5000)
+    whole = parse(HEAD + "t0: c1 = connect s1 window=100000\nt0: send s1 5000\n")
+    run = model_run(whole, DOCUMENTED, caps)
+    assert run.cut is not None and run.cut[0] == 3 and "takes this send" in run.cut[1]
+    # a small window holds it back: the real stack is full too, and it is compared
+    held = parse(HEAD + "t0: c1 = connect s1 window=100\nt0: send s1 5000\n")
+    assert model_run(held, DOCUMENTED, caps).cut is None
