@@ -194,3 +194,6 @@ class DriverBackend:
 
     def leaked(self) -> int:
         return 0  # a stuck thread makes the reset fail, and the process is replaced
+
+    def quiet(self) -> bool:
+        return False  # the driver does not say what would wake its blocked calls

@@ -34,10 +34,12 @@ process p1 (t2, t3), duplicates into another process, raw descriptors.
 
 from __future__ import annotations
 
+import os
 import select
 import socket
 import threading
 import time
+from dataclasses import dataclass
 
 from harness.conformance import posix as px
 from harness.conformance.engine import COMPLETIONS, PEER, RESULTS, Capabilities
@@ -60,6 +62,22 @@ INLINE = frozenset(
 )
 #: How long a peer_send waits for its data to be acknowledged by our socket.
 DELIVERY_WAIT = 0.01
+#: What makes a blocked recv return: data or a FIN (POLLIN, POLLRDHUP), an
+#: error, a hang-up (a reset, or SHUT_RD: POLLIN too).
+_RECV_WAKES = select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP | select.POLLRDHUP
+
+
+@dataclass
+class _BlockedRecv:
+    """A recv blocked in a worker thread: its descriptor and that socket's inode."""
+
+    fd: int
+    inode: int
+    #: the backend's operation count when the program closed ``fd`` (None: open)
+    closed_at: int | None = None
+    #: whether the socket could wake the recv just before that close
+    ready_at_close: bool = False
+
 
 LINUX_CAPABILITIES = Capabilities(
     ops=frozenset(Op) - _UNSUPPORTED,
@@ -101,6 +119,10 @@ class LinuxBackend:
         self.leaked_threads = 0
         #: model thread -> the Winsock error of its last failing call
         self._last_error: dict[int, int] = {}
+        #: model thread -> its blocked recv (what :meth:`quiet` checks)
+        self._recvs: dict[int, _BlockedRecv] = {}
+        #: calls and peer operations made so far (when a close happened)
+        self._ops = 0
 
     # --- program lifecycle ----------------------------------------------------------
 
@@ -126,6 +148,7 @@ class LinuxBackend:
         if workers is None:
             workers = self._workers = Workers(2, "wsa-linux")
         self._last_error = {}
+        self._recvs = {}
 
     def close(self) -> None:
         self.reset()
@@ -147,11 +170,44 @@ class LinuxBackend:
             return (0, 0, 0, 0)
         if name == "getlasterror":
             return (self._last_error.get(thread, 0), 0, 0, 0)
+        self._ops += 1
+        if name == "closesocket":
+            self._closing(handle)
         if name in INLINE:  # cannot block: made here, without a thread switch
             return self._record(thread, self._run(name, handle, x))
         assert self._workers is not None
         raw = self._workers.call(thread, lambda: self._run(name, handle, x), wait)
+        if raw is None and name == "recv":
+            self._recvs[thread] = _BlockedRecv(handle, _inode(handle))
         return None if raw is None else self._record(thread, raw)
+
+    def _closing(self, fd: int) -> None:
+        """Before the program closes ``fd``: a recv blocked on it keeps the socket
+        (Linux's close neither wakes nor changes it), so whether the recv can
+        return right after the close is whether it could just before."""
+        for blocked in self._recvs.values():
+            if blocked.fd == fd and blocked.closed_at is None and _inode(fd) == blocked.inode:
+                blocked.ready_at_close = _can_wake(fd)
+                blocked.closed_at = self._ops
+
+    def quiet(self) -> bool:
+        """Whether every blocked call surely stays blocked for now: each is a recv
+        whose socket shows nothing that wakes a recv (:data:`_RECV_WAKES`), checked
+        on its descriptor while that still names it, or, right after the program
+        closed it, as it was just before the close."""
+        assert self._workers is not None
+        for thread in (0, 1):
+            if not self._workers.busy(thread):
+                continue
+            blocked = self._recvs.get(thread)
+            if blocked is None:
+                return False  # a send, connect or lingering close: not checked
+            if blocked.closed_at is not None:
+                if blocked.closed_at != self._ops or blocked.ready_at_close:
+                    return False  # something happened since, unseen
+            elif _inode(blocked.fd) != blocked.inode or _can_wake(blocked.fd):
+                return False
+        return True
 
     def _record(self, thread: int, raw: Raw) -> Raw:
         """The thread's last error is its last failing call's (POSIX leaves errno
@@ -162,7 +218,10 @@ class LinuxBackend:
 
     def poll(self, wait: float, want: int = -1) -> list[tuple[int, Raw]]:
         assert self._workers is not None
-        return [(t, self._record(t, raw)) for t, raw in self._workers.poll(wait, want)]
+        done = self._workers.poll(wait, want)
+        for t, _ in done:
+            self._recvs.pop(t, None)
+        return [(t, self._record(t, raw)) for t, raw in done]
 
     def leaked(self) -> int:
         return self.leaked_threads
@@ -238,6 +297,7 @@ class LinuxBackend:
         return self._peers[peer - 1]
 
     def peer_recv(self, peer: int, n: int, wait: float) -> Raw:
+        self._ops += 1
         fd = self._peer_fd(peer)
         select.select([fd], [], [], wait)
         if n == 0:
@@ -253,6 +313,7 @@ class LinuxBackend:
         return (ret, wsa_error(err), 0, 0)
 
     def peer_send(self, peer: int, n: int) -> Raw:
+        self._ops += 1
         fd = self._peer_fd(peer)
         ret, err = px.send(fd, self._out.get(n), n, px.MSG_DONTWAIT)
         # the model delivers at once: wait (briefly) until the program's socket has
@@ -263,12 +324,28 @@ class LinuxBackend:
         return (ret, wsa_error(err), 0, 0)
 
     def peer_close(self, peer: int, reset: bool) -> Raw:
+        self._ops += 1
         fd = self._peer_fd(peer)
         if reset:
             px.set_linger(fd, 1, 0)
         ret, err = px.close(fd)
         self._peers[peer - 1] = -1
         return (ret, wsa_error(err), 0, 0)
+
+
+def _inode(fd: int) -> int:
+    """The inode of the socket ``fd`` names (-1: not open)."""
+    try:
+        return os.fstat(fd).st_ino
+    except OSError:
+        return -1
+
+
+def _can_wake(fd: int) -> bool:
+    """Whether the socket ``fd`` shows an event that returns a blocked recv."""
+    poller = select.poll()
+    poller.register(fd, _RECV_WAKES)
+    return any(events & _RECV_WAKES for _, events in poller.poll(0))
 
 
 class LinuxEngine(SessionEngine):

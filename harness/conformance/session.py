@@ -128,6 +128,11 @@ class Backend(Protocol):
         """Threads of earlier programs that never returned (left behind)."""
         ...
 
+    def quiet(self) -> bool:
+        """Whether every blocked call surely stays blocked after the step just
+        made (False: not known; the session then waits WAKE_GRACE)."""
+        ...
+
 
 def render_call(op: Op, raw: Raw, n: int) -> str:
     """A call's result in the model's vocabulary (counts by class)."""
@@ -190,6 +195,11 @@ WAKERS = frozenset(
     }
 )  # fmt: skip
 WAKE_GRACE = 0.02
+#: Wakers whose effect reaches the program's socket over the network, maybe
+#: after the step returns: after one, the grace is always waited.  After the
+#: others (made on the program's sockets, or reading the peer's side) a backend
+#: that can tell (Backend.quiet) lets the session skip it.
+NETWORK_WAKERS = frozenset({Op.PEER_SEND, Op.PEER_CLOSE, Op.PEER_RESET})
 
 
 class Session:
@@ -269,7 +279,7 @@ class Session:
         comps: list[str] = []
         if st.blocked:
             n = -1 if hint is None else len(want.completions)
-            wait = self.caps.settle if n != 0 else WAKE_GRACE if step.op in WAKERS else 0.0
+            wait = self.caps.settle if n != 0 else WAKE_GRACE if self._may_wake(step) else 0.0
             if n == 0 and wait:
                 # the grace is for completions nobody expects: wait for any (a
                 # want of 0 would return at once, and a late wake would show at a
@@ -283,6 +293,12 @@ class Session:
             got = self._drain(st, -1 if hint is None else len(want.messages))
             messages = tuple(self._message_name(m, st) for m in got)
         return Observation(result, tuple(sorted(comps)), messages, st.reused)
+
+    def _may_wake(self, step: Step) -> bool:
+        """Whether ``step`` may have woken a blocked call the model keeps blocked."""
+        if step.op not in WAKERS:
+            return False
+        return step.op in NETWORK_WAKERS or not self.backend.quiet()
 
     def _drain(self, st: _State, want: int) -> list[Message]:
         got = self.backend.messages(self.caps.settle if want != 0 else 0.0, want)

@@ -17,7 +17,7 @@ import pytest
 from harness.conformance.compare import AGREE, DIFFER, ERROR, PARTIAL, compare_program
 from harness.conformance.engine import ExternalEngine
 from harness.conformance.known_differences import apply_known, load_known
-from harness.conformance.linux import LinuxEngine
+from harness.conformance.linux import LinuxBackend, LinuxEngine
 from harness.lang.parser import parse, parse_file
 from harness.lang.program import Program
 from harness.vocab.errors import HarnessError
@@ -231,6 +231,40 @@ def test_a_socket_made_during_a_linger_close_is_compared(linux: LinuxEngine) -> 
     path = REPO / "conformance/programs/c19-socket-made-during-a-linger-close.wsa"
     v = compare_program(parse_file(path), linux, [LINUX])["linux"]
     assert v.kind == AGREE and v.compared == 14, v.summary()
+
+
+def test_linux_tells_when_a_blocked_recv_stays_blocked() -> None:
+    # what lets a step that wakes nothing skip the wake grace (session.NETWORK_WAKERS)
+    backend = LinuxBackend()
+    try:
+        backend.reset()
+        s = backend.call(0, "socket", 0, (1, 0, 0), 0.3)
+        other = backend.call(0, "socket", 0, (1, 0, 0), 0.3)
+        assert s is not None and other is not None
+        assert backend.call(0, "connect", s[0], (backend.peer_port(), 0, 0), 0.3) == (0, 0, 0, 0)
+        peer = backend.peer_accept(0.3)
+        assert backend.call(1, "recv", s[0], (10, 0, 0), 0.015) is None  # blocked
+        assert backend.quiet()
+        backend.call(0, "closesocket", other[0], (0, 0, 0), 0.3)
+        backend.call(0, "shutdown", s[0], (1, 0, 0), 0.3)  # a FIN out, nothing in
+        assert backend.quiet()
+        backend.call(0, "closesocket", s[0], (0, 0, 0), 0.3)  # Linux's close wakes nothing
+        assert backend.quiet()
+        backend.peer_send(peer, 5)  # reaches the socket the recv still holds, unseen
+        assert not backend.quiet()
+        assert backend.poll(1.0) == [(1, (5, 0, 0, 0))]
+        # a recv the socket can return: data waiting, or its receive side shut down
+        s2 = backend.call(0, "socket", 0, (1, 0, 0), 0.3)
+        assert s2 is not None
+        backend.call(0, "connect", s2[0], (backend.peer_port(), 0, 0), 0.3)
+        backend.peer_accept(0.3)
+        assert backend.call(1, "recv", s2[0], (10, 0, 0), 0.015) is None
+        backend.call(0, "shutdown", s2[0], (0, 0, 0), 0.3)
+        assert not backend.quiet()
+        assert backend.poll(1.0) == [(1, (0, 0, 0, 0))]
+        assert backend.quiet()  # nothing is blocked
+    finally:
+        backend.close()
 
 
 C16 = REPO / "conformance/programs/c16-recv-after-shutdown-receive.wsa"
