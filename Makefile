@@ -18,7 +18,7 @@ DEPS_STAMP = $(VENV)/.wsa-deps.stamp
 CORE_STAMP = $(VENV)/.wsa-core.stamp
 CORE_SOURCES = $(wildcard harness/*.pyx harness/*.pxd harness/*.pxi)
 # Rebuild also when the .pyx exists but its compiled module was deleted.
-CORE_MISSING = $(if $(wildcard harness/_core.pyx),$(if $(wildcard harness/_core.*.so),,FORCE))
+CORE_MISSING = $(if $(wildcard harness/_core.pyx),$(if $(wildcard harness/_core.*.so),$(if $(wildcard harness/_records.*.so),,FORCE),FORCE))
 
 PYTEST_ARGS ?=
 # `make test` runs the suite on this many pytest-xdist workers (0: in this process);

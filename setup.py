@@ -6,6 +6,11 @@ C macro WSA_DEBUG and the Cython compile-time name WSA_DEBUG become 1 (else 0).
 WSA_HARNESS_BUILD_DIR (default build/) holds the generated C and the objects,
 so sanitizer or coverage builds can keep theirs apart.
 
+Beside the core, harness/_records.pyx is the campaigns' record set (the
+core-led policy's memory, harness/fuzz/policy.py); WSA_HARNESS_CORE_ONLY=1
+builds the core alone, as the instrumented builds do (their coverage is the
+core's edges, not the policy's).
+
 The wheel also carries the data a checkout keeps outside the package: the seed
 programs (corpus/seeds) and the benchmark's mutants (bench/mutants) are copied
 into the built package as harness/data/seeds and harness/data/mutants, where
@@ -26,6 +31,7 @@ PACKAGE_DATA_FROM = {
 }
 
 CORE = Path("harness/_core.pyx")
+RECORDS = Path("harness/_records.pyx")
 BUILD_DIR = os.environ.get("WSA_HARNESS_BUILD_DIR") or "build"
 DEBUG = int(os.environ.get("WSA_HARNESS_CORE_DEBUG", "0") not in ("", "0"))
 
@@ -40,9 +46,11 @@ def core_extensions() -> list[Extension]:
     flags = f"WSA_DEBUG={DEBUG}\n"
     stamp = c_dir / "harness" / "_core.flags"
     force = not stamp.exists() or stamp.read_text() != flags
-    ext = Extension("harness._core", [str(CORE)], define_macros=[("WSA_DEBUG", str(DEBUG))])
+    exts = [Extension("harness._core", [str(CORE)], define_macros=[("WSA_DEBUG", str(DEBUG))])]
+    if os.environ.get("WSA_HARNESS_CORE_ONLY", "0") in ("", "0"):
+        exts.append(Extension("harness._records", [str(RECORDS)]))
     modules = cythonize(
-        [ext],
+        exts,
         build_dir=str(c_dir),
         force=force,
         compiler_directives={"language_level": 3},

@@ -3,9 +3,10 @@
 # The core is compiled with the environment's CC/CFLAGS (sanitizer and coverage flags).
 pip3 install .
 
-# The target loads its engines with importlib, so name them for the bundler.
+# The target loads its engines (and the policy its record set) with importlib, so name them for the bundler.
 compile_python_fuzzer fuzz/fuzz_differential.py \
   --hidden-import harness._core \
+  --hidden-import harness._records \
   --hidden-import harness.reference \
   --collect-submodules harness
 

@@ -13,7 +13,9 @@ The reference runs on an input when:
 * ``new-step``: the leader's trace has a record not seen in this process
   before: a step's (its result and its events, exactly, wherever it stands)
   or a coarse one of the final snapshot (:func:`step_records`), in a bounded
-  set of 64-bit keys that starts afresh when it is full;
+  set of 64-bit keys that starts afresh when it is full (in C,
+  ``harness._records.RecordSet``; :class:`KeySet` is the same set in Python,
+  for pure-Python mode);
 * ``sample``: the CRC-32 of the bytes falls in a deterministic 1-in-``sample``
   share, so inputs made only of step records already seen are still sampled.
 
@@ -31,7 +33,10 @@ from array import array
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from importlib import import_module
+from typing import Protocol
 
+from harness.engines import EngineError, no_core
 from harness.vocab import trace
 
 POLICIES = ("core-led", "every")
@@ -57,29 +62,31 @@ def step_records(values: Sequence[int]) -> list[int]:
     (fd, error); and, per socket, peer and operation row, each field's value
     clamped to -1, 0, 1 or 2-and-more, paired with the field and the row's
     state (a socket's lifecycle, a peer's closed flag, an operation's status).
+    A trace whose layout does not hold (a negative count, too few or too many
+    values) raises ValueError or IndexError.
     """
     raw = values.tobytes() if isinstance(values, array) else array("q", values).tobytes()
     keys: list[int] = []
     add = keys.append
     pos, h, w = 1, trace.STEP_HEADER, trace.EVENT_WIDTH
-    for _ in range(values[0]):
-        end = pos + h + w * values[pos + h - 1]
-        add(hash(raw[8 * (pos + 1) : 8 * end]))
+    for _ in range(_count(values, 0)):
+        end = pos + h + w * _count(values, pos + h - 1)
+        add(hash(("step", raw[8 * (pos + 1) : 8 * end])))
         pos = end
     pos += 2  # the clock and the network
     for p in range(2):  # processes: startup, version, entries, messages
-        entries = values[pos + 2]
+        entries = _count(values, pos + 2)
         messages = pos + 3 + 2 * entries
-        count = values[messages]
+        count = _count(values, messages)
         shown = tuple(values[messages + 1 + 3 * k + j] for k in range(count) for j in (0, 2))
         add(hash((p, values[pos], values[pos + 1], min(entries, 2), shown)))
         pos = messages + 1 + 3 * count
     for _ in range(4):  # threads: last error, blocked in, routines
-        end = pos + 3 + values[pos + 2]
-        add(hash(raw[8 * pos : 8 * end]))
+        end = pos + 3 + _count(values, pos + 2)
+        add(hash(("thread", raw[8 * pos : 8 * end])))
         pos = end
     for table, (width, state) in enumerate(_ROWS):  # sockets, peers, operations
-        rows, pos = values[pos], pos + 1
+        rows, pos = _count(values, pos), pos + 1
         for _ in range(rows):
             base = ((_TAG + table) * 64 + values[pos + state]) * 256
             keys += [
@@ -92,6 +99,14 @@ def step_records(values: Sequence[int]) -> list[int]:
     return keys
 
 
+def _count(values: Sequence[int], pos: int) -> int:
+    """The count at ``pos`` of the trace (IndexError past its end)."""
+    n = values[pos]
+    if n < 0:
+        raise ValueError(f"the trace's layout has a negative count at {pos}")
+    return n
+
+
 #: per snapshot table: the row's width and the field that gives its state
 _ROWS = (
     (len(trace.SOCKET_FIELDS), trace.SOCKET_FIELDS.index("lifecycle")),
@@ -100,6 +115,58 @@ _ROWS = (
 )
 #: keeps the snapshot's small integer keys apart from the hashed ones
 _TAG = 1 << 20
+
+
+class Records(Protocol):
+    """A bounded set of trace records: ``RecordSet`` (C) or :class:`KeySet`."""
+
+    def add(self, values: Sequence[int]) -> int:
+        """Add the trace's records: 1 if one is new, 0 if none, -1 if malformed."""
+        ...
+
+    def __len__(self) -> int: ...
+
+
+class KeySet:
+    """:func:`step_records`' keys in a Python set: the readable form of the
+    compiled ``RecordSet``, used in pure-Python mode (and in the test that
+    compares the two)."""
+
+    def __init__(self, capacity: int = DEFAULT_RECORDS) -> None:
+        self.capacity = capacity
+        self._keys: set[int] = set()
+
+    def add(self, values: Sequence[int]) -> int:
+        try:
+            keys = step_records(values)
+        except (IndexError, ValueError, OverflowError):
+            return -1
+        new = False
+        for key in keys:
+            if key not in self._keys:
+                new = True
+                if len(self._keys) >= self.capacity:
+                    self._keys.clear()
+                self._keys.add(key)
+        return int(new)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+def record_set(capacity: int = DEFAULT_RECORDS) -> Records:
+    """The compiled record set, or :class:`KeySet` in pure-Python mode."""
+    if no_core():
+        return KeySet(capacity)
+    try:
+        module = import_module("harness._records")  # built beside the core (setup.py)
+    except ImportError as exc:
+        raise EngineError(
+            "harness._records (the campaigns' record set) is not built: run `make` (or "
+            f"`pip install .`), or set WSA_HARNESS_NO_CORE=1 for pure-Python mode ({exc})"
+        ) from None
+    records: Records = module.RecordSet(capacity)
+    return records
 
 
 def sampled(data: bytes, sample: int) -> bool:
@@ -122,13 +189,15 @@ class Policy:
     checked: Counter[str] = field(default_factory=Counter)
     #: the reason for the last input (None: the reference did not run)
     last: str | None = None
-    _records: set[int] = field(default_factory=set)
+    _records: Records | None = None
 
     def __post_init__(self) -> None:
         if self.name not in POLICIES:
             raise ValueError(
                 f"unknown reference policy {self.name!r} (known: {', '.join(POLICIES)})"
             )
+        if self._records is None and self.name != "every":
+            self._records = record_set(self.capacity)
 
     def consult(self, data: bytes, lead: Sequence[int]) -> str | None:
         """Count one execution; the reason to run the reference on it, or None."""
@@ -141,17 +210,10 @@ class Policy:
     def _reason(self, data: bytes, lead: Sequence[int]) -> str | None:
         if self.name == "every":
             return "every"
-        try:
-            keys = step_records(lead)
-        except (IndexError, ValueError, OverflowError):
+        assert self._records is not None
+        new = self._records.add(lead)
+        if new < 0:
             return "new-step"  # a malformed trace: the reference's run reports it
-        new = False
-        for key in keys:
-            if key not in self._records:
-                new = True
-                if len(self._records) >= self.capacity:
-                    self._records.clear()
-                self._records.add(key)
         if self.executions <= self.initial:
             return "start"
         if self.executions <= self.initial + self.warmup:

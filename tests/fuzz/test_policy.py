@@ -4,6 +4,7 @@ target and campaign that use it."""
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 import zlib
@@ -13,7 +14,14 @@ from pathlib import Path
 import pytest
 
 from harness.engines import no_core
-from harness.fuzz.policy import Checked, Policy, sampled, step_records
+from harness.fuzz.policy import (
+    DEFAULT_RECORDS,
+    Checked,
+    KeySet,
+    Policy,
+    sampled,
+    step_records,
+)
 from harness.vocab import trace
 
 REPO = Path(__file__).resolve().parents[2]
@@ -222,6 +230,49 @@ def test_a_malformed_trace_is_checked_not_a_crash() -> None:
     p.consult(_data(False), values)
     assert p.consult(_data(False), array("q", values[:-3])) == "new-step"
     assert p.consult(_data(False), array("q", [5])) == "new-step"
+
+
+def _traces(count: int) -> list[array[int]]:
+    """Traces of random fuzz inputs (the reference's, so that pure-Python mode
+    has them too), and variants whose layout does not hold or barely does."""
+    from harness.lang.encoding import decode_lowered
+    from harness.reference import run_lowered
+    from harness.vocab.profiles import PROFILES
+
+    rng = random.Random(7)
+    out: list[array[int]] = []
+    while len(out) < count:
+        data = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 60)))
+        code, limits = decode_lowered(data, 16)
+        values = run_lowered(code, rng.choice(list(PROFILES.values())), limits)
+        out.append(values)
+        bad = array("q", values)
+        i = rng.randrange(len(bad))
+        bad[i] = rng.choice((-1, -(2**40), 0, 1, 2, 3, bad[i] + 1, 2**40))
+        out += [bad, array("q", values[: rng.randrange(len(values))]), array("q", [*values, 0])]
+    return out
+
+
+def test_the_compiled_record_set_decides_as_step_records() -> None:
+    # RecordSet (harness/_records.pyx) keeps the records step_records defines:
+    # on the same traces, malformed ones included, it gives the same answer,
+    # and it holds as many records, also when it starts afresh (capacity 40)
+    if no_core():
+        pytest.skip("WSA_HARNESS_NO_CORE=1: the record set is compiled with the core")
+    try:
+        from harness._records import RecordSet
+    except ImportError as exc:
+        pytest.fail(f"harness._records is not built ({exc}): run `make`", pytrace=False)
+    traces = _traces(1500)
+    for capacity in (DEFAULT_RECORDS, 40):
+        compiled, keys = RecordSet(capacity), KeySet(capacity)
+        got = [compiled.add(t) for t in traces]
+        assert got == [keys.add(t) for t in traces]
+        assert len(compiled) == len(keys)
+        assert {-1, 0, 1} <= set(got)
+    assert RecordSet(4).add([5]) == -1 and RecordSet(4).add(array("q")) == -1
+    with pytest.raises(ValueError, match="capacity"):
+        RecordSet(0)
 
 
 def _snapshot(values: array[int]) -> list[int]:
