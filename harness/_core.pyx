@@ -22,6 +22,7 @@ from cpython.bool cimport PyBool_Check
 from cpython.long cimport PyLong_Check
 
 from harness.vocab.errors import WorkLimitExceeded
+from harness.vocab.ranges import LIMIT_RANGES as _LIMIT_RANGES
 from harness.vocab.ranges import STEP_RANGES as _STEP_RANGES
 from harness.vocab.ranges import check_limits as _check_limits
 from harness.vocab.ranges import check_step as _check_step
@@ -422,9 +423,17 @@ cdef class Engine:
             raise MemoryError()
 
     def __init__(self, profile, limits):
-        # the ranges both engines share (harness/vocab/ranges.py)
-        _check_limits(limits.sockets, limits.descriptors, limits.sndbuf, limits.window)
-        self._configure(profile, limits.sockets, limits.descriptors, limits.sndbuf, limits.window)
+        # the ranges both engines share (harness/vocab/ranges.py): checked in C,
+        # and by the shared checker, which raises its message, when one is out
+        cdef i64 lim[4]
+        sockets, descriptors, sndbuf, window = (
+            limits.sockets, limits.descriptors, limits.sndbuf, limits.window)
+        if not (_as_i64(sockets, &lim[0]) and _as_i64(descriptors, &lim[1])
+                and _as_i64(sndbuf, &lim[2]) and _as_i64(window, &lim[3])
+                and _limits_in_range(lim)):
+            _check_limits(sockets, descriptors, sndbuf, window)
+            raise AssertionError(f"the core and harness/vocab/ranges.py disagree on {limits!r}")
+        self._configure(profile, lim[0], lim[1], lim[2], lim[3])
 
     cdef int _configure(self, profile, i64 sockets, i64 descriptors, i64 sndbuf,
                         i64 window) except -1:
@@ -1122,10 +1131,13 @@ include "_core_env.pxi"
 include "_core_snapshot.pxi"
 
 
-# The argument ranges of every op, (thread, target, x1, x2, x3) each, copied
-# from harness/vocab/ranges.py at import; _refuse raises that module's error.
+# The argument ranges of every op, (thread, target, x1, x2, x3) each, and of
+# the four limits, copied from harness/vocab/ranges.py at import; _refuse and
+# that module's check_limits raise its errors.
 cdef i64 _RANGE_LO[OP_OVL + 1][5]
 cdef i64 _RANGE_HI[OP_OVL + 1][5]
+cdef i64 _LIMIT_LO[4]
+cdef i64 _LIMIT_HI[4]
 
 
 cdef int _load_ranges() except -1:
@@ -1139,6 +1151,11 @@ cdef int _load_ranges() except -1:
         for k in range(5):
             _RANGE_LO[op][k] = spans[k][0]
             _RANGE_HI[op][k] = spans[k][1]
+    if tuple(_LIMIT_RANGES) != ("sockets", "descriptors", "sndbuf", "window"):
+        raise ImportError("harness/vocab/ranges.py: the limits are not the core's four")
+    for k, span in enumerate(_LIMIT_RANGES.values()):
+        _LIMIT_LO[k] = span[0]
+        _LIMIT_HI[k] = span[1]
     # the core's arrays are sized by these: a wider range would index past them
     _fits(OP_BIND, 2, 1, PORT_MAX)
     _fits(OP_SETSOCKOPT_LINGER, 2, 0, LINGER_MAX)
@@ -1152,6 +1169,14 @@ cdef int _load_ranges() except -1:
         _fits(op, 0, -1, -1)
     _fits(OP_ADVANCE, 2, 0, I64_MAX)
     return 0
+
+
+cdef inline bint _limits_in_range(const i64* lim) noexcept:
+    cdef int k
+    for k in range(4):
+        if lim[k] < _LIMIT_LO[k] or lim[k] > _LIMIT_HI[k]:
+            return False
+    return True
 
 
 cdef int _fits(int op, int k, i64 lo, i64 hi) except -1:
