@@ -22,7 +22,7 @@ on the same traces and compares every decision).
 """
 
 from libc.stdint cimport int64_t, uint64_t
-from libc.stdlib cimport calloc, free
+from libc.stdlib cimport calloc, free, realloc
 from libc.string cimport memset
 
 from harness.vocab import trace
@@ -68,6 +68,9 @@ cdef class RecordSet:
     cdef Py_ssize_t mask
     cdef Py_ssize_t count
     cdef readonly Py_ssize_t capacity
+    # one trace's record keys, collected before any is added
+    cdef uint64_t *keys
+    cdef Py_ssize_t nkeys, cap_keys
 
     def __cinit__(self, Py_ssize_t capacity=1 << 20):
         if capacity < 1:
@@ -84,6 +87,7 @@ cdef class RecordSet:
 
     def __dealloc__(self):
         free(self.slots)
+        free(self.keys)
 
     def __len__(self):
         return self.count
@@ -119,21 +123,35 @@ cdef class RecordSet:
             from array import array
             view = array("q", values)
         cdef Py_ssize_t n = view.shape[0]
-        if n == 0:
-            return -1
-        # a first pass checks the layout: a malformed trace adds no record
-        if self._walk(&view[0], n, False) < 0:
-            return -1
-        return self._walk(&view[0], n, True)
-
-    cdef int _walk(self, const int64_t *v, Py_ssize_t n, bint commit) noexcept:
-        """Walk the trace's records, adding them when ``commit``: -1 if the layout
-        does not hold, else whether one was new."""
+        cdef Py_ssize_t k
         cdef bint new = False
+        # the keys first: a malformed trace adds no record
+        if n == 0 or self._walk(&view[0], n) < 0:
+            return -1
+        for k in range(self.nkeys):
+            new |= self._add(self.keys[k])
+        return 1 if new else 0
+
+    cdef int _key(self, uint64_t key) except -1:
+        cdef uint64_t *grown
+        if self.nkeys == self.cap_keys:
+            grown = <uint64_t *>realloc(self.keys, 2 * (self.cap_keys + 32) * sizeof(uint64_t))
+            if grown == NULL:
+                raise MemoryError("a trace's record keys")
+            self.keys = grown
+            self.cap_keys = 2 * (self.cap_keys + 32)
+        self.keys[self.nkeys] = key
+        self.nkeys += 1
+        return 0
+
+    cdef int _walk(self, const int64_t *v, Py_ssize_t n) except -2:
+        """The keys of the trace's records into ``keys``: -1 if the layout does
+        not hold."""
         cdef Py_ssize_t pos = 1, end, steps, _s, p, _t, table, rows, _r, i, width
         cdef Py_ssize_t entries, messages, count, k
         cdef uint64_t h
         cdef int64_t x, clamped
+        self.nkeys = 0
         steps = v[0]
         if steps < 0:
             return -1
@@ -143,7 +161,7 @@ cdef class RecordSet:
             end = pos + STEP_HEADER + EVENT_WIDTH * v[pos + STEP_HEADER - 1]
             if end > n or end < pos + STEP_HEADER:
                 return -1
-            new |= commit and self._add(span(TAG_STEP, v + pos + 1, end - pos - 1))
+            self._key(span(TAG_STEP, v + pos + 1, end - pos - 1))
             pos = end
         pos += 2  # the clock and the network
         for p in range(2):  # processes: startup, version, entries, messages
@@ -162,7 +180,7 @@ cdef class RecordSet:
             h = mix(h, count)
             for k in range(count):
                 h = mix(mix(h, v[messages + 1 + 3 * k]), v[messages + 3 + 3 * k])
-            new |= commit and self._add(h)
+            self._key(h)
             pos = messages + 1 + 3 * count
         for _t in range(4):  # threads: last error, blocked in, routines
             if pos + 3 > n or v[pos + 2] < 0:
@@ -170,7 +188,7 @@ cdef class RecordSet:
             end = pos + 3 + v[pos + 2]
             if end > n:
                 return -1
-            new |= commit and self._add(span(TAG_THREAD, v + pos, end - pos))
+            self._key(span(TAG_THREAD, v + pos, end - pos))
             pos = end
         for table in range(3):  # sockets, peers, operations
             if pos >= n:
@@ -185,8 +203,8 @@ cdef class RecordSet:
                 for i in range(1, width):
                     x = v[pos + i]
                     clamped = 3 if x >= 2 else (x + 1 if x >= -1 else 0)
-                    new |= commit and self._add(mix(mix(h, i), clamped))
+                    self._key(mix(mix(h, i), clamped))
                 pos += width
         if pos != n:
             return -1
-        return 1 if new else 0
+        return 0
